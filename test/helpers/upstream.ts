@@ -1,0 +1,105 @@
+// An echo upstream for gateway tests: records every request it receives
+// (websocket upgrades included) and answers with what it saw.
+//   /slow?ms=N   waits N ms before answering
+//   /status/N    answers with status N
+//   websocket    any path; first message is JSON of the upgrade request's headers, then echo
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[]>;
+  rawHeaders: string[];
+  body: string;
+  upgrade?: boolean; // true for a websocket upgrade
+}
+
+export interface Upstream {
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+function plainHeaders(req: IncomingMessage): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+export async function startUpstream(): Promise<Upstream> {
+  const requests: RecordedRequest[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const wss = new WebSocketServer({ noServer: true });
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      const recorded: RecordedRequest = {
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        headers: plainHeaders(req),
+        rawHeaders: [...req.rawHeaders],
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
+      requests.push(recorded);
+      answer(req, res, recorded);
+    });
+  });
+
+  function answer(req: IncomingMessage, res: ServerResponse, recorded: RecordedRequest): void {
+    const url = new URL(recorded.url, 'http://upstream');
+    const payload = JSON.stringify({ ok: true, method: recorded.method, url: recorded.url, headers: recorded.headers, body: recorded.body });
+    const reply = (status: number) => {
+      if (res.destroyed) return;
+      const empty = status === 204 || status === 304 || (status >= 100 && status < 200) || req.method === 'HEAD';
+      res.writeHead(status, { 'content-type': 'application/json', ...(empty ? {} : { 'content-length': Buffer.byteLength(payload) }) });
+      res.end(empty ? undefined : payload);
+    };
+    const status = /^\/status\/(\d{3})$/.exec(url.pathname);
+    if (status) return reply(Number(status[1]));
+    if (url.pathname === '/slow') {
+      const ms = Math.max(0, Math.min(Number(url.searchParams.get('ms') ?? '1000') || 0, 60_000));
+      const timer = setTimeout(() => { timers.delete(timer); reply(200); }, ms);
+      timers.add(timer);
+      res.on('close', () => { clearTimeout(timer); timers.delete(timer); });
+      return;
+    }
+    reply(200);
+  }
+
+  server.on('upgrade', (req, socket, head) => {
+    requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', headers: plainHeaders(req), rawHeaders: [...req.rawHeaders], body: '', upgrade: true });
+    socket.on('error', () => socket.destroy());
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => ws.terminate());
+      ws.send(JSON.stringify(plainHeaders(req)));
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    close: () => new Promise<void>((resolve) => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
