@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+/**
+ * gatehouse serve | check | demo — parse argv, call modules, map outcomes to
+ * exit codes: 0 ok, 1 runtime failure, 2 bad configuration.
+ */
+import cluster from 'node:cluster';
+import { loadConfigFile, formatProblems } from './config/load.js';
+import { ConfigError } from './errors.js';
+import { startGateway, type RunningGateway } from './server.js';
+import { runCheck, formatCheck } from './check.js';
+import { createLogger } from './observe/log.js';
+import { generateSigningKeyPem } from './identity/assertion.js';
+
+const USAGE = `usage:
+  gatehouse serve [--config gateway.yaml]   run the gateway
+  gatehouse check [--config gateway.yaml] [--json]   validate, reach every provider, print what to register
+  gatehouse demo                            local provider + demo helpdesk + gateway on loopback`;
+
+interface Args {
+  command: string | undefined;
+  config: string;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { command: undefined, config: 'gateway.yaml', json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--config' || arg === '-c') args.config = argv[++i] ?? args.config;
+    else if (arg.startsWith('--config=')) args.config = arg.slice(9);
+    else if (arg === '--json') args.json = true;
+    else if (arg === '--help' || arg === '-h') args.command = 'help';
+    else if (!args.command) args.command = arg;
+    else throw new Error(`unexpected argument ${arg}`);
+  }
+  return args;
+}
+
+function loadOrExit(file: string): ReturnType<typeof loadConfigFile> {
+  try {
+    return loadConfigFile(file);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${formatProblems(error.problems)}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`${file}: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
+async function serve(file: string): Promise<void> {
+  const loaded = loadOrExit(file);
+  const { config } = loaded;
+  const workers = config.workers;
+  if (workers > 1 && cluster.isPrimary) {
+    // one signing key for all workers when none is configured: the helpdesk sees one JWKS
+    const pem = !config.identity.signing.key_file && config.identity.signing.alg !== 'HS256' ? await generateSigningKeyPem(config.identity.signing.alg) : undefined;
+    const env = pem ? { GATEHOUSE_GENERATED_SIGNING_KEY: pem } : {};
+    for (let i = 0; i < workers; i++) cluster.fork(env);
+    let stopping = false;
+    cluster.on('exit', (worker, code) => {
+      if (!stopping) {
+        process.stderr.write(`worker ${worker.process.pid} exited (${code}); starting another\n`);
+        cluster.fork(env);
+      }
+    });
+    const forward = (signal: NodeJS.Signals): void => {
+      if (signal !== 'SIGHUP') stopping = true;
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+    };
+    process.on('SIGHUP', () => forward('SIGHUP'));
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.on(signal, () => {
+        forward(signal);
+        const timer = setInterval(() => {
+          if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+        }, 100);
+        timer.unref();
+      });
+    }
+    return;
+  }
+  const log = createLogger({ level: config.log.level, format: config.log.format });
+  for (const w of loaded.warnings) log.warn({ key: w.key, line: w.line }, `${w.file}:${w.line}:${w.column}  ${w.key}: ${w.message}`);
+  let running: RunningGateway;
+  try {
+    running = await startGateway({ config, file, logger: log, ...(process.env.GATEHOUSE_GENERATED_SIGNING_KEY ? { generatedSigningKeyPem: process.env.GATEHOUSE_GENERATED_SIGNING_KEY } : {}) });
+  } catch (error) {
+    log.fatal({ err: error }, 'gatehouse could not start');
+    process.exit(1);
+  }
+  process.on('SIGHUP', () => {
+    let next;
+    try {
+      next = loadConfigFile(file);
+    } catch (error) {
+      const problems = error instanceof ConfigError ? formatProblems(error.problems) : (error as Error).message;
+      log.error({ problems }, 'configuration reload rejected; the previous configuration keeps serving');
+      return;
+    }
+    running.reload(next.config).catch((error: unknown) => log.error({ err: error }, 'configuration reload failed; the previous configuration keeps serving'));
+  });
+  let closing = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
+      log.info({ signal }, 'draining in-flight requests');
+      const deadline = setTimeout(() => process.exit(0), 10_000);
+      deadline.unref();
+      running.close().then(
+        () => process.exit(0),
+        () => process.exit(0),
+      );
+    });
+  }
+}
+
+async function check(file: string, json: boolean): Promise<void> {
+  const loaded = loadOrExit(file);
+  const report = await runCheck(loaded);
+  process.stdout.write(`${json ? JSON.stringify(report, null, 2) : formatCheck(report)}\n`);
+  process.exit(report.ok ? 0 : 1);
+}
+
+async function demo(): Promise<void> {
+  const { startDemoStack } = await import('./demo/stack.js');
+  const { DEMO_ACCOUNTS } = await import('./demo/provider.js');
+  const port = Number(process.env.GATEHOUSE_DEMO_PORT ?? 8080);
+  const logger = createLogger({ level: process.env.GATEHOUSE_DEMO_LOG_LEVEL ?? 'warn', format: 'json' });
+  const stack = await startDemoStack({ gatewayPort: port, logger });
+  const agent = DEMO_ACCOUNTS.find((a) => a.groups.includes('helpdesk-agents'))!;
+  const user = DEMO_ACCOUNTS.find((a) => a.username === 'bob')!;
+  process.stdout.write(
+    [
+      'Gatehouse demo is running (loopback only):',
+      `  helpdesk as an agent:  ${stack.publicUrl}/agent      sign in as ${agent.username} / ${agent.password}`,
+      `  helpdesk as a user:    ${stack.publicUrl}/           sign in as ${user.username} / ${user.password}`,
+      `  OpenID Provider:       ${stack.provider.issuer}`,
+      `  demo helpdesk (direct, no identity): ${stack.helpdesk.url}`,
+      `  gateway endpoints:     ${stack.publicUrl}/.gatehouse/readyz  ${stack.publicUrl}/.gatehouse/jwks.json`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+  let closing = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
+      process.stdout.write('\nstopping the demo...\n');
+      stack.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  switch (args.command) {
+    case 'serve':
+      return serve(args.config);
+    case 'check':
+      return check(args.config, args.json);
+    case 'demo':
+      return demo();
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      process.exit(2);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`gatehouse: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,258 @@
+/**
+ * Everything derived from gateway.yaml, once per load: URLs parsed, durations in
+ * milliseconds, keys derived and imported, the realm table and the reserved
+ * paths built — then frozen. Request handlers read only this, never raw YAML.
+ * A reload builds a new Runtime and swaps it in whole (http/app.ts).
+ */
+import { BlockList, isIP } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { importPKCS8 } from 'jose';
+import type { GatewayConfig, RealmConfig } from './types.js';
+import { parseDuration } from './duration.js';
+import { deriveSealKeys, type SealKey } from '../session/codec.js';
+import { touchIntervalFor, type SessionTimes } from '../session/session.js';
+import { ProviderClient, type ProviderEvent } from '../oidc/provider.js';
+import type { ClientCredentials } from '../oidc/client-auth.js';
+import { compileAllowRules, claimsUsedBy, type AllowRules } from '../allow/rules.js';
+import { createAssertionSigner, type AssertionSigner } from '../identity/assertion.js';
+import { identityHeaderNames, type IdentityHeaderNames } from '../identity/headers.js';
+import { RealmTable, compilePublicPaths } from '../http/realm.js';
+import { buildTheme, type PageTheme } from '../http/pages/layout.js';
+
+export interface RealmRuntime {
+  readonly name: string;
+  readonly paths: readonly string[];
+  readonly callbackPath: string;
+  readonly callbackUrl: string;
+  readonly logoutPath: string;
+  /** absolute URL the browser lands on after sign-out */
+  readonly postLogoutRedirect: string;
+  readonly login: 'automatic' | 'button';
+  readonly buttonText: string;
+  readonly provider: ProviderClient;
+  readonly credentials: ClientCredentials;
+  readonly scopes: readonly string[];
+  readonly extraAuthParams: Readonly<Record<string, string>>;
+  readonly userinfo: boolean;
+  /** session cookie name (chunks add .1, .2, ...) */
+  readonly cookieName: string;
+  /** login-attempt cookies are named prefix + part of the state */
+  readonly attemptCookiePrefix: string;
+  readonly sealKeys: readonly SealKey[];
+  readonly attemptKeys: readonly SealKey[];
+  readonly allow: AllowRules;
+  readonly claimNames: { readonly email: string; readonly name: string; readonly groups: string };
+  /** claims kept in the session for re-checking allow rules */
+  readonly keptClaims: readonly string[];
+}
+
+export interface Runtime {
+  readonly generation: number;
+  readonly file: string;
+  readonly config: GatewayConfig;
+  readonly publicUrl: URL;
+  readonly publicOrigin: string;
+  /** public_url is https: plain-http requests are redirected, cookies are Secure and __Host- */
+  readonly httpsOnly: boolean;
+  readonly cookiePrefix: '__Host-' | '';
+  readonly upstream: {
+    readonly url: URL;
+    readonly origin: string;
+    readonly timeoutMs: number;
+    readonly websockets: boolean;
+    readonly preserveHost: boolean;
+    readonly maxConnections: number;
+  };
+  readonly trustedProxies: BlockList | null;
+  readonly times: SessionTimes;
+  readonly refresh: boolean;
+  readonly identity: { readonly prefix: string; readonly names: IdentityHeaderNames; readonly signer: AssertionSigner; readonly ttlMs: number };
+  readonly publicPaths: RegExp | null;
+  readonly realms: ReadonlyMap<string, RealmRuntime>;
+  readonly realmTable: RealmTable<RealmRuntime>;
+  /** exact normalized path → reserved handler */
+  readonly reserved: ReadonlyMap<string, { kind: 'callback' | 'logout'; realm: RealmRuntime }>;
+  readonly allowedRedirectOrigins: ReadonlySet<string>;
+  readonly corsOrigins: ReadonlySet<string>;
+  readonly hstsHeader: string | null;
+  readonly limits: { readonly maxHeaderBytes: number; readonly maxUrlBytes: number; readonly headerTimeoutMs: number; readonly failedCallbacksPerMinute: number };
+  readonly adminToken: string | undefined;
+  /** one loud line each, printed at start (development-only defaults and the like) */
+  readonly warnings: readonly string[];
+  readonly clockToleranceSec: number;
+  readonly theme: PageTheme;
+}
+
+export interface RuntimeDeps {
+  generation: number;
+  file: string;
+  /** providers survive reloads when their configuration is unchanged (JWKS cache, readiness) */
+  providers: Map<string, ProviderClient>;
+  /** the previous signer is kept when identity.signing is unchanged (a generated key must not change on reload) */
+  previous?: Runtime | undefined;
+  /** a PEM the primary process generated, shared with cluster workers */
+  generatedSigningKeyPem?: string | undefined;
+  onProviderEvent?: (realm: string, event: ProviderEvent) => void;
+  /** test hook: JWKS refetch cooldown */
+  jwksCooldownMs?: number;
+}
+
+function ms(text: string): number {
+  const value = parseDuration(text);
+  if (value === null) throw new Error(`not a duration: ${text}`);
+  return value;
+}
+
+function providerKey(realm: RealmConfig): string {
+  return JSON.stringify([realm.provider.issuer]);
+}
+
+function buildTrustedProxies(entries: readonly string[]): BlockList | null {
+  if (entries.length === 0) return null;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/');
+    const type = isIP(address ?? '') === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address!, type);
+    else list.addSubnet(address!, Number(bits), type);
+  }
+  return list;
+}
+
+async function clientCredentials(realm: RealmConfig): Promise<ClientCredentials> {
+  const p = realm.provider;
+  if (p.client_auth !== 'private_key_jwt') return { clientId: p.client_id, method: p.client_auth, clientSecret: p.client_secret };
+  const pem = readFileSync(p.private_key_file!, 'utf8');
+  // RS256 for RSA keys, ES256 for P-256: the two every provider accepts
+  const alg = /BEGIN (RSA )?PRIVATE KEY/.test(pem) && pem.length > 1000 ? 'RS256' : 'ES256';
+  const key = await importPKCS8(pem, alg);
+  return { clientId: p.client_id, method: 'private_key_jwt', privateKey: { key, alg } };
+}
+
+export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Promise<Runtime> {
+  const warnings: string[] = [];
+  const publicUrl = new URL(config.public_url);
+  const publicOrigin = publicUrl.origin;
+  const httpsOnly = publicUrl.protocol === 'https:';
+  const cookiePrefix = httpsOnly ? '__Host-' : '';
+  if (!httpsOnly) warnings.push(`public_url ${publicOrigin} is plain http on loopback: cookies are not Secure. Development only.`);
+  const secrets = Array.isArray(config.session.secret) ? config.session.secret : [config.session.secret];
+  const names = identityHeaderNames(config.identity.header_prefix);
+  const upstreamUrl = new URL(config.upstream.url);
+
+  const prev = deps.previous;
+  const sameSigning = prev && JSON.stringify(prev.config.identity.signing) === JSON.stringify(config.identity.signing) && prev.publicOrigin === publicOrigin && prev.config.upstream.url === config.upstream.url && prev.config.identity.assertion_ttl === config.identity.assertion_ttl;
+  const signer = sameSigning
+    ? prev.identity.signer
+    : await createAssertionSigner({
+        alg: config.identity.signing.alg,
+        keyFile: config.identity.signing.key_file,
+        keyPem: config.identity.signing.key_file ? undefined : deps.generatedSigningKeyPem,
+        secret: config.identity.signing.secret,
+        issuer: publicOrigin,
+        audience: config.upstream.url,
+        ttlMs: ms(config.identity.assertion_ttl),
+      });
+  if (signer.generated || (!config.identity.signing.key_file && config.identity.signing.alg !== 'HS256')) {
+    warnings.push('identity.signing.key_file is not set: the assertion key was generated at start and changes on restart. Set key_file in production.');
+  }
+
+  const realms = new Map<string, RealmRuntime>();
+  const usedProviders = new Set<string>();
+  for (const [name, rc] of Object.entries(config.realms)) {
+    const key = providerKey(rc);
+    usedProviders.add(key);
+    let provider = deps.providers.get(key);
+    if (!provider) {
+      provider = new ProviderClient({
+        issuer: rc.provider.issuer,
+        ...(deps.jwksCooldownMs !== undefined ? { jwksCooldownMs: deps.jwksCooldownMs } : {}),
+        onEvent: (event) => deps.onProviderEvent?.(name, event),
+      });
+      deps.providers.set(key, provider);
+      provider.start();
+    }
+    const firstPath = rc.paths[0] ?? '/';
+    const logoutPath = rc.logout_path ?? `${firstPath === '/' ? '' : firstPath.replace(/\/+$/, '')}/logout`;
+    const postLogout = rc.post_logout_redirect ?? firstPath;
+    const allow = compileAllowRules(rc.allow);
+    realms.set(name, {
+      name,
+      paths: rc.paths,
+      callbackPath: rc.callback_path,
+      callbackUrl: new URL(rc.callback_path, publicOrigin).href,
+      logoutPath,
+      postLogoutRedirect: new URL(postLogout, publicOrigin).href,
+      login: rc.login,
+      buttonText: rc.button_text,
+      provider,
+      credentials: await clientCredentials(rc),
+      scopes: rc.provider.scopes,
+      extraAuthParams: rc.provider.extra_auth_params,
+      userinfo: rc.provider.userinfo,
+      cookieName: `${cookiePrefix}gatehouse-${name}`,
+      attemptCookiePrefix: `${cookiePrefix}gatehouse-login-`,
+      sealKeys: deriveSealKeys(secrets, `session:${name}`),
+      attemptKeys: deriveSealKeys(secrets, `login-attempt:${name}`),
+      allow,
+      claimNames: rc.claims,
+      keptClaims: claimsUsedBy(allow, rc.claims.email),
+    });
+  }
+  // providers no realm uses any more stop retrying
+  for (const [key, provider] of deps.providers) {
+    if (!usedProviders.has(key)) {
+      provider.close();
+      deps.providers.delete(key);
+    }
+  }
+
+  const reserved = new Map<string, { kind: 'callback' | 'logout'; realm: RealmRuntime }>();
+  for (const realm of realms.values()) {
+    reserved.set(realm.callbackPath, { kind: 'callback', realm });
+    reserved.set(realm.logoutPath, { kind: 'logout', realm });
+  }
+
+  const lifetimeMs = ms(config.session.lifetime);
+  const idleTimeoutMs = ms(config.session.idle_timeout);
+  const hstsMs = ms(config.listen.hsts_max_age);
+  const runtime: Runtime = {
+    generation: deps.generation,
+    file: deps.file,
+    config,
+    publicUrl,
+    publicOrigin,
+    httpsOnly,
+    cookiePrefix,
+    upstream: {
+      url: upstreamUrl,
+      origin: upstreamUrl.origin,
+      timeoutMs: ms(config.upstream.timeout),
+      websockets: config.upstream.websockets,
+      preserveHost: config.upstream.preserve_host,
+      maxConnections: config.upstream.max_connections,
+    },
+    trustedProxies: buildTrustedProxies(config.trusted_proxies),
+    times: { lifetimeMs, idleTimeoutMs, touchIntervalMs: touchIntervalFor(idleTimeoutMs) },
+    refresh: config.session.refresh,
+    identity: { prefix: config.identity.header_prefix.toLowerCase(), names, signer, ttlMs: ms(config.identity.assertion_ttl) },
+    publicPaths: compilePublicPaths(config.public_paths),
+    realms,
+    realmTable: new RealmTable([...realms.values()].map((realm) => ({ paths: realm.paths, realm }))),
+    reserved,
+    allowedRedirectOrigins: new Set(config.allowed_redirects.map((o) => new URL(o).origin)),
+    corsOrigins: new Set(config.cors.allowed_origins.map((o) => new URL(o).origin)),
+    hstsHeader: httpsOnly && hstsMs > 0 ? `max-age=${Math.floor(hstsMs / 1000)}` : null,
+    limits: {
+      maxHeaderBytes: config.limits.max_header_bytes,
+      maxUrlBytes: config.limits.max_url_bytes,
+      headerTimeoutMs: ms(config.limits.header_timeout),
+      failedCallbacksPerMinute: config.limits.failed_callbacks_per_minute,
+    },
+    adminToken: config.admin.token,
+    warnings,
+    clockToleranceSec: 60,
+    theme: buildTheme(config.pages),
+  };
+  return Object.freeze(runtime);
+}

@@ -1,0 +1,80 @@
+/**
+ * buildApp(gateway) → a Fastify instance whose HTTP server runs front.ts first:
+ * signed-in, public and refused requests are answered there without the
+ * framework; the reserved endpoints (/.gatehouse/*, callbacks, logout) are
+ * Fastify routes. Never calls listen().
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Gateway } from './gateway.js';
+import { GatehouseError, isGatehouseError } from '../errors.js';
+import { handleRequest, handleUpgrade, taggedRequestId } from './front.js';
+import { registerReservedRoutes } from './reserved.js';
+import { errorAnswer, sendAnswer, writeAnswer } from './respond.js';
+
+export const MAX_FORM_BYTES = 64 * 1024;
+
+function createServer(gw: Gateway, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const runtime = gw.runtime;
+  const options = {
+    maxHeaderSize: runtime.limits.maxHeaderBytes,
+    headersTimeout: runtime.limits.headerTimeoutMs,
+    requestTimeout: 0,
+    keepAliveTimeout: 5000,
+  };
+  const tls = runtime.config.listen.tls;
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    handleRequest(gw, req, res, handler).catch((error: unknown) => {
+      gw.log.error({ err: error, requestId: taggedRequestId(req) }, 'unexpected error on the request path');
+      writeAnswer(res, errorAnswer(req, gw.runtime.theme, 'GH_INTERNAL', taggedRequestId(req)));
+    });
+  };
+  const server = tls ? (createHttpsServer({ ...options, cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, onRequest) as unknown as Server) : createHttpServer(options, onRequest);
+  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+    handleUpgrade(gw, req, socket, head).catch(() => socket.destroy());
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    // malformed requests (smuggling attempts, oversized headers) end here, answered by status, never forwarded
+    if (!socket.writable) return socket.destroy();
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+  return server;
+}
+
+export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: gw.log as unknown as FastifyBaseLogger,
+    // our own access and audit lines replace Fastify's per-request lines
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_FORM_BYTES,
+    genReqId: (req) => taggedRequestId(req),
+    serverFactory: (handler) => createServer(gw, handler),
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_FORM_BYTES }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_FORM_BYTES }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new GatehouseError('GH_BAD_REQUEST', 'body is not JSON'), undefined);
+    }
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const requestId = taggedRequestId(request.raw);
+    let gh: GatehouseError;
+    if (isGatehouseError(error)) gh = error;
+    else if (typeof (error as { statusCode?: number }).statusCode === 'number' && (error as { statusCode: number }).statusCode < 500) gh = new GatehouseError('GH_BAD_REQUEST', (error as Error).message);
+    else gh = new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
+    if (gh.status >= 500) gw.log.error({ code: gh.code, detail: gh.detail, requestId, err: gh.code === 'GH_INTERNAL' ? error : undefined }, 'request failed');
+    else gw.log.info({ code: gh.code, detail: gh.detail, requestId }, 'request refused');
+    return sendAnswer(reply, errorAnswer(request.raw, gw.runtime.theme, gh, requestId));
+  });
+  app.setNotFoundHandler((request, reply) => sendAnswer(reply, errorAnswer(request.raw, gw.runtime.theme, 'GH_NOT_FOUND', taggedRequestId(request.raw))));
+  registerReservedRoutes(app, gw);
+  return app;
+}

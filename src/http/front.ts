@@ -1,0 +1,203 @@
+/**
+ * The request path, in the order a request meets it: size limits, HTTPS, the
+ * reserved /.gatehouse/ prefix and callback/logout paths (handed to Fastify),
+ * path normalization, public paths, the realm, the session, and then forward —
+ * or refuse: redirect to the provider / sign-in page for a browser navigation,
+ * 401 JSON for everything else, 403 for a session the allow rules refuse.
+ * Signed-in traffic never touches the framework: this is the hot path.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Gateway } from './gateway.js';
+import type { RealmRuntime } from '../config/runtime.js';
+import { isGatehouseError, GatehouseError } from '../errors.js';
+import { clientView, type ClientView } from './client-address.js';
+import { normalizePath } from './realm.js';
+import { authenticate, type AuthResult } from './authenticate.js';
+import { readCookies, type CookieJar } from './cookies.js';
+import { forward, forwardUpgrade, refuseUpgrade } from './proxy.js';
+import { errorAnswer, isNavigation, jsonAnswer, htmlAnswer, writeAnswer, type Answer } from './respond.js';
+import { startLogin } from './signin.js';
+import { signInPage } from './pages/pages.js';
+import { contentSecurityPolicy } from './pages/layout.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const idPrefix = randomBytes(4).toString('hex');
+let idCounter = 0;
+
+/** A valid inbound X-Request-Id is kept (so traces join up); otherwise a new one. */
+export function requestIdOf(req: IncomingMessage): string {
+  const inbound = req.headers['x-request-id'];
+  if (typeof inbound === 'string' && REQUEST_ID.test(inbound)) return inbound;
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${idPrefix}-${idCounter.toString(36)}`;
+}
+
+export const REQUEST_ID_KEY = Symbol('gatehouse.requestId');
+type Tagged = IncomingMessage & { [REQUEST_ID_KEY]?: string };
+
+export function taggedRequestId(req: IncomingMessage): string {
+  const tagged = req as Tagged;
+  return (tagged[REQUEST_ID_KEY] ??= requestIdOf(req));
+}
+
+export function loginUrl(realm: RealmRuntime, returnTo: string): string {
+  return `/.gatehouse/login?realm=${encodeURIComponent(realm.name)}&rd=${encodeURIComponent(returnTo)}`;
+}
+
+function isReservedPrefix(rawPath: string): boolean {
+  return rawPath.length >= 12 && rawPath.charCodeAt(1) === 46 /* . */ && rawPath.slice(0, 12).toLowerCase() === '/.gatehouse/';
+}
+
+function corsOriginOf(gw: Gateway, req: IncomingMessage): string | null {
+  const origin = req.headers.origin;
+  return origin !== undefined && gw.runtime.corsOrigins.has(origin) ? origin : null;
+}
+
+/** Not signed in: where a person is sent, or what a script is told. */
+export async function answerSignedOut(gw: Gateway, req: IncomingMessage, realm: RealmRuntime, returnTo: string, cookies: CookieJar, requestId: string, clearCookies: string[] | null): Promise<Answer> {
+  const runtime = gw.runtime;
+  const login = loginUrl(realm, returnTo);
+  if (isNavigation(req)) {
+    if (realm.login === 'automatic') {
+      gw.metrics.request(realm.name, 'redirected');
+      return startLogin(gw, realm, returnTo, cookies, clearCookies ?? []);
+    }
+    gw.metrics.request(realm.name, 'unauthenticated');
+    const html = signInPage(runtime.theme, { realm: realm.name, returnTo, buttonText: realm.buttonText, requestId });
+    const providerOrigin = realm.provider.metadata ? new URL(realm.provider.metadata.authorization_endpoint).origin : undefined;
+    return htmlAnswer(200, html, contentSecurityPolicy(runtime.theme, providerOrigin ? [providerOrigin] : []), clearCookies ? { 'set-cookie': clearCookies } : {});
+  }
+  gw.metrics.request(realm.name, 'unauthenticated');
+  const headers: Record<string, string | string[]> = {
+    'www-authenticate': `Gatehouse realm="${realm.name}", login_url="${login}"`,
+    'x-gatehouse-login': login,
+    'x-request-id': requestId,
+  };
+  if (clearCookies) headers['set-cookie'] = clearCookies;
+  const cors = corsOriginOf(gw, req);
+  if (cors) Object.assign(headers, { 'access-control-allow-origin': cors, 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'X-Gatehouse-Login, X-Request-Id', vary: 'Origin' });
+  return jsonAnswer(401, { error: 'GH_NOT_SIGNED_IN', message: 'Sign-in required.', realm: realm.name, login_url: login, request_id: requestId }, headers);
+}
+
+interface Routed {
+  kind: 'forward-public' | 'realm' | 'handoff' | 'answer';
+  path?: string;
+  realm?: RealmRuntime;
+  answer?: Answer;
+}
+
+/** Everything that can be decided from the request line alone. */
+function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId: string): Routed {
+  const runtime = gw.runtime;
+  const url = req.url ?? '/';
+  if (url.length > runtime.limits.maxUrlBytes) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_URL_TOO_LONG', requestId) };
+  if (runtime.httpsOnly && client.proto !== 'https') {
+    // the helpdesk's SSO only works over HTTPS: never serve or sign in over plain http (308 keeps the method)
+    return { kind: 'answer', answer: { status: 308, headers: { location: runtime.publicOrigin + (url.startsWith('/') ? url : '/'), 'cache-control': 'no-store' }, body: '' } };
+  }
+  const q = url.indexOf('?');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  if (isReservedPrefix(rawPath)) return { kind: 'handoff' };
+  const path = normalizePath(rawPath);
+  if (path === null) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_BAD_PATH', requestId) };
+  if (runtime.reserved.has(path)) return { kind: 'handoff' };
+  const full = q < 0 ? path : path + url.slice(q);
+  if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return { kind: 'forward-public', path: full };
+  const realm = runtime.realmTable.match(path);
+  if (!realm) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_NOT_FOUND', requestId) };
+  return { kind: 'realm', path: full, realm };
+}
+
+async function authenticateOrAnswer(gw: Gateway, req: IncomingMessage, realm: RealmRuntime, cookies: CookieJar, requestId: string): Promise<AuthResult | Answer> {
+  try {
+    return await authenticate(gw, realm, cookies);
+  } catch (error) {
+    const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
+    if (gh.code === 'GH_SESSION_STORE_UNAVAILABLE') gw.metrics.storeError(gw.store.kind);
+    gw.log.error({ code: gh.code, detail: gh.detail, requestId, realm: realm.name }, 'session check failed');
+    return errorAnswer(req, gw.runtime.theme, gh, requestId);
+  }
+}
+
+export async function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse, handOff: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> {
+  const runtime = gw.runtime;
+  const requestId = taggedRequestId(req);
+  const client = clientView(req, runtime.trustedProxies);
+  const routed = route(gw, req, client, requestId);
+  switch (routed.kind) {
+    case 'handoff':
+      handOff(req, res);
+      return;
+    case 'answer':
+      writeAnswer(res, routed.answer!);
+      return;
+    case 'forward-public':
+      gw.metrics.request('-', 'public');
+      await forward(gw, req, res, { path: routed.path!, entry: null, client, requestId, setCookies: null, corsOrigin: corsOriginOf(gw, req) });
+      return;
+    case 'realm':
+      break;
+  }
+  const realm = routed.realm!;
+  const cors = corsOriginOf(gw, req);
+  if (req.method === 'OPTIONS' && cors && req.headers['access-control-request-method']) {
+    // CORS preflight carries no cookies: answered here, never forwarded or refused
+    writeAnswer(res, { status: 204, headers: { 'access-control-allow-origin': cors, 'access-control-allow-credentials': 'true', 'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS', 'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? '').slice(0, 1024), 'access-control-max-age': '600', vary: 'Origin' }, body: '' });
+    return;
+  }
+  const cookies = readCookies(req.headers);
+  const auth = await authenticateOrAnswer(gw, req, realm, cookies, requestId);
+  if ('status' in auth) {
+    writeAnswer(res, auth);
+    return;
+  }
+  if (auth.kind === 'signed-in') {
+    gw.metrics.request(realm.name, 'forwarded');
+    await forward(gw, req, res, { path: routed.path!, entry: auth.entry, client, requestId, setCookies: auth.setCookies, corsOrigin: cors });
+    return;
+  }
+  if (auth.kind === 'forbidden') {
+    gw.metrics.request(realm.name, 'forbidden');
+    gw.log.info({ audit: 'refusal', realm: realm.name, sub: auth.entry.session.sub, reason: auth.code, ip: client.ip, requestId }, 'request refused by allow rules');
+    writeAnswer(res, errorAnswer(req, runtime.theme, auth.code, requestId));
+    return;
+  }
+  try {
+    writeAnswer(res, await answerSignedOut(gw, req, realm, routed.path!, cookies, requestId, auth.clearCookies));
+  } catch (error) {
+    const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
+    gw.log.warn({ code: gh.code, detail: gh.detail, requestId, realm: realm.name }, 'cannot start sign-in');
+    writeAnswer(res, errorAnswer(req, runtime.theme, gh, requestId));
+  }
+}
+
+/** HTTP/1.1 upgrades (WebSockets): the same decisions, answered on the raw socket. */
+export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  const runtime = gw.runtime;
+  const requestId = taggedRequestId(req);
+  socket.on('error', () => socket.destroy());
+  if (!runtime.upstream.websockets) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
+  const client = clientView(req, runtime.trustedProxies);
+  const routed = route(gw, req, client, requestId);
+  if (routed.kind === 'handoff') return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
+  if (routed.kind === 'answer') return refuseUpgrade(socket, routed.answer!.status === 308 ? 400 : routed.answer!.status, 'GH_BAD_REQUEST', requestId);
+  // Cross-site WebSocket hijacking: a handshake from a page of another origin is refused
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== runtime.publicOrigin && !runtime.corsOrigins.has(origin)) return refuseUpgrade(socket, 403, 'GH_CSRF', requestId);
+  if (routed.kind === 'forward-public') {
+    return forwardUpgrade(gw, req, socket, head, { path: routed.path!, entry: null, client, requestId, setCookies: null, corsOrigin: null });
+  }
+  const realm = routed.realm!;
+  let auth: AuthResult;
+  try {
+    auth = await authenticate(gw, realm, readCookies(req.headers));
+  } catch {
+    return refuseUpgrade(socket, 503, 'GH_SESSION_STORE_UNAVAILABLE', requestId);
+  }
+  if (auth.kind === 'signed-out') return refuseUpgrade(socket, 401, 'GH_NOT_SIGNED_IN', requestId);
+  if (auth.kind === 'forbidden') return refuseUpgrade(socket, 403, auth.code, requestId);
+  gw.metrics.request(realm.name, 'forwarded');
+  forwardUpgrade(gw, req, socket, head, { path: routed.path!, entry: auth.entry, client, requestId, setCookies: auth.setCookies, corsOrigin: null });
+}

@@ -1,0 +1,65 @@
+/**
+ * The long-lived parts of a running gateway, shared by the request path and the
+ * reserved endpoints: the current Runtime (swapped whole on reload), the session
+ * store, the revocation list, the session cache, the upstream connection pool,
+ * metrics and the logger.
+ */
+import { Pool } from 'undici';
+import type { Runtime, RealmRuntime } from '../config/runtime.js';
+import type { SessionStore } from '../session/store.js';
+import type { RevocationList } from '../session/revocation.js';
+import type { SpentStates } from '../session/login-attempt.js';
+import type { SessionData } from '../session/session.js';
+import { TwoGenerationCache } from '../session/cache.js';
+import type { ErrorCode } from '../errors.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { Logger } from '../observe/log.js';
+
+/** A session opened once and the per-session work done for it. */
+export interface SessionEntry {
+  session: SessionData;
+  realm: RealmRuntime;
+  /** the runtime generation the entry was checked against */
+  generation: number;
+  /** the allow-rule verdict: null = allowed */
+  refusal: ErrorCode | null;
+  /** identity headers without the assertion */
+  headers: Array<[string, string]>;
+  assertion: string;
+  /** sign a new assertion after this moment (ms) */
+  assertionRenewAt: number;
+  /** when the store was last asked about this session (ms) */
+  checkedAt: number;
+}
+
+/** Refreshes provider tokens of a session (session/refresh.ts); absent when refresh is off. */
+export interface SessionRefresher {
+  /** A session whose tokens are due for refresh → the refreshed session, or null if it ended (invalid_grant). */
+  refreshIfDue(realm: RealmRuntime, session: SessionData, cookieValue: string): Promise<SessionData | null>;
+}
+
+export interface Gateway {
+  runtime: Runtime;
+  readonly store: SessionStore;
+  readonly revocations: RevocationList;
+  readonly spentStates: SpentStates;
+  readonly cache: TwoGenerationCache<SessionEntry>;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly now: () => number;
+  upstreamPool: Pool;
+  refresher: SessionRefresher | null;
+  /** failed callbacks per client address, for rate limiting */
+  readonly failedCallbacks: Map<string, { count: number; resetAt: number }>;
+}
+
+export function createUpstreamPool(runtime: Runtime): Pool {
+  return new Pool(runtime.upstream.origin, {
+    connections: runtime.upstream.maxConnections,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    headersTimeout: runtime.upstream.timeoutMs,
+    bodyTimeout: runtime.upstream.timeoutMs,
+    connectTimeout: Math.min(runtime.upstream.timeoutMs, 10_000),
+  });
+}

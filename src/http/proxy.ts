@@ -1,0 +1,202 @@
+/**
+ * Forwarding to the helpdesk: undici's connection pool directly (no framework
+ * on this path), the inbound headers copied except hop-by-hop, forwarding and
+ * identity headers, which the gateway sets itself. Upstream failures become
+ * 502/504 answers within upstream.timeout; a client that goes away aborts the
+ * upstream request. WebSocket upgrades are piped byte for byte after the same
+ * header treatment.
+ */
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { Gateway, SessionEntry } from './gateway.js';
+import type { Runtime } from '../config/runtime.js';
+import type { ClientView } from './client-address.js';
+import { GatehouseError } from '../errors.js';
+import { errorAnswer, writeAnswer } from './respond.js';
+
+/** Never copied from the client: hop-by-hop (RFC 9110 7.6.1) or set by the gateway. */
+const DROPPED_REQUEST_HEADERS = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'proxy-authorization', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
+  'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id',
+]);
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate']);
+const WEBSOCKET_HEADERS = new Set(['upgrade', 'connection']);
+
+export interface ForwardPlan {
+  /** normalized path and the original query */
+  path: string;
+  entry: SessionEntry | null;
+  client: ClientView;
+  requestId: string;
+  /** Set-Cookie lines of the gateway's own (a re-sealed session) */
+  setCookies: string[] | null;
+  /** an allowed CORS origin to echo */
+  corsOrigin: string | null;
+}
+
+function connectionTokens(req: IncomingMessage): Set<string> | null {
+  const value = req.headers.connection;
+  if (!value) return null;
+  const tokens = new Set(value.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t && t !== 'close' && t !== 'keep-alive'));
+  return tokens.size ? tokens : null;
+}
+
+/** The headers sent upstream, as a flat [name, value, ...] list. */
+export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: ForwardPlan, websocket = false): string[] {
+  const prefix = runtime.identity.prefix;
+  const listed = connectionTokens(req);
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (websocket && WEBSOCKET_HEADERS.has(lower)) {
+      out.push(name, raw[i + 1]!);
+      continue;
+    }
+    if (DROPPED_REQUEST_HEADERS.has(lower) || lower.startsWith(prefix) || (listed !== null && listed.has(lower))) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  const upstream = runtime.upstream;
+  out.push('host', upstream.preserveHost && req.headers.host ? req.headers.host : upstream.url.host);
+  out.push('x-forwarded-for', plan.client.forwardedFor, 'x-forwarded-proto', plan.client.proto, 'x-request-id', plan.requestId);
+  if (plan.client.host) out.push('x-forwarded-host', plan.client.host);
+  const entry = plan.entry;
+  if (entry) {
+    for (const [name, value] of entry.headers) out.push(name, value);
+    out.push(runtime.identity.names.assertion, entry.assertion);
+  }
+  return out;
+}
+
+function responseHeaders(headers: Record<string, string | string[] | undefined>, plan: ForwardPlan, hsts: string | null): string[] {
+  const out: string[] = [];
+  for (const name in headers) {
+    if (DROPPED_RESPONSE_HEADERS.has(name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  }
+  if (plan.setCookies) for (const line of plan.setCookies) out.push('set-cookie', line);
+  if (plan.corsOrigin) out.push('access-control-allow-origin', plan.corsOrigin, 'access-control-allow-credentials', 'true', 'vary', 'Origin');
+  if (hsts) out.push('strict-transport-security', hsts);
+  return out;
+}
+
+function upstreamError(error: unknown): GatehouseError {
+  const code = (error as { code?: string }).code ?? '';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new GatehouseError('GH_UPSTREAM_TIMEOUT', `helpdesk did not answer in time (${code})`, { cause: error });
+  }
+  return new GatehouseError('GH_UPSTREAM_UNAVAILABLE', `helpdesk unreachable: ${(error as Error).message}`, { cause: error });
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+export function forward(gw: Gateway, req: IncomingMessage, res: ServerResponse, plan: ForwardPlan): Promise<void> {
+  const runtime = gw.runtime;
+  const started = performance.now();
+  const abort = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once('close', onClose);
+  return gw.upstreamPool
+    .stream(
+      {
+        path: plan.path,
+        method: req.method as 'GET',
+        headers: upstreamHeaders(req, runtime, plan),
+        body: hasBody(req) ? req : null,
+        signal: abort.signal,
+        headersTimeout: runtime.upstream.timeoutMs,
+        bodyTimeout: runtime.upstream.timeoutMs,
+      },
+      ({ statusCode, headers }) => {
+        gw.metrics.upstream((performance.now() - started) / 1000);
+        res.writeHead(statusCode, responseHeaders(headers as Record<string, string | string[] | undefined>, plan, runtime.hstsHeader));
+        return res;
+      },
+    )
+    .then(
+      () => undefined,
+      (error: unknown) => {
+        if (abort.signal.aborted) return; // the client went away
+        const gh = upstreamError(error);
+        gw.metrics.request(plan.entry?.realm.name ?? '-', 'error');
+        gw.log.warn({ code: gh.code, detail: gh.detail, requestId: plan.requestId, path: plan.path.split('?')[0] }, 'upstream request failed');
+        writeAnswer(res, errorAnswer(req, runtime.theme, gh, plan.requestId));
+      },
+    )
+    .finally(() => res.off('close', onClose));
+}
+
+function writeRawResponse(socket: Duplex, status: number, reason: string, headers: string[], body = ''): void {
+  let head = `HTTP/1.1 ${status} ${reason}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  socket.end(`${head}\r\n${body}`);
+}
+
+/** Refuse an upgrade on the raw socket (no HTTP response object exists for it). */
+export function refuseUpgrade(socket: Duplex, status: number, code: string, requestId: string): void {
+  const body = JSON.stringify({ error: code, request_id: requestId });
+  const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 502 ? 'Bad Gateway' : 'Bad Request';
+  writeRawResponse(socket, status, reason, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close'], body);
+}
+
+/** WebSocket (or any HTTP/1.1 upgrade): connect upstream with the same header treatment, then pipe bytes. */
+export function forwardUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan): void {
+  const runtime = gw.runtime;
+  const target = runtime.upstream.url;
+  const flat = upstreamHeaders(req, runtime, plan, true);
+  const headers: Array<[string, string]> = [];
+  for (let i = 0; i < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
+  const requestFn = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const upstreamReq = requestFn({
+    host: target.hostname,
+    port: target.port || (target.protocol === 'https:' ? 443 : 80),
+    method: req.method,
+    path: plan.path,
+    headers: headers as unknown as Record<string, string>,
+    timeout: runtime.upstream.timeoutMs,
+  });
+  socket.on('error', () => upstreamReq.destroy());
+  upstreamReq.on('timeout', () => upstreamReq.destroy(new Error('timeout')));
+  upstreamReq.on('error', () => {
+    if (socket.writable) refuseUpgrade(socket, 502, 'GH_UPSTREAM_UNAVAILABLE', plan.requestId);
+  });
+  upstreamReq.on('response', (response) => {
+    // the helpdesk refused the upgrade: relay its answer as is
+    const out: string[] = [];
+    for (let i = 0; i < response.rawHeaders.length; i += 2) out.push(response.rawHeaders[i]!, response.rawHeaders[i + 1]!);
+    let body = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      if (body.length < 65536) body += chunk;
+    });
+    response.on('end', () => writeRawResponse(socket, response.statusCode ?? 502, response.statusMessage ?? '', out.filter((_, i) => i % 2 === 1 || !/^(transfer-encoding|content-length)$/i.test(out[i]!)).concat('content-length', String(Buffer.byteLength(body))), body));
+  });
+  upstreamReq.on('upgrade', (response, upstreamSocket, upstreamHead) => {
+    const out: string[] = [];
+    for (let i = 0; i < response.rawHeaders.length; i += 2) out.push(response.rawHeaders[i]!, response.rawHeaders[i + 1]!);
+    if (plan.setCookies) for (const line of plan.setCookies) out.push('Set-Cookie', line);
+    let headText = `HTTP/1.1 ${response.statusCode ?? 101} ${response.statusMessage ?? 'Switching Protocols'}\r\n`;
+    for (let i = 0; i < out.length; i += 2) headText += `${out[i]}: ${out[i + 1]}\r\n`;
+    socket.write(`${headText}\r\n`);
+    if (upstreamHead.length) socket.write(upstreamHead);
+    if (head.length) upstreamSocket.write(head);
+    upstreamSocket.on('error', () => socket.destroy());
+    socket.on('error', () => upstreamSocket.destroy());
+    upstreamSocket.on('close', () => socket.destroy());
+    socket.on('close', () => upstreamSocket.destroy());
+    upstreamSocket.pipe(socket);
+    socket.pipe(upstreamSocket);
+  });
+  upstreamReq.end();
+}

@@ -1,0 +1,57 @@
+/**
+ * The identity headers: which inbound headers are stripped (every header with
+ * the identity prefix, whatever its case or count) and how claim values become
+ * header values that can never split or corrupt the request upstream.
+ */
+
+export interface IdentityHeaderNames {
+  realm: string;
+  subject: string;
+  email: string;
+  name: string;
+  groups: string;
+  assertion: string;
+}
+
+export function identityHeaderNames(prefix: string): IdentityHeaderNames {
+  const p = prefix.toLowerCase();
+  return { realm: `${p}realm`, subject: `${p}subject`, email: `${p}email`, name: `${p}name`, groups: `${p}groups`, assertion: `${p}assertion` };
+}
+
+export const MAX_IDENTITY_HEADER_LENGTH = 4096;
+
+/**
+ * A claim as a header value: control characters (CR, LF, NUL, DEL, ...) become
+ * spaces so no claim can inject a header or a second request; text outside ASCII
+ * is sent as its UTF-8 bytes (what Apache and most helpdesks expect); long
+ * values are cut. The signed assertion carries the exact claim.
+ */
+export function toHeaderValue(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  let clean = value.replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  if (clean.length > MAX_IDENTITY_HEADER_LENGTH) clean = clean.slice(0, MAX_IDENTITY_HEADER_LENGTH);
+  // eslint-disable-next-line no-control-regex
+  return /[^\u0000-\u007f]/.test(clean) ? Buffer.from(clean, 'utf8').toString('latin1') : clean;
+}
+
+export interface IdentityFields {
+  realm: string;
+  sub: string;
+  email?: string | undefined;
+  name?: string | undefined;
+  groups?: readonly string[] | undefined;
+}
+
+/** The identity headers of one session (without the assertion), computed once per session. */
+export function buildIdentityHeaders(identity: IdentityFields, names: IdentityHeaderNames): Array<[string, string]> {
+  const headers: Array<[string, string]> = [
+    [names.realm, toHeaderValue(identity.realm)],
+    [names.subject, toHeaderValue(identity.sub)],
+  ];
+  if (identity.email !== undefined) headers.push([names.email, toHeaderValue(identity.email)]);
+  if (identity.name !== undefined) headers.push([names.name, toHeaderValue(identity.name)]);
+  if (identity.groups !== undefined && identity.groups.length > 0) {
+    headers.push([names.groups, toHeaderValue(identity.groups.map((g) => g.replace(/,/g, ' ')).join(','))]);
+  }
+  return headers;
+}

@@ -1,0 +1,49 @@
+/**
+ * The gateway's own calls to a provider (discovery, token, userinfo): undici,
+ * bounded in time and size, so a slow or hostile provider cannot hang a sign-in
+ * or fill memory.
+ */
+import { request } from 'undici';
+
+export interface ProviderResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+export const MAX_PROVIDER_RESPONSE_BYTES = 1024 * 1024;
+
+export async function providerRequest(
+  url: string,
+  init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs: number },
+): Promise<ProviderResponse> {
+  const response = await request(url, {
+    method: init.method ?? 'GET',
+    headers: init.headers,
+    body: init.body,
+    headersTimeout: init.timeoutMs,
+    bodyTimeout: init.timeoutMs,
+    maxRedirections: 0,
+  } as Parameters<typeof request>[1]);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_PROVIDER_RESPONSE_BYTES) {
+      response.body.destroy();
+      throw new Error(`response from ${new URL(url).origin} larger than ${MAX_PROVIDER_RESPONSE_BYTES} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return { status: response.statusCode, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') };
+}
+
+/** JSON body of a response, or null when it is not a JSON object (HTML error pages, garbage). */
+export function jsonObject(response: ProviderResponse): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(response.text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
