@@ -1,0 +1,44 @@
+/** Warnings: returned with the config, never thrown. */
+import t from 'tap';
+import { load, summary, variant } from './fixtures/config.js';
+
+const warnings = (change: (c: Record<string, any>) => void) => summary(load(variant(change)).warnings);
+
+t.test('a single session secret (not a rotation list)', async (t) => {
+  t.same(warnings((c) => (c.session.secret = 'x'.repeat(40))), [
+    'warning session.secret: a single secret cannot be rotated without signing everyone out; write it as a list (first encrypts, all decrypt)',
+  ]);
+});
+
+t.test('scopes lack email while allow.email_domains is set', async (t) => {
+  t.same(warnings((c) => ((c.realms.agent.provider.scopes = ['openid', 'profile']), (c.realms.agent.allow = { email_domains: ['example.com'] }))), [
+    'warning realms.agent.provider.scopes: lack "email" while allow.email_domains is set: the provider may not send the email claim',
+  ]);
+});
+
+t.test("callback_path outside the realm's own paths", async (t) => {
+  t.same(warnings((c) => (c.realms.agent.callback_path = '/oidc/agent')), [
+    "warning realms.agent.callback_path: is not under any of this realm's paths (/agent), so the sign-in response is handled outside the realm's own URL space",
+  ]);
+  t.same(warnings((c) => (c.realms.agent.callback_path = '/agents/cb')), [
+    "warning realms.agent.callback_path: is not under any of this realm's paths (/agent), so the sign-in response is handled outside the realm's own URL space",
+  ], '/agents is not under /agent');
+});
+
+t.test('https public_url with no listen.tls and no trusted_proxies', async (t) => {
+  t.same(warnings((c) => (c.trusted_proxies = [])), [
+    'warning public_url: behind a TLS terminator? set trusted_proxies to its address so X-Forwarded-Proto is believed',
+  ]);
+  t.same(warnings((c) => ((c.trusted_proxies = []), (c.listen = { tls: { cert: '/c', key: '/k' } }))), [], 'not with listen.tls');
+  t.same(warnings((c) => ((c.trusted_proxies = []), (c.public_url = 'http://localhost:8080'))), [], 'not on loopback http');
+});
+
+t.test('keys that are set but unused, and other likely mistakes', async (t) => {
+  t.same(warnings((c) => (c.session.redis_url = 'redis://cache:6379')), ['warning session.redis_url: is ignored unless store is redis']);
+  t.same(warnings((c) => (c.realms.agent.provider.private_key_file = '/k.pem')), ['warning realms.agent.provider.private_key_file: is not used when client_auth is client_secret_basic']);
+  t.same(warnings((c) => ((c.realms.agent.provider.client_auth = 'private_key_jwt'), (c.realms.agent.provider.private_key_file = '/k.pem'))), [
+    'warning realms.agent.provider.client_secret: is not used when client_auth is private_key_jwt',
+  ]);
+  t.same(warnings((c) => (c.session = { ...c.session, lifetime: '1h', idle_timeout: '2h' })), ['warning session.idle_timeout: is longer than lifetime (1h), so it never applies']);
+  t.same(warnings((c) => (c.trusted_proxies = ['0.0.0.0/0'])), ['warning trusted_proxies[0]: trusts every client to set X-Forwarded-*; list only your proxies']);
+});
