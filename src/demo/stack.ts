@@ -25,6 +25,8 @@ export interface DemoStackOptions {
   idTokenTtlSeconds?: number;
   accessTokenTtlSeconds?: number;
   jwksCooldownMs?: number;
+  /** the gateway's clock (tests move it forward to expire sessions without waiting) */
+  now?: () => number;
 }
 
 export interface DemoStack {
@@ -138,6 +140,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       port: gatewayPort,
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
+      ...(options.now ? { now: options.now } : {}),
     });
   } catch (error) {
     await Promise.allSettled([provider.close(), helpdesk.close()]);
