@@ -51,7 +51,9 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
+    // CGI/FastCGI (PHP helpdesks) read X_Auth_Subject and X-Auth-Subject as the same
+    // HTTP_X_AUTH_SUBJECT variable: judge every name by its dash spelling
+    const lower = name.includes('_') ? name.toLowerCase().replace(/_/g, '-') : name.toLowerCase();
     if (websocket && WEBSOCKET_HEADERS.has(lower)) {
       out.push(name, raw[i + 1]!);
       continue;
