@@ -1,85 +1,353 @@
 /**
- * `gatehouse check`: validate the file, reach every realm's discovery document
- * and JWKS, and print what to register at each provider — the same list the
- * helpdesk's own SSO guide asks for (callback URL, logout URL, web origin).
+ * `gatehouse check`: the doctor. Everything an operator would otherwise learn
+ * in production, before the first request: every configuration problem at once
+ * (file:line:column key), each provider's discovery and JWKS reached, the
+ * provider's clock against ours, the mistakes that bite later (a TLS terminator
+ * that is not trusted, callbacks that shadow helpdesk pages, no end-session
+ * endpoint, an unrotatable secret, scopes without email), and what to register
+ * at each provider. Exit 0 ok, 1 something fails, 2 the file is invalid.
  */
-import { createRemoteJWKSet } from 'jose';
-import type { LoadedConfig } from './config/load.js';
-import { ProviderClient } from './oidc/provider.js';
-import { isGatehouseError } from './errors.js';
+import { readFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { connect } from 'node:net';
+import { request } from 'undici';
+import { LineCounter, parseDocument } from 'yaml';
+import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import type { ConfigProblem, GatewayConfig } from './config/types.js';
+import { formatKeyPath, type KeyPath } from './config/schema-check.js';
+import { ConfigError, isGatehouseError } from './errors.js';
+import { discoveryUrl, parseDiscovery } from './oidc/provider.js';
+import { jsonObject, providerRequest } from './oidc/http.js';
+import { compilePublicPaths } from './http/realm.js';
+import { checkProviderSupport, clockFindings, type ProviderReport } from './check-provider.js';
 
-export interface RealmReport {
+export type { ProviderReport } from './check-provider.js';
+
+export interface Finding {
+  severity: 'error' | 'warning';
+  /** file:line:column when the finding is about a key of the file */
+  at?: string | undefined;
+  key?: string | undefined;
+  message: string;
+  /** what to write in gateway.yaml (or do) to fix it */
+  fix?: string | undefined;
+}
+
+/** What to enter in the provider's client (application) settings, per realm. */
+export interface Registration {
   realm: string;
   issuer: string;
   client_id: string;
-  discovery: 'ok' | 'failed';
-  jwks: 'ok' | 'failed' | 'skipped';
-  error?: string | undefined;
-  end_session_endpoint: boolean;
-  register: { callback_url: string; logout_url: string; web_origin: string; backchannel_logout_url: string };
+  client_auth: string;
+  redirect_uri: string;
+  post_logout_redirect_uri: string;
+  web_origin: string;
+  backchannel_logout_uri: string;
+  grant_types: string[];
+  scopes: string[];
 }
 
 export interface CheckReport {
   ok: boolean;
+  exit_code: 0 | 1 | 2;
   file: string;
-  warnings: string[];
-  realms: RealmReport[];
+  problems: Finding[];
+  warnings: Finding[];
+  providers: ProviderReport[];
+  upstream?: { url: string; reachable: boolean; status?: number | undefined; error?: string | undefined } | undefined;
+  register: Registration[];
 }
 
-export async function runCheck(loaded: LoadedConfig): Promise<CheckReport> {
-  const { config } = loaded;
-  const origin = new URL(config.public_url).origin;
-  const realms: RealmReport[] = [];
-  for (const [name, realm] of Object.entries(config.realms)) {
-    const client = new ProviderClient({ issuer: realm.provider.issuer, timeoutMs: 5000 });
-    const report: RealmReport = {
-      realm: name,
-      issuer: realm.provider.issuer,
-      client_id: realm.provider.client_id,
-      discovery: 'failed',
-      jwks: 'skipped',
-      end_session_endpoint: false,
-      register: {
-        callback_url: new URL(realm.callback_path, origin).href,
-        logout_url: new URL(realm.post_logout_redirect ?? realm.paths[0] ?? '/', origin).href,
-        web_origin: origin,
-        backchannel_logout_url: new URL(`/.gatehouse/backchannel-logout/${name}`, origin).href,
-      },
+export interface CheckOptions {
+  /** per network call; default 5 s */
+  timeoutMs?: number;
+  now?: () => number;
+  env?: NodeJS.ProcessEnv;
+}
+
+const TLS_EXPIRY_WARNING_DAYS = 14;
+
+function fromProblem(p: ConfigProblem): Finding {
+  return { severity: p.severity, at: `${p.file}:${p.line}:${p.column}`, key: p.key || undefined, message: p.message };
+}
+
+/** Validate the file and, when it is valid, run every check. Never throws for a bad file: that is exit 2. */
+export async function checkFile(file: string, options: CheckOptions = {}): Promise<CheckReport> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfigFile(file, options.env ?? process.env);
+  } catch (error) {
+    const problems = error instanceof ConfigError ? error.problems : [{ file, line: 1, column: 1, key: '', message: (error as Error).message, severity: 'error' as const }];
+    return {
+      ok: false,
+      exit_code: 2,
+      file,
+      problems: problems.filter((p) => p.severity === 'error').map(fromProblem),
+      warnings: problems.filter((p) => p.severity === 'warning').map(fromProblem),
+      providers: [],
+      register: [],
     };
-    try {
-      const metadata = await client.ensureReady();
-      report.discovery = 'ok';
-      report.end_session_endpoint = metadata.end_session_endpoint !== undefined;
-      const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: 5000 });
-      await jwks.reload();
-      report.jwks = (jwks.jwks()?.keys.length ?? 0) > 0 ? 'ok' : 'failed';
-      if (report.jwks === 'failed') report.error = 'the JWKS has no keys';
-    } catch (error) {
-      report.error = isGatehouseError(error) ? `${error.code}: ${error.detail ?? error.message}` : (error as Error).message;
-      if (report.discovery === 'ok') report.jwks = 'failed';
-    } finally {
-      client.close();
-    }
-    realms.push(report);
   }
-  const warnings = loaded.warnings.map((w) => `${w.file}:${w.line}:${w.column}  ${w.key}: ${w.message}`);
-  for (const r of realms) if (r.discovery === 'ok' && !r.end_session_endpoint) warnings.push(`realm ${r.realm}: the provider has no end_session_endpoint; sign-out ends the gateway session only`);
-  return { ok: realms.every((r) => r.discovery === 'ok' && r.jwks === 'ok'), file: loaded.file, warnings, realms };
+  return runCheck(loaded, options);
+}
+
+/** Where a key is written in the file (for findings the loader did not make); undefined for an embedded config. */
+function keyLocator(file: string): (path: KeyPath) => string | undefined {
+  let doc: ReturnType<typeof parseDocument> | undefined;
+  const lines = new LineCounter();
+  try {
+    doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
+  } catch {
+    doc = undefined;
+  }
+  return (path) => {
+    for (let n = path.length; doc && n > 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) {
+        const { line, col } = lines.linePos(node.range[0]);
+        return `${file}:${line}:${col}`;
+      }
+    }
+    return undefined;
+  };
+}
+
+export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {}): Promise<CheckReport> {
+  const { config, file } = loaded;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const now = options.now ?? Date.now;
+  const locate = keyLocator(file);
+  const findings: Finding[] = [];
+  const add = (severity: Finding['severity'], path: KeyPath | null, message: string, fix?: string): void => {
+    findings.push({ severity, at: path ? locate(path) : undefined, key: path ? formatKeyPath(path) : undefined, message, fix });
+  };
+
+  for (const w of loaded.warnings) {
+    // the loader's terse hint about trusted_proxies is replaced by the doctor's own, which says what to write
+    if (w.key === 'public_url' && w.message.includes('trusted_proxies')) continue;
+    findings.push(fromProblem(w));
+  }
+  checkHttpsBehindProxy(config, add);
+  checkFiles(config, now(), add);
+  checkShadowedPaths(config, add);
+
+  const origin = new URL(config.public_url).origin;
+  const register = Object.entries(config.realms).map(([name, realm]): Registration => ({
+    realm: name,
+    issuer: realm.provider.issuer,
+    client_id: realm.provider.client_id,
+    client_auth: realm.provider.client_auth,
+    redirect_uri: new URL(realm.callback_path, origin).href,
+    post_logout_redirect_uri: new URL(realm.post_logout_redirect ?? realm.paths[0] ?? '/', origin).href,
+    web_origin: origin,
+    backchannel_logout_uri: new URL(`/.gatehouse/backchannel-logout/${encodeURIComponent(name)}`, origin).href,
+    grant_types: config.session.refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+    scopes: [...new Set(['openid', ...realm.provider.scopes])],
+  }));
+
+  const byIssuer = new Map<string, string[]>();
+  const documents = new Map<string, Record<string, unknown>>();
+  for (const [name, realm] of Object.entries(config.realms)) byIssuer.set(realm.provider.issuer, [...(byIssuer.get(realm.provider.issuer) ?? []), name]);
+  const [providers, upstream] = await Promise.all([
+    Promise.all([...byIssuer].map(([issuer, realms]) => probeProvider(issuer, realms, timeoutMs, now, documents))),
+    probeUpstream(config.upstream.url, timeoutMs),
+    config.session.store === 'redis' && config.session.redis_url ? probeRedis(config.session.redis_url, timeoutMs, add) : undefined,
+  ]);
+
+  for (const provider of providers) {
+    if (provider.error) add('error', ['realms', provider.realms[0]!, 'provider', 'issuer'], `provider ${provider.issuer} (realms ${provider.realms.join(', ')}): ${provider.error}`);
+    for (const f of clockFindings(provider)) add(f.severity, null, f.message, f.fix);
+    const doc = documents.get(provider.issuer);
+    if (doc) for (const realm of provider.realms) for (const f of checkProviderSupport(doc, provider, config.realms[realm]!, realm)) add(f.severity, f.path, f.message, f.fix);
+  }
+  if (!upstream.reachable) {
+    add('warning', ['upstream', 'url'], `the helpdesk at ${config.upstream.url} cannot be reached from here (${upstream.error}); /.gatehouse/readyz stays false until it can`);
+  }
+
+  const problems = findings.filter((f) => f.severity === 'error');
+  const warnings = findings.filter((f) => f.severity === 'warning');
+  const ok = problems.length === 0;
+  return { ok, exit_code: ok ? 0 : 1, file, problems, warnings, providers, upstream, register };
+}
+
+type Add = (severity: Finding['severity'], path: KeyPath | null, message: string, fix?: string) => void;
+
+/**
+ * The redirect loop of every other gateway: public_url is https, TLS ends at a
+ * load balancer, and the gateway sees plain http from a peer it does not trust,
+ * so it redirects to https forever.
+ */
+function checkHttpsBehindProxy(config: GatewayConfig, add: Add): void {
+  if (!config.public_url.startsWith('https:') || config.listen.tls || config.trusted_proxies.length > 0) return;
+  add(
+    'warning',
+    ['public_url'],
+    'public_url is https but listen.tls is not set and trusted_proxies is empty. If a load balancer or ingress terminates TLS and forwards plain http, ' +
+      'Gatehouse cannot believe its X-Forwarded-Proto: https and redirects every request to https (a redirect loop). ' +
+      'The first such request logs the proxy address to add.',
+    'trusted_proxies: [10.0.0.0/8]   # the address(es) or CIDR your TLS terminator connects from; or set listen.tls to terminate TLS here',
+  );
+}
+
+/** Files named in the config: readable, parseable, and (for the TLS certificate) not about to expire. */
+function checkFiles(config: GatewayConfig, nowMs: number, add: Add): void {
+  const tls = config.listen.tls;
+  if (tls) {
+    let cert: X509Certificate | undefined;
+    try {
+      cert = new X509Certificate(readFileSync(tls.cert));
+    } catch (error) {
+      add('error', ['listen', 'tls', 'cert'], `cannot read a PEM certificate from ${tls.cert}: ${(error as Error).message}`);
+    }
+    let key;
+    try {
+      key = createPrivateKey(readFileSync(tls.key));
+    } catch (error) {
+      add('error', ['listen', 'tls', 'key'], `cannot read a PEM private key from ${tls.key}: ${(error as Error).message}`);
+    }
+    if (cert) {
+      const expires = Date.parse(cert.validTo);
+      const days = Math.floor((expires - nowMs) / 86_400_000);
+      if (expires <= nowMs) add('error', ['listen', 'tls', 'cert'], `the certificate expired on ${cert.validTo}`);
+      else if (days < TLS_EXPIRY_WARNING_DAYS) add('warning', ['listen', 'tls', 'cert'], `the certificate expires in ${days} day(s) (${cert.validTo}); replace the file and send SIGHUP`);
+      if (key && !cert.checkPrivateKey(key)) add('error', ['listen', 'tls', 'key'], 'this private key does not belong to the certificate in listen.tls.cert');
+    }
+  }
+  const pemFiles: Array<[KeyPath, string | undefined]> = [[['identity', 'signing', 'key_file'], config.identity.signing.key_file]];
+  for (const [name, realm] of Object.entries(config.realms)) pemFiles.push([['realms', name, 'provider', 'private_key_file'], realm.provider.private_key_file]);
+  for (const [path, file] of pemFiles) {
+    if (file === undefined) continue;
+    try {
+      createPrivateKey(readFileSync(file));
+    } catch (error) {
+      add('error', path, `cannot read a PEM private key from ${file}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** A callback or logout path the gateway answers itself hides whatever the helpdesk serves at that exact path. */
+function checkShadowedPaths(config: GatewayConfig, add: Add): void {
+  const publicPaths = compilePublicPaths(config.public_paths);
+  const realmPaths = new Map<string, string>();
+  for (const [name, realm] of Object.entries(config.realms)) for (const p of realm.paths) realmPaths.set(p.replace(/\/+$/, '') || '/', name);
+  for (const [name, realm] of Object.entries(config.realms)) {
+    const logout = realm.logout_path ?? `${(realm.paths[0] ?? '/').replace(/\/+$/, '')}/logout`;
+    for (const [key, path] of [['callback_path', realm.callback_path], ['logout_path', logout]] as const) {
+      const owner = realmPaths.get(path.replace(/\/+$/, '') || '/');
+      if (owner !== undefined) {
+        add('warning', ['realms', name, key], `${path} is the entry page of realm ${owner}: the gateway answers it itself, so the helpdesk's page there is never reached`, `${key}: ${path === '/' ? '' : path}/login/authenticate-callback/1   # a path of its own`);
+      }
+      if (publicPaths?.test(path)) {
+        add('warning', ['realms', name, key], `${path} matches public_paths, but the gateway answers it itself: it is never forwarded anonymously`);
+      }
+    }
+  }
+}
+
+async function probeProvider(issuer: string, realms: string[], timeoutMs: number, now: () => number, documents: Map<string, Record<string, unknown>>): Promise<ProviderReport> {
+  const report: ProviderReport = { issuer, realms, discovery: 'failed', jwks: 'skipped' };
+  const url = discoveryUrl(issuer);
+  try {
+    const sentAt = now();
+    const response = await providerRequest(url, { timeoutMs, headers: { accept: 'application/json' } });
+    const receivedAt = now();
+    const date = response.headers.date;
+    if (typeof date === 'string' && !Number.isNaN(Date.parse(date))) {
+      // the Date header has one-second resolution (RFC 9110 5.6.7): compare with the middle of the round trip
+      report.clock_skew_seconds = Math.round((Date.parse(date) - (sentAt + receivedAt) / 2) / 100) / 10;
+    }
+    if (response.status !== 200) throw new Error(`${url} answered HTTP ${response.status}`);
+    const doc = jsonObject(response);
+    const metadata = parseDiscovery(doc, issuer);
+    report.discovery = 'ok';
+    documents.set(issuer, doc!);
+    report.end_session_endpoint = metadata.end_session_endpoint;
+    report.backchannel_logout_supported = metadata.backchannel_logout_supported;
+    report.jwks = 'failed';
+    const jwksResponse = await providerRequest(metadata.jwks_uri, { timeoutMs, headers: { accept: 'application/json' } });
+    if (jwksResponse.status !== 200) throw new Error(`JWKS ${metadata.jwks_uri} answered HTTP ${jwksResponse.status}`);
+    const keys = jsonObject(jwksResponse)?.keys;
+    if (!Array.isArray(keys) || keys.length === 0) throw new Error(`JWKS ${metadata.jwks_uri} has no keys`);
+    const signing = keys.filter((k) => typeof k === 'object' && k !== null && (k as { use?: string }).use !== 'enc');
+    if (signing.length === 0) throw new Error(`JWKS ${metadata.jwks_uri} has no signing keys`);
+    report.jwks = 'ok';
+    report.keys = signing.length;
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
+    report.error = isGatehouseError(error) ? `${error.code}: ${error.detail ?? error.message}` : `${(error as Error).message}${cause && !(error as Error).message.includes(cause) ? ` (${cause})` : ''}`;
+    if (report.discovery === 'failed') report.error = `cannot load ${url}: ${report.error}`;
+  }
+  return report;
+}
+
+async function probeUpstream(url: string, timeoutMs: number): Promise<NonNullable<CheckReport['upstream']>> {
+  try {
+    const response = await request(new URL('/', url), { method: 'HEAD', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    await response.body.dump();
+    return { url, reachable: true, status: response.statusCode };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    return { url, reachable: false, error: code ?? (error as Error).message };
+  }
+}
+
+/** A Redis PING over a plain socket: enough to tell "not listening" and "wants a password" apart. */
+function probeRedis(redisUrl: string, timeoutMs: number, add: Add): Promise<void> {
+  const url = new URL(redisUrl);
+  if (url.protocol === 'rediss:') return Promise.resolve(); // TLS: leave it to the gateway's own client
+  return new Promise((resolve) => {
+    const socket = connect({ host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 6379), timeout: timeoutMs });
+    const done = (problem?: string): void => {
+      socket.destroy();
+      if (problem) add('error', ['session', 'redis_url'], `Redis at ${url.host}: ${problem}; every signed-in request would answer 503`);
+      resolve();
+    };
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      const reply = data.toString('utf8');
+      done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH') ? undefined : `unexpected answer to PING (${reply.slice(0, 40).trim()})`);
+    });
+    socket.once('timeout', () => done(`no answer within ${timeoutMs} ms`));
+    socket.once('error', (error: NodeJS.ErrnoException) => done(`cannot connect (${error.code ?? error.message})`));
+  });
+}
+
+function formatFinding(f: Finding): string[] {
+  // the loader's own layout: `gateway.yaml:23:7  realms.agent.provider.issuer: message`
+  const lines = [`  ${f.at ? `${f.at}  ` : ''}${f.key ? `${f.key}: ` : ''}${f.message}`];
+  if (f.fix) lines.push(`      fix: ${f.fix}`);
+  return lines;
 }
 
 export function formatCheck(report: CheckReport): string {
   const lines: string[] = [];
-  for (const r of report.realms) {
-    const status = r.discovery === 'ok' && r.jwks === 'ok' ? 'ok' : 'FAILED';
-    lines.push(`realm ${r.realm}: ${status}  (issuer ${r.issuer}, client ${r.client_id})`);
-    if (r.error) lines.push(`  problem: ${r.error}`);
-    lines.push('  register at the provider:');
-    lines.push(`    Allowed Callback URL:   ${r.register.callback_url}`);
-    lines.push(`    Allowed Logout URL:     ${r.register.logout_url}`);
-    lines.push(`    Allowed Web Origin:     ${r.register.web_origin}`);
-    lines.push(`    Back-channel logout:    ${r.register.backchannel_logout_url}`);
+  if (report.exit_code === 2) {
+    lines.push(`${report.file}: the configuration is invalid`);
+    for (const p of report.problems) lines.push(...formatFinding(p));
+    if (report.warnings.length) lines.push('warnings:', ...report.warnings.flatMap(formatFinding));
+    lines.push(`${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} — gatehouse would not start (exit 2)`);
+    return lines.join('\n');
   }
-  for (const w of report.warnings) lines.push(`warning: ${w}`);
-  lines.push(report.ok ? `${report.file}: ok` : `${report.file}: FAILED`);
+  for (const p of report.providers) {
+    lines.push(`provider ${p.issuer}  (realms: ${p.realms.join(', ')})`);
+    lines.push(`  discovery: ${p.discovery}   jwks: ${p.jwks}${p.keys !== undefined ? ` (${p.keys} signing key${p.keys === 1 ? '' : 's'})` : ''}`);
+    if (p.clock_skew_seconds !== undefined) lines.push(`  clock: provider is ${Math.abs(p.clock_skew_seconds)} s ${p.clock_skew_seconds >= 0 ? 'ahead of' : 'behind'} this machine (±1 s)`);
+    if (p.discovery === 'ok') lines.push(`  end_session_endpoint: ${p.end_session_endpoint ?? 'none'}   back-channel logout: ${p.backchannel_logout_supported ? 'supported' : 'not advertised'}`);
+  }
+  if (report.upstream) lines.push(`upstream ${report.upstream.url}: ${report.upstream.reachable ? `reachable (HTTP ${report.upstream.status})` : `NOT reachable (${report.upstream.error})`}`);
+  for (const r of report.register) {
+    lines.push(`register at ${r.issuer} for realm ${r.realm} (client_id ${r.client_id}):`);
+    lines.push(`    Allowed callback / redirect URI:   ${r.redirect_uri}`);
+    lines.push(`    Allowed logout / post-logout URI:  ${r.post_logout_redirect_uri}`);
+    lines.push(`    Allowed web origin:                ${r.web_origin}`);
+    lines.push(`    Back-channel logout URI:           ${r.backchannel_logout_uri}`);
+    lines.push(`    Token endpoint auth method:        ${r.client_auth}`);
+    lines.push(`    Grant types:                       ${r.grant_types.join(', ')}`);
+    lines.push(`    Scopes:                            ${r.scopes.join(' ')}`);
+  }
+  if (report.problems.length) lines.push('problems:', ...report.problems.flatMap(formatFinding));
+  if (report.warnings.length) lines.push('warnings:', ...report.warnings.flatMap(formatFinding));
+  const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  lines.push(`${report.file}: ${report.ok ? 'ok' : 'FAILED'} — ${count(report.problems.length, 'problem')}, ${count(report.warnings.length, 'warning')}`);
   return lines.join('\n');
 }

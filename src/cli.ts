@@ -7,7 +7,7 @@ import cluster from 'node:cluster';
 import { loadConfigFile, formatProblems } from './config/load.js';
 import { ConfigError } from './errors.js';
 import { startGateway, type RunningGateway } from './server.js';
-import { runCheck, formatCheck } from './check.js';
+import { checkFile, formatCheck } from './check.js';
 import { createLogger } from './observe/log.js';
 import { generateSigningKeyPem } from './identity/assertion.js';
 
@@ -118,10 +118,10 @@ async function serve(file: string): Promise<void> {
 }
 
 async function check(file: string, json: boolean): Promise<void> {
-  const loaded = loadOrExit(file);
-  const report = await runCheck(loaded);
-  process.stdout.write(`${json ? JSON.stringify(report, null, 2) : formatCheck(report)}\n`);
-  process.exit(report.ok ? 0 : 1);
+  const report = await checkFile(file);
+  const text = json ? JSON.stringify(report, null, 2) : formatCheck(report);
+  // a bad file goes to stderr like serve's, so scripts can tell it from the verdict; --json always prints to stdout
+  (report.exit_code === 2 && !json ? process.stderr : process.stdout).write(`${text}\n`, () => process.exit(report.exit_code));
 }
 
 async function demo(): Promise<void> {
