@@ -1,0 +1,313 @@
+#!/usr/bin/env node
+// npm run bench — Gatehouse against the helpdesk reached directly, the leanest
+// Node proxy, and Apache with mod_auth_openidc, in one run on loopback.
+// Prints the table and writes bench/RESULTS.md. Never part of `npm test`.
+//
+// CPU placement on a 2-core machine (taskset), the same for every system:
+//   CPU 0     the load generator (wrk, one thread) and this script (the in-process provider, idle under load)
+//   CPU 1     the upstream (nginx, one worker)
+//   CPU 0-1   the system under test: Gatehouse (its workers), the bare proxy (same workers), Apache (mpm_event)
+// Every system is started first, then the rows are measured round-robin
+// (round 1 of every row, then round 2, ...) so that a burst of other load on
+// the machine hits all rows alike; each row reports the median of its rounds.
+//
+// Options: --workers N (2) --connections N (32) --duration S (5) --warmup S (2)
+//          --rounds N (3) --signins N (300) --no-signin --no-apache --no-redis
+//          --cpu-prof DIR (start Gatehouse with --cpu-prof, profiles written there on stop)
+//          --only a,b (row keys) --out FILE (bench/RESULTS.md)
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { startNginx, BODY_BYTES } from './lib/nginx.mjs';
+import { runWrk, wrkVersion } from './lib/wrk.mjs';
+import { freePort, pinSelf, peakRss, startPinned, waitForPort, sleep } from './lib/procs.mjs';
+import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
+import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
+import { signIn } from './lib/browser.mjs';
+import { measureSignIns } from './lib/signin-bench.mjs';
+import { summarize, mainTable, machine, versions, median, fmt } from './lib/report.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i < 0 ? fallback : args[i + 1];
+};
+const flag = (name) => args.includes(`--${name}`);
+const settings = {
+  workers: Number(opt('workers', 2)),
+  connections: Number(opt('connections', 32)),
+  durationSec: Number(opt('duration', 5)),
+  warmupSec: Number(opt('warmup', 2)),
+  rounds: Number(opt('rounds', 3)),
+  signins: Number(opt('signins', 300)),
+  out: opt('out', join(REPO, 'bench', 'RESULTS.md')),
+  only: opt('only', '') ? opt('only', '').split(',') : null,
+  cpuProf: opt('cpu-prof', null),
+};
+const CPU_LOAD = '0';
+const CPU_UPSTREAM = '1';
+const CPU_SUT = '0-1';
+
+const { DEMO_ACCOUNTS, startDemoProvider } = await import(join(REPO, 'dist', 'demo', 'provider.js'));
+const alice = DEMO_ACCOUNTS.find((a) => a.username === 'alice');
+
+function log(line) {
+  process.stderr.write(`[bench] ${line}\n`);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+const stoppers = [];
+async function stopAll() {
+  for (const stop of stoppers.reverse()) await stop().catch(() => {});
+  stoppers.length = 0;
+}
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: stopping every server this bench started`);
+    stopAll().finally(() => process.exit(130));
+  });
+}
+
+async function main() {
+  pinSelf(CPU_LOAD);
+  const machineBefore = machine();
+  log(`temp dir ${dir}; load average before: ${machineBefore.loadavg}`);
+
+  const nginx = await startNginx({ dir, cpus: CPU_UPSTREAM });
+  stoppers.push(nginx.stop);
+
+  const ports = { gatehouse: await freePort(), gatehouseRedis: await freePort(), bare: await freePort(), apacheCookie: await freePort(), apacheCache: await freePort(), redis: await freePort() };
+  const gh = `http://127.0.0.1:${ports.gatehouse}`;
+  const ghRedis = `http://127.0.0.1:${ports.gatehouseRedis}`;
+  const apacheUrls = { 'client-cookie': `http://127.0.0.1:${ports.apacheCookie}`, 'server-cache': `http://127.0.0.1:${ports.apacheCache}` };
+  const provider = await startDemoProvider({
+    clients: [
+      { ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK, ghRedis + AGENT_CALLBACK] },
+      { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK, ghRedis + USER_CALLBACK] },
+      { ...APACHE_CLIENT, redirect_uris: Object.values(apacheUrls).map((u) => u + APACHE_CALLBACK) },
+    ],
+    accounts: DEMO_ACCOUNTS,
+    // long enough that no token or provider session runs out during a run
+    idTokenTtlSeconds: 8 * 3600,
+    accessTokenTtlSeconds: 8 * 3600,
+  });
+  stoppers.push(() => provider.close());
+  const providerOrigin = new URL(provider.issuer).origin;
+
+  /** rows in table order; each has a target (url, headers, expected status) and the process whose RSS is reported */
+  const rows = [];
+  const want = (key) => !settings.only || settings.only.includes(key);
+
+  rows.push({ key: 'direct', name: 'direct (nginx, no proxy)', url: `${nginx.url}/agent/tickets`, headers: {}, expectStatus: 200, pid: nginx.pid });
+
+  if (want('bare')) {
+    const bare = startPinned(CPU_SUT, process.execPath, [join(REPO, 'bench', 'bare-proxy.mjs'), String(ports.bare), nginx.url, String(settings.workers)]);
+    stoppers.push(() => bare.stop());
+    await waitForPort(ports.bare, 10000, 'bare proxy');
+    rows.push({ key: 'bare', name: `bare proxy: node:http + undici Pool, no auth (${settings.workers} workers)`, url: `http://127.0.0.1:${ports.bare}/agent/tickets`, headers: {}, expectStatus: 200, pid: bare.pid });
+  }
+
+  const profDir = settings.cpuProf ? (mkdirSync(settings.cpuProf, { recursive: true }), settings.cpuProf) : null;
+  const nodeArgs = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  const gatehouse = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.gatehouse, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, nodeArgs });
+  stoppers.push(gatehouse.stop);
+  const signedIn = await signIn(`${gh}/agent/tickets`, alice);
+  if (signedIn.res.status !== 200) throw new Error(`sign-in through Gatehouse ended with ${signedIn.res.status} at ${signedIn.res.url}`);
+  const cookie = signedIn.jar.header(`${gh}/agent/tickets`);
+  const w = `${settings.workers} worker${settings.workers > 1 ? 's' : ''}`;
+  if (want('gatehouse')) rows.push({ key: 'gatehouse', name: `**gatehouse, signed in** (cookie store, ${w})`, url: `${gh}/agent/tickets`, headers: { cookie }, expectStatus: 200, pid: gatehouse.pid });
+
+  if (want('gatehouse-redis') && !flag('no-redis')) {
+    const row = { key: 'gatehouse-redis', name: `gatehouse, signed in (Redis store, ${w})`, expectStatus: 200 };
+    try {
+      const redis = startPinned(CPU_SUT, 'redis-server', ['--port', String(ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+      stoppers.push(() => redis.stop());
+      await waitForPort(ports.redis, 10000, 'redis-server');
+      const g = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.gatehouseRedis, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, store: 'redis', redisUrl: `redis://127.0.0.1:${ports.redis}/0` });
+      stoppers.push(g.stop);
+      const s = await signIn(`${ghRedis}/agent/tickets`, alice);
+      if (s.res.status !== 200) throw new Error(`sign-in ended with ${s.res.status}`);
+      Object.assign(row, { url: `${ghRedis}/agent/tickets`, headers: { cookie: s.jar.header(`${ghRedis}/agent/tickets`) }, pid: g.pid });
+    } catch (error) {
+      // the gateway's own reason (from its fatal log line), else the first line
+      row.error = (/Error: ([^"\\\n]+)/.exec(error.message)?.[1] ?? String(error.message).split('\n')[0]).slice(0, 160);
+      log(`Redis store row not measured: ${error.message.slice(0, 2000)}`);
+    }
+    rows.push(row);
+  }
+  if (want('unauth-api')) rows.push({ key: 'unauth-api', name: 'gatehouse, not signed in: API request → 401', url: `${gh}/agent/api/tickets`, headers: { accept: 'application/json' }, expectStatus: 401, pid: gatehouse.pid });
+  if (want('unauth-nav')) rows.push({ key: 'unauth-nav', name: 'gatehouse, not signed in: navigation → 302 to the provider', url: `${gh}/agent/tickets`, headers: { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' }, expectStatus: 302, pid: gatehouse.pid });
+  if (want('public')) rows.push({ key: 'public', name: 'gatehouse, public path', url: `${gh}/assets/app.js`, headers: {}, expectStatus: 200, pid: gatehouse.pid });
+
+  const apaches = {};
+  if (!flag('no-apache')) {
+    for (const [key, sessionType, label] of [
+      ['apache-cookie', 'client-cookie', 'stateless cookie'],
+      ['apache-cache', 'server-cache', 'server cache (default)'],
+    ]) {
+      if (!want(key)) continue;
+      const row = { key, name: `mod_auth_openidc, signed in (${label})`, expectStatus: 200 };
+      try {
+        const apache = await startApache({ dir, cpus: CPU_SUT, port: sessionType === 'client-cookie' ? ports.apacheCookie : ports.apacheCache, upstream: nginx.url, issuer: provider.issuer, sessionType });
+        stoppers.push(apache.stop);
+        apaches[sessionType] = apache;
+        const base = apacheUrls[sessionType];
+        const s = await signIn(`${base}${APACHE_PROTECTED}/tickets`, alice);
+        if (s.res.status !== 200) throw new Error(`sign-in through mod_auth_openidc ended with ${s.res.status} at ${s.res.url}`);
+        Object.assign(row, { url: `${base}${APACHE_PROTECTED}/tickets`, headers: { cookie: s.jar.header(`${base}${APACHE_PROTECTED}/tickets`) }, pid: apache.pid });
+      } catch (error) {
+        row.error = String(error.message).split('\n')[0];
+      }
+      rows.push(row);
+    }
+  }
+
+  // sanity: every signed-in target answers 200 before any load (a redirect here is a failed setup, not a fast row)
+  for (const row of rows) {
+    if (row.error) continue;
+    // undici.request, not fetch: fetch adds its own Sec-Fetch-Mode, and these rows must send exactly what wrk sends
+    const res = await request(row.url, { headers: row.headers });
+    await res.body.dump();
+    if (res.statusCode !== row.expectStatus) row.error = `setup check answered ${res.statusCode}, expected ${row.expectStatus}`;
+  }
+
+  const measured = rows.filter((r) => !r.error);
+  const wrkBase = { dir, cpus: CPU_LOAD, connections: settings.connections };
+  log(`warming up ${measured.length} rows (${settings.warmupSec}s each)`);
+  for (const row of measured) await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.warmupSec });
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const row of measured) {
+      const r = await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.durationSec });
+      (row.runs ??= []).push(r);
+      log(`round ${round}/${settings.rounds} ${row.key}: ${Math.round(r.rps)} req/s p99 ${r.p99} ms${r.unexpected ? ` — ${r.unexpected} unexpected statuses ${JSON.stringify(r.unexpectedStatuses)}` : ''}`);
+    }
+  }
+  for (const row of measured) row.rssBytes = peakRss(row.pid);
+
+  const summary = summarize(rows);
+  const byKey = Object.fromEntries(summary.map((r) => [r.key, r]));
+  const directRps = byKey.direct.rps;
+  const apacheRows = ['apache-cookie', 'apache-cache'].map((k) => byKey[k]).filter((r) => r && r.ok && r.rps);
+  const apacheBest = apacheRows.sort((a, b) => b.rps - a.rps)[0];
+
+  // latency at half of Gatehouse's peak rate: the same fixed rate for every system
+  const latency = [];
+  const ghRow = byKey.gatehouse;
+  if (ghRow?.ok) {
+    const rate = Math.round(ghRow.rps / 2);
+    log(`latency at a fixed ${rate} req/s`);
+    for (const row of [byKey.direct, byKey.bare, ghRow, apacheBest].filter((r) => r && !r.error)) {
+      const runs = [];
+      for (let i = 0; i < settings.rounds; i++) {
+        runs.push(await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.durationSec, rate, expectedLatencyMs: row.p50 / 2 }));
+      }
+      const m = [...runs].sort((a, b) => a.p99 - b.p99)[(runs.length - 1) >> 1];
+      latency.push({ name: row.name, rate: median(runs.map((r) => r.rps)), p50: m.p50, p99: m.p99, max: m.max, unexpected: runs.reduce((s, r) => s + r.unexpected, 0) });
+    }
+  }
+
+  // sign-ins per second through the callback
+  const signins = [];
+  if (!flag('no-signin')) {
+    const isGatehouseSession = (res) => res.status === 302 && [].concat(res.headers['set-cookie'] ?? []).some((l) => /gatehouse-agent=g1\./.test(l));
+    const isApacheSession = (res) => res.status === 302 && [].concat(res.headers['set-cookie'] ?? []).some((l) => /^mod_auth_openidc_session=[^;]/.test(l));
+    const targets = [{ name: `gatehouse (cookie store, ${w})`, startUrl: `${gh}/agent/tickets`, callbackPrefix: gh + AGENT_CALLBACK, isSignedIn: isGatehouseSession }];
+    for (const [type, label] of [['client-cookie', 'stateless cookie'], ['server-cache', 'server cache']]) {
+      if (apaches[type]) targets.push({ name: `mod_auth_openidc (${label})`, startUrl: `${apacheUrls[type]}${APACHE_PROTECTED}/tickets`, callbackPrefix: apacheUrls[type] + APACHE_CALLBACK, isSignedIn: isApacheSession });
+    }
+    for (const t of targets) {
+      try {
+        const results = [];
+        for (let i = 0; i < settings.rounds; i++) results.push(await measureSignIns({ ...t, providerOrigin, account: alice, attempts: settings.signins, concurrency: 16 }));
+        const m = [...results].sort((a, b) => a.perSecond - b.perSecond)[(results.length - 1) >> 1];
+        signins.push({ ...m, failuresTotal: results.reduce((s, r) => s + (r.attempts - r.ok), 0) });
+        log(`sign-ins ${t.name}: ${results.map((r) => r.perSecond.toFixed(0)).join(', ')} /s`);
+      } catch (error) {
+        signins.push({ name: t.name, error: error.message.split('\n')[0] });
+      }
+    }
+  }
+
+  const machineAfter = machine();
+  const [apacheVersion, openidcVersion] = await apacheVersions();
+  const v = { ...versions(REPO), apache: apacheVersion, mod_auth_openidc: openidcVersion, wrkBanner: await wrkVersion() };
+  await stopAll();
+  const report = render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey });
+  process.stdout.write(`${report}\n`);
+  writeFileSync(settings.out, `${report}\n`);
+  log(`written to ${settings.out}`);
+}
+
+function verdict(ok) {
+  return ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**';
+}
+
+function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey }) {
+  const gh = byKey.gatehouse;
+  const bare = byKey.bare;
+  const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r && r.ok);
+  const ghLatency = latency.find((l) => l.name === gh?.name);
+  const directLatency = latency.find((l) => l.name === byKey.direct.name);
+  const added = ghLatency && directLatency ? ghLatency.p99 - directLatency.p99 : undefined;
+  const targets = [
+    ['signed-in req/s ≥ 1.5× mod_auth_openidc best mode', gh?.ok && apacheBest ? gh.rps / apacheBest.rps : undefined, 1.5, '×'],
+    ['signed-in req/s ≥ 0.9× bare proxy', gh?.ok && bare?.ok ? gh.rps / bare.rps : undefined, 0.9, '×'],
+    ['p99 added over direct ≤ 1 ms at half of Gatehouse peak', added, 1, ' ms', true],
+    ...unauth.map((r) => [`${r.name.replace('gatehouse, not signed in: ', '')} ≥ 2× signed-in rate`, gh?.ok ? r.rps / gh.rps : undefined, 2, '×']),
+  ];
+  const targetLines = targets.map(([what, value, limit, unit, lowerIsBetter]) => {
+    const ok = value === undefined ? undefined : lowerIsBetter ? value <= limit : value >= limit;
+    return `| ${what} | ${value === undefined ? '—' : `${value.toFixed(2)}${unit}`} | ${verdict(ok)} |`;
+  });
+  return `# Gatehouse benchmark results
+
+Written by \`npm run bench\` (bench/run.mjs) on ${new Date().toISOString()}. Every figure below comes from this one run.
+
+## Machine and versions
+- CPU: ${machineBefore.cpu}; memory ${machineBefore.memory}; ${machineBefore.kernel}
+- load average (1/5/15 min) before the run: ${machineBefore.loadavg}; after: ${machineAfter.loadavg} (other work on the machine shows here)
+- Node ${v.node}, Gatehouse ${v.gatehouse}, undici ${v.undici}
+- upstream: nginx ${v.nginx} (1 worker, fixed ${BODY_BYTES}-byte body); reference: ${v.apache} (mpm_event) with mod_auth_openidc ${v.mod_auth_openidc}
+- load generator: wrk ${v.wrk}, 1 thread, ${settings.connections} connections, keep-alive; a Lua hook counts every status other than the expected one
+
+## Method
+- CPU pinning (taskset): CPU 0 = wrk and the bench script (in-process OpenID Provider, idle under load); CPU 1 = nginx; CPU 0-1 = the system under test (Gatehouse, the bare proxy, Apache).
+- Gatehouse: \`node dist/cli.js serve\`, ${settings.workers} worker(s), session cookie from a real sign-in (code flow + PKCE) at the in-process provider; \`refresh: false\`.
+- bare proxy: bench/bare-proxy.mjs, node:http + undici \`Pool.dispatch\`, no auth, same workers and upstream connections as Gatehouse.
+- mod_auth_openidc: its own config under a temp dir, same provider, \`OIDCPassClaimsAs headers\`, \`ProxyPass\` to the same nginx, session cookie from a real sign-in.
+- Each row: ${settings.warmupSec} s warm-up, then ${settings.rounds} rounds of ${settings.durationSec} s, rows taken round-robin; req/s is the median of the rounds, latencies are those of the median round. A row with any unexpected status (e.g. a redirect on a signed-in row) is a failed measurement.
+- peak RSS: VmHWM summed over the process and its children (cluster primary + workers, Apache parent + children) at the end of the load rows.
+
+## Requests
+${mainTable(summary, { directRps, apacheBestRps: apacheBest?.rps })}
+
+mod_auth_openidc best mode in this run: ${apacheBest ? `${apacheBest.name.replace('mod_auth_openidc, signed in ', '')}, ${fmt.rps(apacheBest.rps)} req/s` : 'not measured'}.
+
+## Latency at a fixed rate (half of Gatehouse's signed-in peak)
+${latency.length ? `| what | achieved req/s | p50 ms | p99 ms | max ms | unexpected statuses |\n| --- | ---: | ---: | ---: | ---: | ---: |\n${latency.map((l) => `| ${l.name} | ${fmt.rps(l.rate)} | ${fmt.ms(l.p50)} | ${fmt.ms(l.p99)} | ${fmt.ms(l.max)} | ${l.unexpected} |`).join('\n')}` : 'not measured'}
+
+## Sign-ins per second through the callback
+Token exchange + ID token validation + session seal against the same provider (median of ${settings.rounds} batches of ${settings.signins}, 16 at a time; the provider's login page is passed beforehand and not timed).
+
+${signins.length ? `| what | sign-ins/s | p50 ms | p99 ms | failed |\n| --- | ---: | ---: | ---: | ---: |\n${signins.map((s) => (s.error ? `| ${s.name} | — | — | — | not measured: ${s.error} |` : `| ${s.name} | ${s.perSecond.toFixed(0)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.failuresTotal} |`)).join('\n')}` : 'not measured'}
+
+## Targets (issue 6)
+| target | this run | verdict |
+| --- | ---: | --- |
+${targetLines.join('\n')}
+`;
+}
+
+main()
+  .catch(async (error) => {
+    process.stderr.write(`bench failed: ${error.stack ?? error}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
