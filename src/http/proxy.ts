@@ -43,9 +43,22 @@ function connectionTokens(req: IncomingMessage): Set<string> | null {
   return tokens.size ? tokens : null;
 }
 
+/**
+ * The Cookie header without the gateway's own cookies (session chunks of every
+ * realm, login attempts): they are credentials for the gateway, not for the
+ * helpdesk, which could log them, and a chunked session would push the header
+ * past common upstream limits (Apache: 8190 bytes per field). null: nothing left.
+ */
+function withoutGatewayCookies(value: string, ownPrefix: string): string | null {
+  if (!value.includes(ownPrefix)) return value;
+  const kept = value.split(';').filter((pair) => !pair.trimStart().startsWith(ownPrefix));
+  return kept.length > 0 ? kept.join(';').trim() : null;
+}
+
 /** The headers sent upstream, as a flat [name, value, ...] list. */
 export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: ForwardPlan, websocket = false): string[] {
   const prefix = runtime.identity.prefix;
+  const ownCookiePrefix = `${runtime.cookiePrefix}gatehouse-`;
   const listed = connectionTokens(req);
   const raw = req.rawHeaders;
   const out: string[] = [];
@@ -59,6 +72,11 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
       continue;
     }
     if (DROPPED_REQUEST_HEADERS.has(lower) || lower.startsWith(prefix) || (listed !== null && listed.has(lower))) continue;
+    if (lower === 'cookie') {
+      const cookie = withoutGatewayCookies(raw[i + 1]!, ownCookiePrefix);
+      if (cookie !== null) out.push(name, cookie);
+      continue;
+    }
     out.push(name, raw[i + 1]!);
   }
   const upstream = runtime.upstream;

@@ -56,11 +56,13 @@ export function captureLogger(level = 'info'): LogCapture {
 export interface TestClock {
   now: () => number;
   advance(ms: number): void;
+  /** back to real time (sign in again: the provider's ID tokens are stamped with real time) */
+  reset(): void;
 }
 
 export function testClock(): TestClock {
   let offset = 0;
-  return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms) };
+  return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms), reset: () => void (offset = 0) };
 }
 
 export interface TestStackOptions {
