@@ -69,6 +69,8 @@ export interface RawReply {
   status?: number;
   contentType?: string;
   body: string | Record<string, unknown>;
+  /** drop the connection instead of answering */
+  destroy?: boolean;
 }
 
 export interface HostileProviderOptions {
@@ -169,6 +171,10 @@ export class HostileProvider {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const send = (reply: RawReply): void => {
+      if (reply.destroy) {
+        req.socket.destroy();
+        return;
+      }
       const body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
       res.writeHead(reply.status ?? 200, { 'content-type': reply.contentType ?? 'application/json', 'cache-control': 'no-store' });
       res.end(body);
