@@ -19,6 +19,7 @@ import { ConfigError, isGatehouseError } from './errors.js';
 import { discoveryUrl, parseDiscovery } from './oidc/provider.js';
 import { jsonObject, providerRequest } from './oidc/http.js';
 import { compilePublicPaths } from './http/realm.js';
+import { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } from './observe/proxy-hint.js';
 import { checkProviderSupport, clockFindings, type ProviderReport } from './check-provider.js';
 
 export type { ProviderReport } from './check-provider.js';
@@ -172,21 +173,10 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
 
 type Add = (severity: Finding['severity'], path: KeyPath | null, message: string, fix?: string) => void;
 
-/**
- * The redirect loop of every other gateway: public_url is https, TLS ends at a
- * load balancer, and the gateway sees plain http from a peer it does not trust,
- * so it redirects to https forever.
- */
+/** The redirect loop of every other gateway (see observe/proxy-hint.ts). */
 function checkHttpsBehindProxy(config: GatewayConfig, add: Add): void {
-  if (!config.public_url.startsWith('https:') || config.listen.tls || config.trusted_proxies.length > 0) return;
-  add(
-    'warning',
-    ['public_url'],
-    'public_url is https but listen.tls is not set and trusted_proxies is empty. If a load balancer or ingress terminates TLS and forwards plain http, ' +
-      'Gatehouse cannot believe its X-Forwarded-Proto: https and redirects every request to https (a redirect loop). ' +
-      'The first such request logs the proxy address to add.',
-    'trusted_proxies: [10.0.0.0/8]   # the address(es) or CIDR your TLS terminator connects from; or set listen.tls to terminate TLS here',
-  );
+  const hint = untrustedTerminatorHint(config);
+  if (hint) add('warning', ['public_url'], hint, UNTRUSTED_TERMINATOR_FIX);
 }
 
 /** Files named in the config: readable, parseable, and (for the TLS certificate) not about to expire. */

@@ -9,6 +9,7 @@ import { ConfigError } from './errors.js';
 import { startGateway, type RunningGateway } from './server.js';
 import { checkFile, formatCheck } from './check.js';
 import { createLogger } from './observe/log.js';
+import { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } from './observe/proxy-hint.js';
 import { generateSigningKeyPem } from './identity/assertion.js';
 
 const USAGE = `usage:
@@ -83,6 +84,8 @@ async function serve(file: string): Promise<void> {
   }
   const log = createLogger({ level: config.log.level, format: config.log.format });
   for (const w of loaded.warnings) log.warn({ key: w.key, line: w.line }, `${w.file}:${w.line}:${w.column}  ${w.key}: ${w.message}`);
+  const terminatorHint = untrustedTerminatorHint(config);
+  if (terminatorHint) log.warn({ key: 'trusted_proxies', hint: UNTRUSTED_TERMINATOR_FIX }, terminatorHint);
   let running: RunningGateway;
   try {
     running = await startGateway({ config, file, logger: log, ...(process.env.GATEHOUSE_GENERATED_SIGNING_KEY ? { generatedSigningKeyPem: process.env.GATEHOUSE_GENERATED_SIGNING_KEY } : {}) });

@@ -14,6 +14,7 @@ import type { Runtime } from '../config/runtime.js';
 import type { ClientView } from './client-address.js';
 import { GatehouseError } from '../errors.js';
 import { errorAnswer, writeAnswer } from './respond.js';
+import { logAccess } from '../observe/access-log.js';
 
 /** Never copied from the client: hop-by-hop (RFC 9110 7.6.1) or set by the gateway. */
 const DROPPED_REQUEST_HEADERS = new Set([
@@ -154,7 +155,10 @@ export function forward(gw: Gateway, req: IncomingMessage, res: ServerResponse, 
         writeAnswer(res, errorAnswer(req, runtime.theme, gh, plan.requestId));
       },
     )
-    .finally(() => res.off('close', onClose));
+    .finally(() => {
+      res.off('close', onClose);
+      if (runtime.config.log.access) logAccess(gw.log, req, res, { requestId: plan.requestId, realm: plan.entry?.realm.name ?? '-', path: plan.path, ip: plan.client.ip }, started);
+    });
 }
 
 function writeRawResponse(socket: Duplex, status: number, reason: string, headers: string[], body = ''): void {

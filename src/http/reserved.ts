@@ -127,7 +127,7 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
     const error = outcome.error!;
     countFailedCallback(gw, ip);
     gw.metrics.signIn(realm.name, false, error.code);
-    gw.log.warn({ audit: 'sign-in-failed', realm: realm.name, reason: error.code, detail: error.detail, ip, requestId }, 'sign-in failed');
+    gw.log.warn({ audit: 'sign-in-failed', realm: realm.name, sub: outcome.sub, reason: error.code, detail: error.detail, ip, requestId }, 'sign-in failed');
     const answer = errorAnswer(request.raw, gw.runtime.theme, error, requestId, { retryHref: loginUrl(realm, realm.paths[0] ?? '/') });
     if (outcome.clear.length) answer.headers['set-cookie'] = outcome.clear;
     return sendAnswer(reply, answer);

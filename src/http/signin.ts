@@ -47,6 +47,8 @@ export interface CallbackOutcome {
   /** cookies to clear whatever happened (the spent attempt) */
   clear: string[];
   session?: SessionData;
+  /** the subject, when the provider vouched for one but the sign-in was refused (audit) */
+  sub?: string;
 }
 
 function single(value: string | string[] | undefined): string | undefined {
@@ -139,7 +141,7 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, req: Inco
 
   // 9. allow rules
   const refusal = checkAllowRules(realm.allow, claims, realm.claimNames.email);
-  if (refusal) return fail(refusal, `sub ${sub} refused by allow rules`);
+  if (refusal) return { ...fail(refusal, `sub ${sub} refused by allow rules`), sub };
 
   // 10. a new session (never a reused id: no session fixation)
   const kept: Record<string, unknown> = {};
