@@ -21,6 +21,7 @@ import { errorAnswer, isNavigation, jsonAnswer, htmlAnswer, writeAnswer, type An
 import { startLogin } from './signin.js';
 import { signInPage } from './pages/pages.js';
 import { contentSecurityPolicy } from './pages/layout.js';
+import { warnUntrustedTerminator } from '../observe/proxy-hint.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const idPrefix = randomBytes(4).toString('hex');
@@ -115,6 +116,7 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
   if (url.length > runtime.limits.maxUrlBytes) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_URL_TOO_LONG', requestId) };
   if (runtime.httpsOnly && client.proto !== 'https') {
     // the helpdesk's SSO only works over HTTPS: never serve or sign in over plain http (308 keeps the method)
+    if (!client.trusted) warnUntrustedTerminator(gw, gw.log, client.peer, req.headers['x-forwarded-proto']);
     return { kind: 'answer', answer: { status: 308, headers: { location: runtime.publicOrigin + (url.startsWith('/') ? url : '/'), 'cache-control': 'no-store' }, body: '' } };
   }
   const q = url.indexOf('?');
@@ -122,6 +124,10 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
   if (isReservedPrefix(rawPath)) return { kind: 'handoff' };
   const path = normalizePath(rawPath);
   if (path === null) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_BAD_PATH', requestId) };
+  // the reserved prefix spelled another way (/%2Egatehouse/, //.gatehouse/, /x/../.gatehouse/) is never forwarded
+  if (path.charCodeAt(1) === 46 /* . */ && (isReservedPrefix(path) || path.toLowerCase() === '/.gatehouse')) {
+    return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_NOT_FOUND', requestId) };
+  }
   if (runtime.reserved.has(path)) return { kind: 'handoff' };
   const full = q < 0 ? path : path + url.slice(q);
   if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return { kind: 'forward-public', path: full };
