@@ -72,7 +72,7 @@ function renderPage(req: IncomingMessage, pathname: string, verdict: Verdict | u
   return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Demo helpdesk — ${esc(who.realm ?? 'anonymous')}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}
-table{border-collapse:collapse}th,td{text-align:left;padding:.2rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}
+table{border-collapse:collapse}td code{word-break:break-all}th,td{text-align:left;padding:.2rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}
 pre,output{display:block;background:#f4f4f6;padding:.6rem;white-space:pre-wrap;word-break:break-all}
 button{font:inherit;padding:.4rem .9rem}button:focus{outline:3px solid #2a6df4}</style></head>
 <body><main id="identity">
