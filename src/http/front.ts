@@ -128,10 +128,6 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
   if (path.charCodeAt(1) === 46 /* . */ && (isReservedPrefix(path) || path.toLowerCase() === '/.gatehouse')) {
     return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_NOT_FOUND', requestId) };
   }
-  // the reserved prefix spelled another way (/%2Egatehouse/, //.gatehouse/, /x/../.gatehouse/) is never forwarded
-  if (path.charCodeAt(1) === 46 /* . */ && (isReservedPrefix(path) || path.toLowerCase() === '/.gatehouse')) {
-    return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_NOT_FOUND', requestId) };
-  }
   if (runtime.reserved.has(path)) return { kind: 'handoff' };
   const full = q < 0 ? path : path + url.slice(q);
   if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return { kind: 'forward-public', path: full };
