@@ -6,6 +6,16 @@
 
 export const MAX_RETURN_TO_LENGTH = 2048;
 
+/**
+ * A same-origin URL as the path a Location header carries. Dot segments can
+ * resolve to a path that starts with "//" ("/.//evil.com", "https://us//evil.com"),
+ * which a browser reads as protocol-relative, i.e. another origin.
+ */
+function samePageOf(url: URL, fallback: string): string {
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  return path.startsWith('//') ? fallback : path;
+}
+
 export function safeReturnTo(raw: unknown, publicOrigin: string, allowedOrigins: ReadonlySet<string>, fallback: string): string {
   if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_RETURN_TO_LENGTH) return fallback;
   let decoded: string;
@@ -26,7 +36,7 @@ export function safeReturnTo(raw: unknown, publicOrigin: string, allowedOrigins:
     } catch {
       return fallback;
     }
-    return url.origin === publicOrigin ? `${url.pathname}${url.search}${url.hash}` : fallback;
+    return url.origin === publicOrigin ? samePageOf(url, fallback) : fallback;
   }
   let url: URL;
   try {
@@ -38,6 +48,6 @@ export function safeReturnTo(raw: unknown, publicOrigin: string, allowedOrigins:
   if (url.username || url.password) return fallback;
   // a string that is not in canonical URL form (https:evil.com, https:/evil.com) is refused outright
   if (!raw.toLowerCase().startsWith(`${url.protocol}//`)) return fallback;
-  if (url.origin === publicOrigin) return `${url.pathname}${url.search}${url.hash}`;
+  if (url.origin === publicOrigin) return samePageOf(url, fallback);
   return allowedOrigins.has(url.origin) ? url.href : fallback;
 }
