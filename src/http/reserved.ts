@@ -59,7 +59,8 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
   app.get('/.gatehouse/readyz', async (_request, reply) => {
     const realms: Record<string, { provider: boolean; error?: string }> = {};
     for (const realm of gw.runtime.realms.values()) {
-      const ready = realm.provider.isReady();
+      // looks at the provider again (at most once a second): a provider that went down turns readiness false
+      const ready = await realm.provider.checkReady();
       realms[realm.name] = ready ? { provider: true } : { provider: false, error: realm.provider.error?.code ?? 'GH_DISCOVERY_FAILED' };
     }
     const [upstream, store] = await Promise.all([upstreamAnswers(gw), gw.store.ready().catch(() => false)]);
