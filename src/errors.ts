@@ -52,10 +52,13 @@ export const ERROR_CODES = {
   GH_ID_TOKEN_NOT_YET_VALID: { status: 502, message: 'The identity token is not valid yet.' },
   GH_ID_TOKEN_IAT_FUTURE: { status: 502, message: 'The identity token was issued in the future.' },
   GH_ID_TOKEN_NONCE: { status: 502, message: 'The identity token does not belong to this sign-in.' },
+  GH_ID_TOKEN_SUB_CHANGED: { status: 502, message: 'The renewed identity token names someone else.' },
   GH_LOGOUT_TOKEN_INVALID: { status: 400, message: 'The logout token is invalid.' },
   GH_LOGOUT_TOKEN_REPLAYED: { status: 400, message: 'The logout token was already used.' },
   // sessions and stores
   GH_SESSION_STORE_UNAVAILABLE: { status: 503, message: 'Sessions are unavailable right now. Try again in a moment.' },
+  GH_REFRESH_UNAVAILABLE: { status: 503, message: 'Your sign-in cannot be renewed right now because the sign-in provider does not answer. Try again in a moment.' },
+  GH_FORM_NOT_PRESERVED: { status: 401, message: 'Your session ended before this form was sent, and the form could not be kept. Go back, copy what you typed, then sign in again.' },
   // upstream
   GH_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The helpdesk cannot be reached right now.' },
   GH_UPSTREAM_TIMEOUT: { status: 504, message: 'The helpdesk did not answer in time.' },

@@ -18,6 +18,7 @@ import { createCookieStore } from './session/cookie-store.js';
 import { MemoryRevocationList, type RevocationList } from './session/revocation.js';
 import { MemorySpentStates, type SpentStates } from './session/login-attempt.js';
 import type { SessionStore } from './session/store.js';
+import { createSessionRefresher, type RefreshCoordination } from './session/refresh.js';
 import { Metrics } from './observe/metrics.js';
 import { createLogger, type Logger } from './observe/log.js';
 
@@ -34,8 +35,8 @@ export interface StartOptions {
   /** test hook */
   jwksCooldownMs?: number;
   metrics?: Metrics;
-  /** session store, revocation list and spent-state set (the Redis ones when session.store is redis) */
-  shared?: { store: SessionStore; revocations: RevocationList; spentStates: SpentStates };
+  /** session store, revocation list and spent-state set (the Redis ones when session.redis_url is set) */
+  shared?: SharedState;
 }
 
 export interface RunningGateway {
@@ -51,8 +52,17 @@ export interface RunningGateway {
 /** Sessions are cached per cookie value; bounded so memory does not grow with the number of sessions. */
 const SESSION_CACHE_ENTRIES = 20_000;
 
-export async function createShared(config: GatewayConfig, log: Logger, metrics: Metrics): Promise<{ store: SessionStore; revocations: RevocationList; spentStates: SpentStates }> {
-  if (config.session.store === 'redis') {
+/** What every instance must share; refreshCoordination spans instances only with Redis. */
+export interface SharedState {
+  store: SessionStore;
+  revocations: RevocationList;
+  spentStates: SpentStates;
+  refreshCoordination?: RefreshCoordination;
+}
+
+export async function createShared(config: GatewayConfig, log: Logger, metrics: Metrics): Promise<SharedState> {
+  // store: redis keeps sessions in Redis; store: cookie with a redis_url shares revocations, spent states and refresh locks there
+  if (config.session.store === 'redis' || config.session.redis_url !== undefined) {
     const { createRedisShared } = await import('./session/redis-store.js');
     return createRedisShared(config, log, metrics);
   }
@@ -91,6 +101,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     refresher: null,
     failedCallbacks: new Map(),
   };
+  gw.refresher = createSessionRefresher(gw, shared.refreshCoordination);
   const app = await buildApp(gw);
   await app.listen({ port: options.port ?? config.listen.port, host: options.host ?? config.listen.host });
   const address = app.server.address() as AddressInfo;

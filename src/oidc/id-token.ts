@@ -98,6 +98,23 @@ export async function verifyIdToken(token: unknown, check: TokenCheck & { nonce:
   return payload as JWTPayload & { sub: string };
 }
 
+/**
+ * OIDC Core 12.2: an ID token from a refresh. iss and aud as at sign-in (checked
+ * with the signature), sub MUST be the same, and a nonce — which it SHOULD NOT
+ * carry — MUST then equal the original one.
+ */
+export async function verifyRefreshedIdToken(token: unknown, check: TokenCheck & { sub: string; originalNonce: string | undefined }): Promise<JWTPayload & { sub: string }> {
+  const payload = await verifySignedClaims(token, check, 'GH_ID_TOKEN');
+  if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp === undefined) fail('GH_ID_TOKEN_AZP', 'several audiences and no azp');
+  if (payload.azp !== undefined && payload.azp !== check.clientId) fail('GH_ID_TOKEN_AZP', 'azp is not this client');
+  if (typeof payload.exp !== 'number') fail('GH_ID_TOKEN_CLAIM_MISSING', 'exp missing');
+  if (typeof payload.sub !== 'string' || !constantTimeEqual(payload.sub, check.sub)) fail('GH_ID_TOKEN_SUB_CHANGED', 'the refreshed ID token has another sub');
+  if (payload.nonce !== undefined && (typeof payload.nonce !== 'string' || check.originalNonce === undefined || !constantTimeEqual(payload.nonce, check.originalNonce))) {
+    fail('GH_ID_TOKEN_NONCE', 'the refreshed ID token carries a nonce other than the original one');
+  }
+  return payload as JWTPayload & { sub: string };
+}
+
 const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 /** OpenID Connect Back-Channel Logout 1.0, 2.6: validate a logout token. */

@@ -25,6 +25,8 @@ export interface SessionData {
   refreshToken?: string | undefined;
   /** when the provider's tokens expire (ms); refresh is due before this */
   tokensExpireAt?: number | undefined;
+  /** when the current tokens were obtained (ms); absent = createdAt. Refresh is due in the last quarter of their life */
+  tokensObtainedAt?: number | undefined;
 }
 
 export type SessionVerdict = 'valid' | 'expired' | 'idle';
