@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Regenerate the README images (docs/images/sign-in.png, docs/images/helpdesk.png).
+//
+// They are taken by the browser tests themselves (test/e2e/sign-in.test.ts),
+// with the same Chromium, flags and window size as every e2e run
+// (test/helpers/browser.ts), so the pictures show what the tests just proved
+// works. A plain `npm test` writes its screenshots to test-artifacts/ only;
+// GATEHOUSE_README_IMAGES=1 makes the two README shots also land in docs/images/.
+//
+//   npm run screenshots          (needs /usr/bin/chromium: apt-get install -y chromium)
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const images = ['docs/images/sign-in.png', 'docs/images/helpdesk.png'].map((p) => join(root, p));
+const mtime = (file) => {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
+const before = images.map(mtime);
+
+const run = spawnSync(join(root, 'node_modules', '.bin', 'tap'), ['test/e2e/sign-in.test.ts'], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, GATEHOUSE_README_IMAGES: '1' },
+});
+if (run.status !== 0) {
+  console.error('screenshots: the browser test failed; docs/images was not (fully) updated');
+  process.exit(run.status ?? 1);
+}
+const stale = images.filter((file, i) => mtime(file) <= before[i]);
+if (stale.length) {
+  console.error(`screenshots: not written: ${stale.join(', ')}`);
+  process.exit(1);
+}
+for (const file of images) console.log(`wrote ${file.slice(root.length + 1)}`);
