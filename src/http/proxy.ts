@@ -21,6 +21,9 @@ const DROPPED_REQUEST_HEADERS = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
   'proxy-authorization', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
   'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id',
+  // client-address headers helpdesks and frameworks believe, and path overrides (Symfony/IIS
+  // X-Original-URL) that would make the helpdesk serve another path than the one judged here
+  'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'client-ip', 'x-original-url', 'x-rewrite-url',
 ]);
 const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate']);
 const WEBSOCKET_HEADERS = new Set(['upgrade', 'connection']);
@@ -72,7 +75,8 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
       out.push(name, raw[i + 1]!);
       continue;
     }
-    if (DROPPED_REQUEST_HEADERS.has(lower) || lower.startsWith(prefix) || (listed !== null && listed.has(lower))) continue;
+    // every X-Forwarded-* is the gateway's to set (for, proto and host below): none comes from the client
+    if (DROPPED_REQUEST_HEADERS.has(lower) || lower.startsWith(prefix) || lower.startsWith('x-forwarded-') || (listed !== null && listed.has(lower))) continue;
     if (lower === 'cookie') {
       const cookie = withoutGatewayCookies(raw[i + 1]!, ownCookiePrefix);
       if (cookie !== null) out.push(name, cookie);

@@ -9,7 +9,7 @@
 // operator's file), and the browser steps of a sign-in.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { parseConfigText } from '../../src/config/load.js';
@@ -503,4 +503,38 @@ export async function expectSignInRefused(t: Asserts, stack: HostileStack, code:
   t.equal(after.status, 401, `${label}no session was started`);
   t.equal(stack.upstream.requests.length, forwarded, `${label}nothing reached the helpdesk`);
   return callback;
+}
+
+// ---- raw sockets -----------------------------------------------------------------
+
+/**
+ * Send bytes exactly as given (undici would normalize names, refuse bad framing)
+ * and collect the answer until the peer closes, or only the response head when
+ * `untilHead` (an upgrade stays open). Times out after `timeoutMs`, resolving what arrived.
+ */
+export function rawRequest(url: string, bytes: string | Buffer, opts: { untilHead?: boolean; timeoutMs?: number; localAddress?: string } = {}): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port: Number(port), host: hostname, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    let data = '';
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(data);
+    };
+    const timer = setTimeout(done, opts.timeoutMs ?? 5000);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      data += chunk;
+      if (opts.untilHead && data.includes('\r\n\r\n')) done();
+    });
+    socket.on('end', done);
+    socket.on('close', done);
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      if (data) resolve(data);
+      else reject(error);
+    });
+    socket.write(bytes);
+  });
 }
