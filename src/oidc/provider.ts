@@ -5,7 +5,7 @@
  * signature algorithms we accept from it. Discovery that fails is retried in the
  * background with backoff; until it succeeds, sign-ins for the realm answer 503.
  */
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
 import { GatehouseError } from '../errors.js';
 import { jsonObject, providerRequest } from './http.js';
 
@@ -28,7 +28,7 @@ export interface ProviderClientOptions {
   /** minimum time between JWKS refetches on an unknown kid */
   jwksCooldownMs?: number;
   jwksCacheMaxAgeMs?: number;
-  /** first retry delay after a failed discovery; doubles up to 60 s */
+  /** first retry delay after a failed discovery or JWKS fetch; doubles up to 60 s */
   retryBaseMs?: number;
   onEvent?: (event: ProviderEvent) => void;
 }
@@ -90,6 +90,12 @@ export function parseDiscovery(doc: Record<string, unknown> | null, issuer: stri
   };
 }
 
+/** A sign-in trusts the last look at the provider for this long; older, it looks again first. */
+export const HEALTH_MAX_AGE_MS = 5000;
+/** While the provider is down, requests never look more often than this (the retry timer backs off further). */
+const MIN_PROBE_INTERVAL_MS = 1000;
+const MAX_RETRY_DELAY_MS = 60_000;
+
 export class ProviderClient {
   readonly issuer: string;
   private loaded: { metadata: ProviderMetadata; jwks: ReturnType<typeof createRemoteJWKSet> } | null = null;
@@ -99,11 +105,22 @@ export class ProviderClient {
   private retryDelayMs: number;
   private closed = false;
   private readonly timeoutMs: number;
+  /** after discovery: did the last look at the provider succeed, and when was it (ms) */
+  private healthy = false;
+  private checkedAt = 0;
+  private probing: Promise<boolean> | null = null;
+  /** JWKS refetches: the last success, and no fetch before retryAt after failures (backoff, no stampede) */
+  private keysFetchedAt = 0;
+  private keysRetryAt = 0;
+  private keysRetryDelayMs: number;
+  private keysFetching: Promise<boolean> | null = null;
+  private localKeys: { source: unknown; getKey: JWTVerifyGetKey } | null = null;
 
   constructor(private readonly options: ProviderClientOptions) {
     this.issuer = options.issuer;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.retryDelayMs = options.retryBaseMs ?? 1000;
+    this.keysRetryDelayMs = options.retryBaseMs ?? 1000;
   }
 
   /** Start discovery now; failures are retried in the background. Never rejects. */
@@ -122,17 +139,86 @@ export class ProviderClient {
   /** Key resolver for jose; only valid once ready. */
   get keys(): JWTVerifyGetKey {
     if (!this.loaded) throw this.lastError ?? new GatehouseError('GH_DISCOVERY_FAILED', 'provider not discovered yet');
-    return this.loaded.jwks;
+    return this.resolveKey;
   }
 
-  /** True once discovery succeeded and the JWKS has been fetched at least once. */
+  /**
+   * The keys we have first; an unknown kid (a key rotation) refetches the JWKS,
+   * at most once per cooldown after a success and with backoff after failures,
+   * single-flight — so a burst of callbacks during a JWKS outage never becomes a
+   * stampede on the provider. A stale set is refreshed in the background and kept
+   * while the provider cannot be reached (stale-if-error).
+   */
+  private readonly resolveKey: JWTVerifyGetKey = async (header, token) => {
+    const remote = this.loaded!.jwks;
+    if (Date.now() - this.keysFetchedAt > (this.options.jwksCacheMaxAgeMs ?? 10 * 60_000)) void this.refetchKeys(true);
+    try {
+      return await this.local(remote)(header, token);
+    } catch (error) {
+      if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw error;
+      if (!(await this.refetchKeys(false))) throw error;
+      return this.local(remote)(header, token);
+    }
+  };
+
+  private local(remote: ReturnType<typeof createRemoteJWKSet>): JWTVerifyGetKey {
+    const jwks = remote.jwks();
+    if (!jwks) throw new GatehouseError('GH_ID_TOKEN_KID_UNKNOWN', 'no JWKS loaded yet');
+    if (this.localKeys?.source !== jwks) this.localKeys = { source: jwks, getKey: createLocalJWKSet(jwks) };
+    return this.localKeys.getKey;
+  }
+
+  /** Refetch the JWKS unless cooling down (after a success) or backing off (after a failure). True if new keys came. */
+  private refetchKeys(background: boolean): Promise<boolean> {
+    const now = Date.now();
+    const cooldown = background ? 0 : (this.options.jwksCooldownMs ?? 30_000);
+    if (!this.loaded || now < this.keysRetryAt || now - this.keysFetchedAt < cooldown) return Promise.resolve(false);
+    if (this.keysFetching) return this.keysFetching;
+    const remote = this.loaded.jwks;
+    this.keysFetching = remote.reload().then(
+      () => {
+        this.keysFetchedAt = Date.now();
+        this.keysRetryAt = 0;
+        this.keysRetryDelayMs = this.options.retryBaseMs ?? 1000;
+        this.options.onEvent?.({ type: 'jwks', ok: true });
+        return true;
+      },
+      (cause: unknown) => {
+        this.keysRetryAt = Date.now() + this.keysRetryDelayMs;
+        this.keysRetryDelayMs = Math.min(this.keysRetryDelayMs * 2, MAX_RETRY_DELAY_MS);
+        this.options.onEvent?.({ type: 'jwks', ok: false, detail: `${(cause as Error).message}; next attempt in ${Math.round((this.keysRetryAt - Date.now()) / 1000)} s at the earliest` });
+        return false;
+      },
+    );
+    void this.keysFetching.finally(() => {
+      this.keysFetching = null;
+    });
+    return this.keysFetching;
+  }
+
+  /** True once discovery succeeded, the JWKS has been fetched, and the provider answered the last time we looked. */
   isReady(): boolean {
-    return this.loaded !== null && this.loaded.jwks.jwks() !== undefined;
+    return this.loaded !== null && this.healthy && this.loaded.jwks.jwks() !== undefined;
   }
 
-  /** The metadata, discovering now (single-flight) if not loaded yet. Throws GH_DISCOVERY_*. */
-  ensureReady(): Promise<ProviderMetadata> {
-    if (this.loaded) return Promise.resolve(this.loaded.metadata);
+  /** Readiness, looking at the provider again first when the last look is older than maxAgeMs. */
+  async checkReady(maxAgeMs = MIN_PROBE_INTERVAL_MS): Promise<boolean> {
+    if (this.loaded && Date.now() - this.checkedAt >= maxAgeMs) await this.probe();
+    return this.isReady();
+  }
+
+  /**
+   * The metadata, discovering now (single-flight) if not loaded yet. Once loaded,
+   * a look older than HEALTH_MAX_AGE_MS is renewed first, so a sign-in is not sent
+   * to a provider that went down: it gets GH_DISCOVERY_FAILED (a 503 page) instead.
+   */
+  async ensureReady(): Promise<ProviderMetadata> {
+    if (this.loaded) {
+      const age = Date.now() - this.checkedAt;
+      if (this.healthy ? age >= HEALTH_MAX_AGE_MS : age >= MIN_PROBE_INTERVAL_MS) await this.probe();
+      if (!this.healthy) throw this.lastError ?? new GatehouseError('GH_DISCOVERY_FAILED', 'provider unreachable');
+      return this.loaded.metadata;
+    }
     if (!this.inflight) {
       this.inflight = this.discover().finally(() => {
         this.inflight = null;
@@ -166,6 +252,9 @@ export class ProviderClient {
         throw new GatehouseError('GH_DISCOVERY_FAILED', `cannot load the JWKS at ${metadata.jwks_uri}: ${(cause as Error).message}`, { cause });
       }
       this.loaded = { metadata, jwks };
+      this.healthy = true;
+      this.checkedAt = Date.now();
+      this.keysFetchedAt = Date.now();
       this.lastError = null;
       this.retryDelayMs = this.options.retryBaseMs ?? 1000;
       this.options.onEvent?.({ type: 'discovery', ok: true });
@@ -179,28 +268,62 @@ export class ProviderClient {
     }
   }
 
+  /**
+   * Look at a discovered provider again (its discovery document answers 200),
+   * single-flight. A failure marks it down and retries in the background with
+   * backoff, so readiness and sign-ins recover by themselves.
+   */
+  private probe(): Promise<boolean> {
+    if (this.probing) return this.probing;
+    const url = discoveryUrl(this.issuer);
+    this.probing = providerRequest(url, { timeoutMs: this.timeoutMs, headers: { accept: 'application/json' } })
+      .then(
+        (response) => {
+          if (response.status !== 200) throw new Error(`${url} answered HTTP ${response.status}`);
+        },
+        (cause: unknown) => {
+          throw new Error(`cannot reach ${url}: ${(cause as Error).message}`);
+        },
+      )
+      .then(
+        () => {
+          const recovered = !this.healthy;
+          this.healthy = true;
+          this.lastError = null;
+          this.retryDelayMs = this.options.retryBaseMs ?? 1000;
+          if (recovered) this.options.onEvent?.({ type: 'discovery', ok: true });
+          return true;
+        },
+        (cause: unknown) => {
+          this.healthy = false;
+          this.lastError = new GatehouseError('GH_DISCOVERY_FAILED', (cause as Error).message, { cause });
+          this.options.onEvent?.({ type: 'discovery', ok: false, error: this.lastError });
+          this.scheduleRetry();
+          return false;
+        },
+      )
+      .finally(() => {
+        this.checkedAt = Date.now();
+        this.probing = null;
+      });
+    return this.probing;
+  }
+
   private scheduleRetry(): void {
     if (this.closed || this.retryTimer) return;
     const delay = this.retryDelayMs;
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 60_000);
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, MAX_RETRY_DELAY_MS);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      this.start();
+      if (this.loaded) void this.probe();
+      else this.start();
     }, delay);
     this.retryTimer.unref();
   }
 
-  /** Reload the JWKS now (readiness probe, key rotation); never throws. */
-  async refreshKeys(): Promise<boolean> {
-    if (!this.loaded) return false;
-    try {
-      await this.loaded.jwks.reload();
-      this.options.onEvent?.({ type: 'jwks', ok: true });
-      return true;
-    } catch (cause) {
-      this.options.onEvent?.({ type: 'jwks', ok: false, detail: (cause as Error).message });
-      return false;
-    }
+  /** Reload the JWKS now (key rotation), within the same backoff as key lookups; never throws. */
+  refreshKeys(): Promise<boolean> {
+    return this.refetchKeys(true);
   }
 
   close(): void {

@@ -1,0 +1,68 @@
+// The provider goes down: signed-in people keep working, a new sign-in gets a
+// clear 503 page (JSON for API calls) without internal details, readiness turns
+// false — and everything recovers by itself when the provider comes back.
+import t from 'tap';
+import { startDemoStack } from '../../src/demo/stack.js';
+import { startDemoProvider, DEMO_ACCOUNTS } from '../../src/demo/provider.js';
+import { fetchWithJar, signIn, CookieJar } from '../helpers/browserless.js';
+import { ALICE, NAVIGATION, captureLogger } from '../helpers/stack.js';
+
+function demoClients(publicUrl: string) {
+  return [
+    { client_id: 'demo-agent', client_secret: 'demo-agent-secret-0123456789abcdef', redirect_uris: [`${publicUrl}/agent/login/authenticate-callback/1`], post_logout_redirect_uris: [`${publicUrl}/agent`], grant_types: ['authorization_code', 'refresh_token'] },
+    { client_id: 'demo-user', client_secret: 'demo-user-secret-0123456789abcdef', redirect_uris: [`${publicUrl}/login/authenticate-callback/2`], post_logout_redirect_uris: [`${publicUrl}/`], grant_types: ['authorization_code', 'refresh_token'] },
+  ];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('provider down and back', async (t) => {
+  const logs = captureLogger('info');
+  // cooldown 0: the restarted provider signs with a new key, fetched on its first unknown kid
+  const stack = await startDemoStack({ logger: logs.logger, jwksCooldownMs: 0 });
+  let provider = stack.provider;
+  t.teardown(async () => {
+    await stack.close();
+    await provider.close().catch(() => {});
+  });
+  const base = stack.publicUrl;
+  const alice = await signIn(`${base}/agent/`, ALICE);
+  t.equal(alice.final.status, 200, 'alice signed in while the provider was up');
+
+  await stack.provider.close();
+  await sleep(1100); // readiness looks at the provider at most once a second
+
+  const ready = await fetchWithJar(`${base}/.gatehouse/readyz`);
+  t.equal(ready.status, 503, 'readiness turns false');
+  t.match(JSON.parse(ready.body), { ready: false, realms: { agent: { provider: false, error: 'GH_DISCOVERY_FAILED' } } });
+
+  const working = await fetchWithJar(`${base}/agent/tickets/1`, { jar: alice.jar, headers: { ...NAVIGATION } });
+  t.equal(working.status, 200, 'an existing session keeps working');
+
+  const page = await fetchWithJar(`${base}/agent/`, { jar: new CookieJar(), headers: { ...NAVIGATION } });
+  t.equal(page.status, 503, 'a new sign-in gets 503, not a redirect to a dead provider');
+  t.match(page.headers['content-type'], /text\/html/);
+  t.match(page.body, /The sign-in provider cannot be reached right now/);
+  t.match(page.body, /GH_DISCOVERY_FAILED/);
+  t.match(page.body, /Request ID: <code>[^<]+<\/code>/);
+  t.equal(page.headers['retry-after'], '5');
+  t.notMatch(page.body, new RegExp(`${provider.port}|ECONNREFUSED|well-known`), 'no internal detail on the page');
+
+  const api = await fetchWithJar(`${base}/.gatehouse/login?realm=agent&rd=/agent/`, { headers: { accept: 'application/json' } });
+  t.equal(api.status, 503);
+  t.match(JSON.parse(api.body), { error: 'GH_DISCOVERY_FAILED', message: /cannot be reached/, request_id: /.+/ });
+  t.ok(logs.lines.some((l) => l.msg === 'provider discovery failed' && l.realm !== undefined), 'the outage is logged');
+
+  // the provider comes back on the same address (with a new signing key)
+  provider = await startDemoProvider({ port: stack.provider.port, clients: demoClients(base), accounts: DEMO_ACCOUNTS });
+  let readyAgain = 503;
+  for (let i = 0; i < 40 && readyAgain !== 200; i++) {
+    await sleep(250);
+    readyAgain = (await fetchWithJar(`${base}/.gatehouse/readyz`)).status;
+  }
+  t.equal(readyAgain, 200, 'readiness recovers by itself');
+  const again = await signIn(`${base}/agent/`, ALICE);
+  t.equal(again.final.status, 200, 'new sign-ins work again');
+  const metrics = (await fetchWithJar(`${base}/.gatehouse/metrics`)).body;
+  t.match(metrics, /gatehouse_provider_refreshes_total\{realm="agent",kind="discovery",result="failure"\} [1-9]/);
+});
