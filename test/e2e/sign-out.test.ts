@@ -34,8 +34,8 @@ if (missing) {
     // alice straight back in without a form. After a real sign-out it must not.
     await context.clearCookies({ name: 'gatehouse-agent' });
     let hops = recordNavigations(page);
-    await page.goto(`${gateway}/agent`);
-    t.equal(page.url(), `${gateway}/agent`, 'silently signed in again while the provider session lives');
+    await page.goto(`${gateway}/agent/tickets/10`);
+    t.equal(page.url(), `${gateway}/agent/tickets/10`, 'silently signed in again while the provider session lives');
     t.notOk(hops.some((u) => u.includes('/interaction/')), 'no login form was needed');
     t.equal(await page.textContent('#subject'), 'user-alice');
     const before = await sessionCookie();
@@ -43,7 +43,8 @@ if (missing) {
 
     hops = recordNavigations(page);
     await Promise.all([
-      page.waitForURL((u) => u.origin === provider.origin && u.pathname.startsWith('/interaction/')),
+      // lands on the provider's form; were the provider session still alive, it would land back on /agent instead
+      page.waitForURL((u) => (u.origin === provider.origin && u.pathname.startsWith('/interaction/')) || u.href === `${gateway}/agent`),
       page.getByRole('button', { name: 'Sign out' }).click(),
     ]);
     const endSession = hops.find((u) => new URL(u).origin === provider.origin && !u.includes('/interaction/'));
