@@ -21,6 +21,9 @@ function createServer(gw: Gateway, handler: (req: IncomingMessage, res: ServerRe
   const options = {
     maxHeaderSize: runtime.limits.maxHeaderBytes,
     headersTimeout: runtime.limits.headerTimeoutMs,
+    // Node checks headersTimeout only every connectionsCheckingInterval (default 30 s):
+    // without this a slowloris client holds its socket for up to 30 s past header_timeout
+    connectionsCheckingInterval: Math.min(1000, runtime.limits.headerTimeoutMs),
     requestTimeout: 0,
     keepAliveTimeout: 5000,
   };
