@@ -25,6 +25,7 @@ export interface DemoProviderOptions {
   idTokenTtlSeconds?: number;
   accessTokenTtlSeconds?: number;
   refreshTokens?: boolean; // issue refresh tokens (offline_access not required)
+  rotateRefreshTokens?: boolean; // every refresh consumes the token and issues a new one; reusing a consumed one revokes the grant
   signingAlg?: 'RS256' | 'ES256' | 'EdDSA';
   onError?: (err: unknown, where: string) => void; // default: errors are swallowed (the demo stays quiet)
 }
@@ -249,6 +250,8 @@ export async function startDemoProvider(opts: DemoProviderOptions): Promise<Demo
     // oidc-provider's rule (offline_access, which it only keeps with prompt=consent).
     issueRefreshToken: async (_ctx: unknown, client: any, code: any) =>
       client.grantTypeAllowed('refresh_token') && (refreshTokens || code.scopes.has('offline_access')),
+    // rotation as Auth0, Okta or Keycloak do it when enabled (oidc-provider's default rotates late in the token's life only)
+    ...(opts.rotateRefreshTokens ? { rotateRefreshToken: true } : {}),
     // Grant every requested scope/claim at once: the demo has no consent screen.
     loadExistingGrant: async (ctx: any) => {
       const { client, account, session } = ctx.oidc;

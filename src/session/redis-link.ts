@@ -45,8 +45,9 @@ export class RedisLink {
     };
     // fail fast: a command while disconnected rejects at once instead of queueing
     this.client = new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS });
-    // the subscriber re-subscribes by itself after a reconnect
-    this.subscriber = new Redis(url, { ...common, enableOfflineQueue: true, autoResubscribe: true, maxRetriesPerRequest: null });
+    // the subscriber re-subscribes by itself after a reconnect. No ready check: its INFO would race
+    // a SUBSCRIBE already sent and fail ("only subscriber commands may be used"), dropping the connection
+    this.subscriber = new Redis(url, { ...common, enableReadyCheck: false, enableOfflineQueue: true, autoResubscribe: true, maxRetriesPerRequest: null });
     for (const connection of [this.client, this.subscriber]) {
       connection.on('ready', () => this.onConnectionReady());
       connection.on('error', (error: Error) => this.onConnectionLost(error.message));

@@ -42,8 +42,9 @@ const MIN_TOKEN_AGE_MS = 1000;
 export const REFRESH_RESULT_TTL_MS = 2 * 60_000;
 const LOCK_TTL_MS = 15_000;
 const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
-/** after a failed attempt (provider unreachable), the same token is not tried again for this long */
-const RETRY_AFTER_FAILURE_MS = 5_000;
+/** after a failed attempt (provider unreachable), the same token is tried again after a quarter of its life, within these bounds */
+const RETRY_AFTER_FAILURE_MIN_MS = 1000;
+const RETRY_AFTER_FAILURE_MAX_MS = 5000;
 const WAIT_POLL_MS = 50;
 /** tokens from a provider that gives neither expires_in nor an ID token exp */
 const DEFAULT_TOKEN_LIFE_MS = 5 * 60_000;
@@ -168,14 +169,17 @@ export class TokenRefresher {
 
     switch (outcome.kind) {
       case 'refreshed':
+        this.failedUntil.delete(key);
         return { ...session, idToken: outcome.idToken, refreshToken: outcome.refreshToken, tokensExpireAt: outcome.tokensExpireAt, tokensObtainedAt: outcome.tokensObtainedAt };
       case 'ended':
         await this.endSession(realm, session, cookieValue, outcome.reason);
         return null;
       case 'unavailable': {
-        if (retryAt === undefined || now >= retryAt) {
+        const waiting = this.failedUntil.get(key); // requests that shared one failed flight record it once
+        if (waiting === undefined || now >= waiting) {
           if (this.failedUntil.size >= MAX_LOCAL_ENTRIES) this.failedUntil.clear();
-          this.failedUntil.set(key, now + RETRY_AFTER_FAILURE_MS);
+          const life = session.tokensExpireAt - (session.tokensObtainedAt ?? session.createdAt);
+          this.failedUntil.set(key, now + Math.min(RETRY_AFTER_FAILURE_MAX_MS, Math.max(RETRY_AFTER_FAILURE_MIN_MS, life / 4)));
           this.gw.log.warn({ realm: realm.name, session: session.id, code: 'GH_REFRESH_UNAVAILABLE', detail: outcome.detail }, 'token refresh failed; the session continues until its tokens expire');
         }
         // an unreachable provider signs no one out before the tokens really expire
