@@ -87,8 +87,9 @@ export async function answerSignedOut(gw: Gateway, req: IncomingMessage, realm: 
     }
     gw.metrics.request(realm.name, 'unauthenticated');
     const html = signInPage(runtime.theme, { realm: realm.name, returnTo, buttonText: realm.buttonText, requestId });
-    const providerOrigin = realm.provider.metadata ? new URL(realm.provider.metadata.authorization_endpoint).origin : undefined;
-    return htmlAnswer(200, html, contentSecurityPolicy(runtime.theme, providerOrigin ? [providerOrigin] : []), clearCookies ? { 'set-cookie': clearCookies } : {});
+    // CSP form-action also governs the redirect after the POST: allow the provider (its issuer's origin until discovery is done)
+    const providerOrigin = new URL(realm.provider.metadata?.authorization_endpoint ?? realm.provider.issuer).origin;
+    return htmlAnswer(200, html, contentSecurityPolicy(runtime.theme, [providerOrigin]), clearCookies ? { 'set-cookie': clearCookies } : {});
   }
   gw.metrics.request(realm.name, 'unauthenticated');
   const headers: Record<string, string | string[]> = {

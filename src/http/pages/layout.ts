@@ -34,16 +34,23 @@ export function buildTheme(pages: GatewayConfig['pages']): PageTheme {
   return { title: pages.title, logoUrl: pages.logo_url, style, styleHash: createHash('sha256').update(style).digest('base64') };
 }
 
+/** The one image source a page may load: the configured logo (a path is on this site). */
+function logoSource(logoUrl: string | undefined): string | null {
+  if (!logoUrl) return null;
+  return logoUrl.startsWith('/') ? "'self'" : new URL(logoUrl).origin;
+}
+
 export function contentSecurityPolicy(theme: PageTheme, formTargets: readonly string[] = []): string {
-  const img = theme.logoUrl ? ` img-src ${new URL(theme.logoUrl).origin};` : '';
+  const source = logoSource(theme.logoUrl);
+  const img = source ? ` img-src ${source};` : '';
   const forms = ["'self'", ...formTargets].join(' ');
   return `default-src 'none'; style-src 'sha256-${theme.styleHash}';${img} form-action ${forms}; base-uri 'none'; frame-ancestors 'none'`;
 }
 
 export function renderPage(theme: PageTheme, heading: string, body: string, requestId?: string): string {
-  const logo = theme.logoUrl ? `<img class="logo" src="${escapeHtml(theme.logoUrl)}" alt="">` : '';
+  const logo = theme.logoUrl ? `<img class="logo" src="${escapeHtml(theme.logoUrl)}" alt="${escapeHtml(theme.title)}">` : '';
   const meta = requestId ? `<p class="meta">Request ID: <code>${escapeHtml(requestId)}</code></p>` : '';
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><title>${escapeHtml(heading)} · ${escapeHtml(theme.title)}</title><style>${theme.style}</style></head><body><main>${logo}<h1>${escapeHtml(heading)}</h1>${body}${meta}</main></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><meta name="robots" content="noindex"><title>${escapeHtml(heading)} · ${escapeHtml(theme.title)}</title><style>${theme.style}</style></head><body><main>${logo}<h1>${escapeHtml(heading)}</h1>${body}${meta}</main></body></html>`;
 }
 
 /** Headers every gateway page carries. */
