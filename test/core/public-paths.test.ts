@@ -3,10 +3,10 @@
 // A path only looks public after normalization: /assets/../agent is /agent.
 import t from 'tap';
 import { fetchWithJar } from '../helpers/browserless.js';
-import { ALICE, rawRequest, startTestStack } from '../helpers/stack.js';
+import { ALICE, BOB, rawRequest, startTestStack } from '../helpers/stack.js';
 
 t.test('public paths are forwarded anonymously', async (t) => {
-  const stack = await startTestStack({ editYaml: (yaml) => yaml.replace('  - /favicon.ico\n', '  - /favicon.ico\n  - /assets/**\n  - /status/*.json\n') });
+  const stack = await startTestStack({ editYaml: (yaml) => yaml.replace('  - /favicon.ico\n', '  - /favicon.ico\n  - /assets/**\n  - /status/*.json\n  - /agent/static/**\n') });
   t.teardown(() => stack.close());
   const json: [string, string] = ['Accept', 'application/json'];
 
@@ -24,10 +24,14 @@ t.test('public paths are forwarded anonymously', async (t) => {
     t.equal(res.status, 401, `${path}: not public, sign-in required`);
   }
 
-  const { jar } = await stack.signIn('/agent/', ALICE);
-  const res = await fetchWithJar(`${stack.publicUrl}/assets/app.css`, { jar, headers: { accept: 'text/css' } });
-  t.equal(res.status, 200);
-  const seen = stack.upstream.requests.at(-1)!;
-  t.equal(seen.url, '/assets/app.css');
-  t.same(Object.keys(seen.headers).filter((n) => n.startsWith('x-auth-')), [], 'signed in, a public path still gets no identity');
+  // signed in, in the realm that owns the public path: still anonymous
+  for (const [account, realmPath, asset] of [[BOB, '/', '/assets/app.css'], [ALICE, '/agent/', '/agent/static/app.js']] as const) {
+    const { jar } = await stack.signIn(realmPath, account);
+    t.equal(stack.upstream.requests.at(-1)!.headers['x-auth-subject'], `user-${account.username}`, `${account.username} is signed in`);
+    const res = await fetchWithJar(`${stack.publicUrl}${asset}`, { jar, headers: { accept: '*/*' } });
+    t.equal(res.status, 200);
+    const seen = stack.upstream.requests.at(-1)!;
+    t.equal(seen.url, asset);
+    t.same(Object.keys(seen.headers).filter((n) => n.startsWith('x-auth-')), [], `${account.username} at ${asset}: no identity on a public path`);
+  }
 });
