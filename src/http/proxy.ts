@@ -96,14 +96,18 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
   return out;
 }
 
-function responseHeaders(headers: Record<string, string | string[] | undefined>, plan: ForwardPlan, hsts: string | null): string[] {
+/**
+ * The helpdesk's response headers as undici hands them over (raw name/value
+ * bytes, in order, repeated names kept), minus hop-by-hop, plus the gateway's
+ * own. latin1 keeps every byte as it came (a UTF-8 filename in
+ * Content-Disposition reaches the browser intact), as undici's own parsing does.
+ */
+function responseHeaders(raw: Buffer[], plan: ForwardPlan, hsts: string | null): string[] {
   const out: string[] = [];
-  for (const name in headers) {
-    if (DROPPED_RESPONSE_HEADERS.has(name)) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) out.push(name, v);
-    else out.push(name, value);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    if (DROPPED_RESPONSE_HEADERS.has(name.toLowerCase())) continue;
+    out.push(name, raw[i + 1]!.toString('latin1'));
   }
   if (plan.setCookies) for (const line of plan.setCookies) out.push('set-cookie', line);
   if (plan.corsOrigin) out.push('access-control-allow-origin', plan.corsOrigin, 'access-control-allow-credentials', 'true', 'vary', 'Origin');
@@ -124,45 +128,85 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-export function forward(gw: Gateway, req: IncomingMessage, res: ServerResponse, plan: ForwardPlan): Promise<void> {
-  const runtime = gw.runtime;
-  const started = performance.now();
-  const abort = new AbortController();
-  const onClose = (): void => {
-    if (!res.writableFinished) abort.abort();
+/**
+ * One forwarded request, as an undici dispatch handler: the helpdesk's answer is
+ * written straight to the client's response, with backpressure both ways. No
+ * AbortController, no stream wrapper and no promise per request: a client that
+ * goes away calls the abort function undici hands over in onConnect.
+ */
+class ForwardHandler {
+  private abortUpstream: ((reason?: Error) => void) | null = null;
+  private clientGone = false;
+  private resume: (() => void) | null = null;
+  private readonly started = performance.now();
+
+  constructor(
+    private readonly gw: Gateway,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly plan: ForwardPlan,
+  ) {}
+
+  /** res 'close' before the answer was complete: the client went away, so does the upstream request */
+  readonly onClientClose = (): void => {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    this.abortUpstream?.(new Error('client closed the connection'));
   };
-  res.once('close', onClose);
-  return gw.upstreamPool
-    .stream(
-      {
-        path: plan.path,
-        method: req.method as 'GET',
-        headers: upstreamHeaders(req, runtime, plan),
-        body: hasBody(req) ? req : null,
-        signal: abort.signal,
-        headersTimeout: runtime.upstream.timeoutMs,
-        bodyTimeout: runtime.upstream.timeoutMs,
-      },
-      ({ statusCode, headers }) => {
-        gw.metrics.upstream((performance.now() - started) / 1000);
-        res.writeHead(statusCode, responseHeaders(headers as Record<string, string | string[] | undefined>, plan, runtime.hstsHeader));
-        return res;
-      },
-    )
-    .then(
-      () => undefined,
-      (error: unknown) => {
-        if (abort.signal.aborted) return; // the client went away
-        const gh = upstreamError(error);
-        gw.metrics.request(plan.entry?.realm.name ?? '-', 'error');
-        gw.log.warn({ code: gh.code, detail: gh.detail, requestId: plan.requestId, path: plan.path.split('?')[0] }, 'upstream request failed');
-        writeAnswer(res, errorAnswer(req, runtime.theme, gh, plan.requestId));
-      },
-    )
-    .finally(() => {
-      res.off('close', onClose);
-      if (runtime.config.log.access) logAccess(gw.log, req, res, { requestId: plan.requestId, realm: plan.entry?.realm.name ?? '-', path: plan.path, ip: plan.client.ip }, started);
-    });
+
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.clientGone) abort(new Error('client closed the connection'));
+    else this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    this.gw.metrics.upstream((performance.now() - this.started) / 1000);
+    this.res.writeHead(statusCode, responseHeaders(rawHeaders, this.plan, this.gw.runtime.hstsHeader));
+    this.resume = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    // the client reads slower than the helpdesk sends: pause the upstream socket until it drains
+    this.res.once('drain', this.resume!);
+    return false;
+  }
+
+  onComplete(): void {
+    this.res.end();
+  }
+
+  onError(error: Error): void {
+    if (this.clientGone) return;
+    const gh = upstreamError(error);
+    const gw = this.gw;
+    gw.metrics.request(this.plan.entry?.realm.name ?? '-', 'error');
+    gw.log.warn({ code: gh.code, detail: gh.detail, requestId: this.plan.requestId, path: this.plan.path.split('?')[0] }, 'upstream request failed');
+    // after the head was sent there is no answer left to give: cut the connection (writeAnswer does)
+    writeAnswer(this.res, errorAnswer(this.req, gw.runtime.theme, gh, this.plan.requestId));
+  }
+}
+
+export function forward(gw: Gateway, req: IncomingMessage, res: ServerResponse, plan: ForwardPlan): void {
+  const runtime = gw.runtime;
+  const handler = new ForwardHandler(gw, req, res, plan);
+  res.once('close', handler.onClientClose);
+  if (runtime.config.log.access) {
+    const started = performance.now();
+    res.once('close', () => logAccess(gw.log, req, res, { requestId: plan.requestId, realm: plan.entry?.realm.name ?? '-', path: plan.path, ip: plan.client.ip }, started));
+  }
+  gw.upstreamPool.dispatch(
+    {
+      path: plan.path,
+      method: req.method as 'GET',
+      headers: upstreamHeaders(req, runtime, plan),
+      body: hasBody(req) ? req : null,
+      headersTimeout: runtime.upstream.timeoutMs,
+      bodyTimeout: runtime.upstream.timeoutMs,
+    },
+    handler as unknown as Parameters<Gateway['upstreamPool']['dispatch']>[1],
+  );
 }
 
 function writeRawResponse(socket: Duplex, status: number, reason: string, headers: string[], body = ''): void {
