@@ -103,7 +103,7 @@ export class HostileProvider {
   /** a real provider refuses a code_verifier that does not match; switch off to play a lax one */
   checkPkce = true;
   readonly counts = { discovery: 0, jwks: 0, authorize: 0, token: 0, userinfo: 0 };
-  /** every code, access token and ID token this provider handed out (for "never logged" checks) */
+  /** every code, state, nonce, PKCE verifier and token this provider saw or handed out (for "never logged" checks) */
   readonly issued: string[] = [];
   readonly codes = new Map<string, IssuedCode>();
   readonly clients: Record<string, string>;
@@ -237,6 +237,7 @@ export class HostileProvider {
     const grant = this.codes.get(form.get('code') ?? '');
     if (!grant || grant.used || grant.clientId !== clientId || grant.redirectUri !== form.get('redirect_uri')) return { status: 400, body: { error: 'invalid_grant' } };
     grant.used = true;
+    this.issued.push(form.get('code_verifier') ?? '', grant.state, grant.nonce ?? '');
     if (this.checkPkce) {
       const verifier = form.get('code_verifier') ?? '';
       if (!grant.codeChallenge || createHash('sha256').update(verifier).digest('base64url') !== grant.codeChallenge) return { status: 400, body: { error: 'invalid_grant', error_description: 'PKCE verification failed' } };
@@ -248,10 +249,11 @@ export class HostileProvider {
     if (this.onToken) return this.onToken(ctx);
     const idToken = this.forgeIdToken ? await this.forgeIdToken({ ...ctx, claims: { ...claims } }) : await this.sign(claims);
     const accessToken = randomBytes(32).toString('base64url');
+    const refreshToken = randomBytes(32).toString('base64url');
     this.accessTokens.set(accessToken, claims);
-    this.issued.push(accessToken);
+    this.issued.push(accessToken, refreshToken);
     if (typeof idToken === 'string') this.issued.push(idToken);
-    return { body: { access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken } };
+    return { body: { access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken, refresh_token: refreshToken } };
   }
 
   private userinfo(req: IncomingMessage): RawReply {
