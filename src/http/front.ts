@@ -19,6 +19,7 @@ import { readCookies, type CookieJar } from './cookies.js';
 import { forward, forwardUpgrade, refuseUpgrade } from './proxy.js';
 import { errorAnswer, isNavigation, jsonAnswer, htmlAnswer, writeAnswer, type Answer } from './respond.js';
 import { startLogin } from './signin.js';
+import { answerSignedOutFormPost } from './preserve-post.js';
 import { signInPage } from './pages/pages.js';
 import { contentSecurityPolicy } from './pages/layout.js';
 import { warnUntrustedTerminator } from '../observe/proxy-hint.js';
@@ -92,6 +93,9 @@ export async function answerSignedOut(gw: Gateway, req: IncomingMessage, realm: 
     return htmlAnswer(200, html, contentSecurityPolicy(runtime.theme, [providerOrigin]), clearCookies ? { 'set-cookie': clearCookies } : {});
   }
   gw.metrics.request(realm.name, 'unauthenticated');
+  // a same-origin browser form POST: keep what was typed across the sign-in (preserve-post.ts)
+  const formAnswer = await answerSignedOutFormPost(gw, req, realm, returnTo, requestId, clearCookies);
+  if (formAnswer) return formAnswer;
   const headers: Record<string, string | string[]> = {
     'www-authenticate': `Gatehouse realm="${realm.name}", login_url="${login}"`,
     'x-gatehouse-login': login,

@@ -54,7 +54,11 @@ export async function logout(gw: Gateway, realm: RealmRuntime, req: IncomingMess
   let location = realm.postLogoutRedirect;
   if (current) {
     const { session, value } = current;
-    await gw.revocations.revoke({ kind: 'session', realm: realm.name, value: session.id, at: now, until: session.createdAt + gw.runtime.times.lifetimeMs });
+    // a shared list that cannot be written right now (Redis away) still revokes here at once and catches up on reconnect:
+    // signing out never fails for that
+    await gw.revocations.revoke({ kind: 'session', realm: realm.name, value: session.id, at: now, until: session.createdAt + gw.runtime.times.lifetimeMs }).catch((error: unknown) => {
+      gw.log.warn({ code: (error as { code?: string }).code ?? 'GH_INTERNAL', realm: realm.name, requestId }, 'sign-out not yet shared with other instances');
+    });
     await gw.store.destroy(realm, value, session);
     gw.cache.delete(value);
     gw.metrics.signOut(realm.name, 'rp');

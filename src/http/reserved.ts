@@ -16,6 +16,9 @@ import { callbackRateLimited, countFailedCallback, handleCallback, startLogin } 
 import { logout, logoutPage } from './logout.js';
 import { errorAnswer, jsonAnswer, sendAnswer } from './respond.js';
 import { loginUrl, taggedRequestId } from './front.js';
+import { registerBackchannelRoutes } from './backchannel.js';
+import { registerAdminRoutes } from './admin.js';
+import { registerResumeRoute } from './preserve-post.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -54,6 +57,9 @@ async function upstreamAnswers(gw: Gateway): Promise<boolean> {
 }
 
 export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void {
+  registerBackchannelRoutes(app, gw);
+  registerAdminRoutes(app, gw);
+  registerResumeRoute(app, gw);
   app.get('/.gatehouse/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
 
   app.get('/.gatehouse/readyz', async (_request, reply) => {

@@ -51,7 +51,7 @@ export class RedisLink {
     for (const connection of [this.client, this.subscriber]) {
       connection.on('ready', () => this.onConnectionReady());
       connection.on('error', (error: Error) => this.onConnectionLost(error.message));
-      connection.on('end', () => this.onConnectionLost('connection ended'));
+      connection.on('close', () => this.onConnectionLost('connection closed'));
     }
   }
 
