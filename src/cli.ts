@@ -4,6 +4,9 @@
  * exit codes: 0 ok, 1 runtime failure, 2 bad configuration.
  */
 import cluster from 'node:cluster';
+import { unwatchFile, watchFile } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { loadConfigFile, formatProblems } from './config/load.js';
 import { ConfigError } from './errors.js';
 import { startGateway, type RunningGateway } from './server.js';
@@ -13,7 +16,7 @@ import { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } from './observe/pro
 import { generateSigningKeyPem } from './identity/assertion.js';
 
 const USAGE = `usage:
-  gatehouse serve [--config gateway.yaml]   run the gateway
+  gatehouse serve [--config gateway.yaml] [--watch]   run the gateway (--watch: reload when the file changes, as on SIGHUP)
   gatehouse check [--config gateway.yaml] [--json]   validate, reach every provider, print what to register
   gatehouse demo                            local provider + demo helpdesk + gateway on loopback`;
 
@@ -21,15 +24,18 @@ interface Args {
   command: string | undefined;
   config: string;
   json: boolean;
+  /** serve: reload when the file changes, as on SIGHUP */
+  watch: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { command: undefined, config: 'gateway.yaml', json: false };
+  const args: Args = { command: undefined, config: 'gateway.yaml', json: false, watch: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--config' || arg === '-c') args.config = argv[++i] ?? args.config;
     else if (arg.startsWith('--config=')) args.config = arg.slice(9);
     else if (arg === '--json') args.json = true;
+    else if (arg === '--watch') args.watch = true;
     else if (arg === '--help' || arg === '-h') args.command = 'help';
     else if (!args.command) args.command = arg;
     else throw new Error(`unexpected argument ${arg}`);
@@ -50,7 +56,7 @@ function loadOrExit(file: string): ReturnType<typeof loadConfigFile> {
   }
 }
 
-async function serve(file: string): Promise<void> {
+async function serve(file: string, watch: boolean): Promise<void> {
   const loaded = loadOrExit(file);
   const { config } = loaded;
   const workers = config.workers;
@@ -93,28 +99,84 @@ async function serve(file: string): Promise<void> {
     log.fatal({ err: error }, 'gatehouse could not start');
     process.exit(1);
   }
-  process.on('SIGHUP', () => {
+  const reload = (reason: string): void => {
     let next;
     try {
       next = loadConfigFile(file);
     } catch (error) {
-      const problems = error instanceof ConfigError ? formatProblems(error.problems) : (error as Error).message;
-      log.error({ problems }, 'configuration reload rejected; the previous configuration keeps serving');
+      const problems = error instanceof ConfigError ? error.problems.filter((p) => p.severity === 'error').map((p) => `${p.file}:${p.line}:${p.column}  ${p.key}: ${p.message}`) : [(error as Error).message];
+      running.gw.metrics.configReload(false);
+      log.error({ reason, problems }, `configuration reload rejected (${problems.length} problem${problems.length === 1 ? '' : 's'}); the previous configuration keeps serving`);
       return;
     }
-    running.reload(next.config).catch((error: unknown) => log.error({ err: error }, 'configuration reload failed; the previous configuration keeps serving'));
+    running.reload(next.config).then(
+      (runtime) => {
+        running.gw.metrics.configReload(true);
+        log.level = next.config.log.level;
+        log.info({ reason, generation: runtime.generation }, 'configuration reload accepted');
+      },
+      (error: unknown) => {
+        running.gw.metrics.configReload(false);
+        log.error({ reason, err: error }, 'configuration reload failed; the previous configuration keeps serving');
+      },
+    );
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (watch) {
+    // polling, not fs.watch: it survives editors that replace the file and Kubernetes' ConfigMap symlink swaps
+    watchFile(file, { interval: 1000 }, (current, previous) => {
+      if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino) reload('file changed');
+    });
+  }
+  drainOnSignals(running, log);
+}
+
+/**
+ * SIGTERM/SIGINT: stop accepting, answer what is in flight, then exit 0 — within
+ * a bound (upstream.timeout, at most 25 s, plus a second), so an orchestrator's
+ * grace period is never overrun. WebSockets have no natural end: they are closed
+ * at once, so their clients reconnect to another instance while requests drain.
+ */
+function drainOnSignals(running: RunningGateway, log: ReturnType<typeof createLogger>): void {
+  const server = running.app.server;
+  const sockets = new Set<Socket>();
+  const upgraded = new Set<Duplex>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('upgrade', (_req, socket: Duplex) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
   });
   let closing = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       if (closing) return;
       closing = true;
-      log.info({ signal }, 'draining in-flight requests');
-      const deadline = setTimeout(() => process.exit(0), 10_000);
-      deadline.unref();
+      const boundMs = Math.min(running.gw.runtime.upstream.timeoutMs, 25_000) + 1000;
+      log.info({ signal, in_flight_connections: sockets.size, websockets: upgraded.size, bound_ms: boundMs }, 'draining in-flight requests');
+      unwatchFile(running.gw.runtime.file);
+      for (const socket of upgraded) socket.destroy();
+      // a keep-alive connection whose request ends during the drain goes idle; close it then, not at its timeout
+      const idle = setInterval(() => (server as { closeIdleConnections?: () => void }).closeIdleConnections?.(), 100);
+      idle.unref();
+      const cut = setTimeout(() => {
+        log.warn({ connections: sockets.size }, 'drain bound reached; closing the remaining connections');
+        for (const socket of sockets) socket.destroy();
+      }, boundMs);
+      cut.unref();
+      const hardStop = setTimeout(() => process.exit(0), boundMs + 2000);
+      hardStop.unref();
       running.close().then(
-        () => process.exit(0),
-        () => process.exit(0),
+        () => {
+          log.info('drained; exiting');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'error while draining; exiting');
+          process.exit(0);
+        },
       );
     });
   }
@@ -171,7 +233,7 @@ async function main(): Promise<void> {
   }
   switch (args.command) {
     case 'serve':
-      return serve(args.config);
+      return serve(args.config, args.watch);
     case 'check':
       return check(args.config, args.json);
     case 'demo':

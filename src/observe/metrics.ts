@@ -17,6 +17,7 @@ export class Metrics {
   private readonly providerEvents: client.Counter<'realm' | 'kind' | 'result'>;
   private readonly storeErrors: client.Counter<'store'>;
   private readonly signOuts: client.Counter<'realm' | 'kind'>;
+  private readonly configReloads: client.Counter<'result'>;
   private readonly bound = new Map<string, client.Counter.Internal>();
 
   constructor(options: { processMetrics?: boolean } = {}) {
@@ -28,6 +29,7 @@ export class Metrics {
     this.providerEvents = new client.Counter({ name: 'gatehouse_provider_refreshes_total', help: 'Discovery and JWKS fetches by realm, kind and result', labelNames: ['realm', 'kind', 'result'], registers: [this.registry] });
     this.storeErrors = new client.Counter({ name: 'gatehouse_session_store_errors_total', help: 'Session store (Redis) errors', labelNames: ['store'], registers: [this.registry] });
     this.signOuts = new client.Counter({ name: 'gatehouse_sign_outs_total', help: 'Sign-outs by realm and kind', labelNames: ['realm', 'kind'], registers: [this.registry] });
+    this.configReloads = new client.Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reloads (SIGHUP, --watch) by result', labelNames: ['result'], registers: [this.registry] });
   }
 
   request(realm: string, outcome: RequestOutcome): void {
@@ -63,6 +65,10 @@ export class Metrics {
 
   signOut(realm: string, kind: 'rp' | 'backchannel' | 'admin'): void {
     this.signOuts.labels(realm, kind).inc();
+  }
+
+  configReload(ok: boolean): void {
+    this.configReloads.labels(ok ? 'accepted' : 'rejected').inc();
   }
 
   render(): Promise<string> {
