@@ -46,7 +46,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     ...position(e.pos[0]),
     key: '',
     // prettyErrors is off, so the message carries no source excerpt (which could hold a secret)
-    message: `YAML: ${e.message}`,
+    message: `YAML: ${withoutSourceText(e.message)}`,
     severity,
   });
   const problems = [...doc.errors.map(fromYaml('error')), ...doc.warnings.map(fromYaml('warning'))];
@@ -71,6 +71,14 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   const all = sortProblems(problems);
   if (all.some((p) => p.severity === 'error')) throw new ConfigError(all);
   return { config: checked.value as GatewayConfig, warnings: all, file };
+}
+
+/**
+ * Some yaml messages quote the offending source text ("Unexpected double-quoted-scalar
+ * token in YAML stream: \"…\""), which may be a secret's value: the position says where.
+ */
+function withoutSourceText(message: string): string {
+  return message.replace(/^(.*? in YAML stream|Block scalar header includes extra characters|Not a YAML token): [\s\S]*$/, '$1');
 }
 
 /**
