@@ -1,0 +1,58 @@
+// Fuzz: reading the Cookie header (http/cookies.ts readCookies) and reassembling
+// chunked session cookies (session/codec.ts joinChunks, staleChunkNames) from
+// attacker-controlled headers. Nothing throws; no more than 100 cookies are read;
+// names like __proto__ cannot pollute anything; split → join round-trips; a
+// joined value always starts with the first chunk and never reads past
+// MAX_CHUNKS; staleChunkNames only names cookies that are present.
+import t from 'tap';
+import fc from 'fast-check';
+import { readCookies } from '../../src/http/cookies.js';
+import { CHUNK_SIZE, MAX_CHUNKS, joinChunks, splitIntoChunks, staleChunkNames } from '../../src/session/codec.js';
+import { budget } from './budget.js';
+
+const NAME = '__Host-gatehouse-agent';
+const cookieName = fc.oneof(
+  fc.constantFrom(NAME, `${NAME}.1`, `${NAME}.2`, `${NAME}.7`, `${NAME}.8`, `${NAME}.01`, `${NAME}.-1`, `${NAME}.1.1`, '__proto__', 'constructor', 'toString', 'hasOwnProperty', ''),
+  fc.string({ maxLength: 12 }),
+);
+const cookieValue = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('', '"', '""', '"x"', '=', '==', ';'));
+
+t.test('readCookies never throws and never pollutes', async (t) => {
+  const header = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 600 }),
+    fc.array(fc.tuple(cookieName, cookieValue), { maxLength: 150 }).map((pairs) => pairs.map(([n, v]) => `${n}=${v}`).join(fc.sample(fc.constantFrom('; ', ';', ' ; ', ';;'), 1)[0]!)),
+  );
+  fc.assert(fc.property(header, (cookie) => {
+    const jar = readCookies({ cookie });
+    const names = Object.keys(jar);
+    // an empty header gives the shared frozen empty jar; any other jar has no prototype to pollute
+    return names.length <= 100 && (names.length === 0 || Object.getPrototypeOf(jar) === null) && ({} as Record<string, unknown>).polluted === undefined
+      && names.every((n) => typeof jar[n] === 'string');
+  }), budget(3000));
+  t.equal(Object.getPrototypeOf({}), Object.prototype);
+});
+
+t.test('joinChunks and staleChunkNames on any jar', async (t) => {
+  const jar = fc.array(fc.tuple(cookieName, cookieValue), { maxLength: 30 }).map((pairs) => readCookies({ cookie: pairs.map(([n, v]) => `${n}=${v}`).join('; ') }));
+  fc.assert(fc.property(jar, fc.integer({ min: -2, max: 12 }), (cookies, keep) => {
+    const joined = joinChunks(cookies, NAME);
+    if (cookies[NAME] === undefined) { if (joined !== undefined) return false; }
+    else if (typeof joined !== 'string' || !joined.startsWith(cookies[NAME]!)) return false;
+    // never more than MAX_CHUNKS pieces
+    let max = cookies[NAME]?.length ?? 0;
+    for (let n = 1; n < MAX_CHUNKS; n++) max += cookies[`${NAME}.${n}`]?.length ?? 0;
+    if ((joined?.length ?? 0) > max) return false;
+    return staleChunkNames(cookies, NAME, keep).every((name) => cookies[name] !== undefined);
+  }), budget(5000));
+  t.pass();
+});
+
+t.test('split → join round-trips for every value that fits', async (t) => {
+  const value = fc.string({ unit: fc.constantFrom(...'ABCabc012-_.'.split('')), minLength: 1, maxLength: CHUNK_SIZE * MAX_CHUNKS });
+  fc.assert(fc.property(value, (v) => {
+    const chunks = splitIntoChunks(NAME, v);
+    const jar = Object.fromEntries(chunks);
+    return chunks.length <= MAX_CHUNKS && chunks.every(([, c]) => c.length <= CHUNK_SIZE) && joinChunks(jar, NAME) === v && staleChunkNames(jar, NAME, chunks.length).length === 0;
+  }), budget(300));
+  t.pass();
+});
