@@ -18,7 +18,8 @@ import { generateSigningKeyPem } from './identity/assertion.js';
 const USAGE = `usage:
   gatehouse serve [--config gateway.yaml] [--watch]   run the gateway (--watch: reload when the file changes, as on SIGHUP)
   gatehouse check [--config gateway.yaml] [--json]   validate, reach every provider, print what to register
-  gatehouse demo                            local provider + demo helpdesk + gateway on loopback`;
+  gatehouse demo                            local provider + demo helpdesk + gateway on loopback
+  gatehouse healthcheck [--config gateway.yaml]   exit 0 if this instance's /.gatehouse/healthz answers 200 (container HEALTHCHECK)`;
 
 interface Args {
   command: string | undefined;
@@ -189,6 +190,30 @@ async function check(file: string, json: boolean): Promise<void> {
   (report.exit_code === 2 && !json ? process.stderr : process.stdout).write(`${text}\n`, () => process.exit(report.exit_code));
 }
 
+/**
+ * The container's HEALTHCHECK with node itself (no curl in the image): GET
+ * /.gatehouse/healthz on this instance's own listener, exit 0 on 200, 1 otherwise.
+ */
+async function healthcheck(file: string): Promise<void> {
+  const { config } = loadOrExit(file);
+  const wildcard = config.listen.host === '0.0.0.0' || config.listen.host === '::' || config.listen.host === '';
+  const host = wildcard ? '127.0.0.1' : config.listen.host;
+  const url = `${config.listen.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}/.gatehouse/healthz`;
+  const { request } = await import(config.listen.tls ? 'node:https' : 'node:http');
+  // our own certificate on our own listener: its name need not match the loopback address
+  const req = request(url, { timeout: 3000, rejectUnauthorized: false }, (res: import('node:http').IncomingMessage) => {
+    res.resume();
+    process.stdout.write(`${url}: HTTP ${res.statusCode}\n`);
+    process.exit(res.statusCode === 200 ? 0 : 1);
+  });
+  req.on('timeout', () => req.destroy(new Error('no answer in 3 s')));
+  req.on('error', (error: Error) => {
+    process.stdout.write(`${url}: ${error.message}\n`);
+    process.exit(1);
+  });
+  req.end();
+}
+
 async function demo(): Promise<void> {
   const { startDemoStack } = await import('./demo/stack.js');
   const { DEMO_ACCOUNTS } = await import('./demo/provider.js');
@@ -238,6 +263,8 @@ async function main(): Promise<void> {
       return check(args.config, args.json);
     case 'demo':
       return demo();
+    case 'healthcheck':
+      return healthcheck(args.config);
     case 'help':
       process.stdout.write(`${USAGE}\n`);
       return;

@@ -25,6 +25,8 @@ import { contentSecurityPolicy } from './pages/layout.js';
 import { warnUntrustedTerminator } from '../observe/proxy-hint.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** answered over plain http too (see route) */
+const PROBE_PATHS = new Set(['/.gatehouse/healthz', '/.gatehouse/readyz', '/.gatehouse/metrics']);
 const idPrefix = randomBytes(4).toString('hex');
 let idCounter = 0;
 
@@ -120,7 +122,10 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
   const url = req.url ?? '/';
   if (url.length > runtime.limits.maxUrlBytes) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_URL_TOO_LONG', requestId) };
   if (runtime.httpsOnly && client.proto !== 'https') {
-    // the helpdesk's SSO only works over HTTPS: never serve or sign in over plain http (308 keeps the method)
+    // the helpdesk's SSO only works over HTTPS: never serve or sign in over plain http (308 keeps the method).
+    // Probes and scrapers talk plain http to this instance itself and carry no session: they get their answer,
+    // not a redirect to the load balancer (which would report on another instance).
+    if (req.method === 'GET' && PROBE_PATHS.has(url)) return { kind: 'handoff' };
     if (!client.trusted) warnUntrustedTerminator(gw, gw.log, client.peer, req.headers['x-forwarded-proto']);
     return { kind: 'answer', answer: { status: 308, headers: { location: runtime.publicOrigin + (url.startsWith('/') ? url : '/'), 'cache-control': 'no-store' }, body: '' } };
   }

@@ -124,6 +124,14 @@ t.test('plain http is redirected with 308 and never served or signed in', async 
   await rawRequest(base, 'GET', '/favicon.ico', [['X-Forwarded-Proto', 'https']]);
   t.equal(upstream.requests.length, before, 'nothing reached the helpdesk over plain http');
 
+  // probes and scrapers talk plain http to the instance itself: answered, not redirected to the load balancer
+  t.equal((await rawRequest(base, 'GET', '/.gatehouse/healthz')).status, 200, 'healthz over plain http');
+  t.not((await rawRequest(base, 'GET', '/.gatehouse/readyz')).status, 308, 'readyz over plain http');
+  t.equal((await rawRequest(base, 'GET', '/.gatehouse/metrics')).status, 200, 'metrics over plain http');
+  t.equal((await rawRequest(base, 'GET', '/.gatehouse/jwks.json')).status, 308, 'but nothing else under /.gatehouse/');
+  t.equal((await rawRequest(base, 'GET', '/.gatehouse/login?realm=agent')).status, 308, 'and never a sign-in');
+  t.equal((await rawRequest(base, 'GET', '/.gatehouse/healthz?x=1')).status, 308, 'exact paths only');
+
   const hints = logs.lines.filter((l) => typeof l.hint === 'string' && l.peer === '127.0.0.1');
   t.equal(hints.length, 1, 'the untrusted terminator is named once, not on every request');
   t.equal(hints[0]?.hint, 'trusted_proxies: [127.0.0.1/32]', 'with exactly what to set');
