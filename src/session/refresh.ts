@@ -9,8 +9,8 @@
  *   flight; across instances a Redis lock (SET NX PX) lets one instance redeem
  *   the token while the others wait for its result.
  * - A rotated refresh token is never spent twice: the outcome is remembered for
- *   a few minutes under a hash of the old refresh token, sealed with a key
- *   derived from that token (only a holder of the old token can read it). A
+ *   a few minutes under a hash of the old refresh token (and when its tokens
+ *   were obtained), sealed with a key derived from that token (only a holder of the old token can read it). A
  *   request still carrying the old token — another tab's request in flight, the
  *   other instance, an old cookie — gets the new tokens instead of spending the
  *   old one again (which a rotating provider answers by revoking the grant).
@@ -105,9 +105,16 @@ export function refreshDueAt(session: SessionData): number {
   return Math.max(expiresAt - ahead, obtainedAt + MIN_TOKEN_AGE_MS);
 }
 
-/** A name for one refresh token of one realm that reveals nothing about the token. */
-export function refreshTokenKey(realm: string, refreshToken: string): string {
-  return createHash('sha256').update(`refresh\u0000${realm}\u0000${refreshToken}`).digest('base64url');
+/**
+ * A name for one refresh of one session's tokens that reveals nothing about the
+ * token: the refresh token and when the tokens it belongs to were obtained.
+ * Every holder of the same tokens (tabs, instances, cookie copies) computes the
+ * same name; after a refresh the name changes even when the provider does not
+ * rotate the refresh token, so an old outcome is never taken for a new refresh.
+ */
+export function refreshTokenKey(realm: string, session: Pick<SessionData, 'refreshToken' | 'tokensObtainedAt' | 'createdAt'>): string {
+  const obtainedAt = session.tokensObtainedAt ?? session.createdAt;
+  return createHash('sha256').update(`refresh\u0000${realm}\u0000${obtainedAt}\u0000${session.refreshToken ?? ''}`).digest('base64url');
 }
 
 function originalNonce(idToken: string | undefined): string | undefined {
@@ -153,7 +160,7 @@ export class TokenRefresher {
     const now = this.gw.now();
     if (now < refreshDueAt(session)) return session;
 
-    const key = refreshTokenKey(realm.name, refreshToken);
+    const key = refreshTokenKey(realm.name, session);
     let outcome: Outcome;
     const retryAt = this.failedUntil.get(key);
     if (retryAt !== undefined && now < retryAt) {
