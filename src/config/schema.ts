@@ -190,7 +190,7 @@ export const gatewaySchema = obj(
             'At least 32 characters of entropy. A list enables rotation: the first encrypts, all decrypt. Use ${ENV} rather than writing it here.',
         }),
         store: oneOf(['cookie', 'redis'], { default: 'cookie', description: 'cookie: stateless, encrypted in the browser; redis: server-side, only a ticket in the cookie.' }),
-        redis_url: str({ description: 'redis:// or rediss:// URL; required when store is redis.' }),
+        redis_url: str({ description: 'redis:// or rediss:// URL; required when store is redis. With store: cookie, instances share revocations (sign-out, back-channel logout, sign out everywhere), sign-in states and refresh locks through it (docs/sessions.md).' }),
         lifetime: duration({ default: '12h', minMs: 60_000, description: 'Absolute maximum length of a session.' }),
         idle_timeout: duration({ default: '2h', minMs: 60_000, description: 'Sign out after this long without a request.' }),
         refresh: bool({ default: true, description: 'Use refresh tokens (when the provider issues them) to keep the session alive.' }),

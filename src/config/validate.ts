@@ -112,8 +112,8 @@ function checkSession(config: PartialConfig, error: Report, warn: Report): void 
   }
   if (session.store === 'redis' && session.redis_url === undefined) error(['session', 'redis_url'], 'required when store is redis');
   if (session.redis_url !== undefined) {
+    // with store: cookie, redis_url shares revocations, spent states and refresh locks between instances (docs/sessions.md)
     if (!/^rediss?:\/\/[^/]/.test(session.redis_url)) error(['session', 'redis_url'], `must be a redis:// or rediss:// URL (got ${showUrl(session.redis_url)})`);
-    else if (session.store === 'cookie') warn(['session', 'redis_url'], 'is ignored unless store is redis');
   }
   const lifetime = session.lifetime === undefined ? null : parseDuration(session.lifetime);
   const idle = session.idle_timeout === undefined ? null : parseDuration(session.idle_timeout);

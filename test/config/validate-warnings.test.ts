@@ -34,7 +34,7 @@ t.test('https public_url with no listen.tls and no trusted_proxies', async (t) =
 });
 
 t.test('keys that are set but unused, and other likely mistakes', async (t) => {
-  t.same(warnings((c) => (c.session.redis_url = 'redis://cache:6379')), ['warning session.redis_url: is ignored unless store is redis']);
+  t.same(warnings((c) => (c.session.redis_url = 'redis://cache:6379')), [], 'redis_url with store: cookie shares revocations between instances (docs/sessions.md)');
   t.same(warnings((c) => (c.realms.agent.provider.private_key_file = '/k.pem')), ['warning realms.agent.provider.private_key_file: is not used when client_auth is client_secret_basic']);
   t.same(warnings((c) => ((c.realms.agent.provider.client_auth = 'private_key_jwt'), (c.realms.agent.provider.private_key_file = '/k.pem'))), [
     'warning realms.agent.provider.client_secret: is not used when client_auth is private_key_jwt',
