@@ -15,6 +15,7 @@ import { GatehouseError, isGatehouseError, ERROR_CODES } from '../errors.js';
 import { verifyLogoutToken } from '../oidc/id-token.js';
 import { jsonAnswer, sendAnswer } from './respond.js';
 import { taggedRequestId } from './front.js';
+import { clientView } from './client-address.js';
 
 /**
  * 2.6 lets an RP refuse logout tokens whose iat is too far in the past; the
@@ -33,6 +34,7 @@ async function handleBackchannelLogout(gw: Gateway, request: FastifyRequest<{ Pa
   const requestId = taggedRequestId(request.raw);
   const realm = gw.runtime.realms.get(request.params.realm);
   const realmName = realm?.name ?? '-';
+  const ip = clientView(request.raw, gw.runtime.trustedProxies).ip; // the provider's address, for the audit line
   try {
     if (!realm) throw new GatehouseError('GH_UNKNOWN_REALM', 'back-channel logout for an unknown realm');
     // 2.5: application/x-www-form-urlencoded with exactly one logout_token
@@ -67,12 +69,12 @@ async function handleBackchannelLogout(gw: Gateway, request: FastifyRequest<{ Pa
       : ({ kind: 'subject', realm: realm.name, value: claims.sub!, at: now, until } as const);
     await gw.revocations.revoke(entry);
     gw.metrics.signOut(realm.name, 'backchannel');
-    gw.log.info({ audit: 'backchannel-logout', realm: realm.name, sub: claims.sub, sid: claims.sid, by: entry.kind, requestId }, 'sessions ended by back-channel logout');
+    gw.log.info({ audit: 'backchannel-logout', realm: realm.name, sub: claims.sub, sid: claims.sid, by: entry.kind, reason: 'provider logout', ip, requestId }, 'sessions ended by back-channel logout');
     return reply.code(200).header('cache-control', 'no-store').header('x-request-id', requestId).send();
   } catch (error) {
     const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
     if (gh.code.startsWith('GH_LOGOUT_TOKEN') && realm) gw.metrics.tokenFailure(realm.name, gh.code);
-    gw.log.warn({ audit: 'backchannel-logout-refused', realm: realmName, code: gh.code, detail: gh.detail, requestId }, 'back-channel logout refused');
+    gw.log.warn({ audit: 'backchannel-logout-refused', realm: realmName, code: gh.code, reason: gh.code, detail: gh.detail, ip, requestId }, 'back-channel logout refused');
     return failure(reply, gh, requestId);
   }
 }
