@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Regenerate the README images (docs/images/sign-in.png, docs/images/helpdesk.png).
 //
-// They are taken by the browser tests themselves (test/e2e/sign-in.test.ts),
+// They are taken by the browser tests themselves (test/e2e/sign-in-user.test.ts, sign-in-agent.test.ts),
 // with the same Chromium, flags and window size as every e2e run
 // (test/helpers/browser.ts), so the pictures show what the tests just proved
 // works. A plain `npm test` writes its screenshots to test-artifacts/ only;
@@ -24,7 +24,7 @@ const mtime = (file) => {
 };
 const before = images.map(mtime);
 
-const run = spawnSync(join(root, 'node_modules', '.bin', 'tap'), ['test/e2e/sign-in.test.ts'], {
+const run = spawnSync(join(root, 'node_modules', '.bin', 'tap'), ['test/e2e/sign-in-user.test.ts', 'test/e2e/sign-in-agent.test.ts'], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, GATEHOUSE_README_IMAGES: '1' },

@@ -104,6 +104,16 @@ export async function websocketStatus(page: Page): Promise<string> {
   return (await status.textContent()) ?? '';
 }
 
+/** The demo helpdesk page as the person sees it. */
+export async function helpdeskView(page: Page): Promise<{ realm: string | null; subject: string | null; assertion: string | null; path: string | null }> {
+  return {
+    realm: await page.textContent('#realm'),
+    subject: await page.textContent('#subject'),
+    assertion: await page.textContent('#assertion'),
+    path: await page.textContent('#path'),
+  };
+}
+
 /** Every top-level URL the page asks for from now on, redirect hops included. */
 export function recordNavigations(page: Page): string[] {
   const seen: string[] = [];
