@@ -103,7 +103,14 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
   gw.refresher = createSessionRefresher(gw, shared.refreshCoordination);
   const app = await buildApp(gw);
-  await app.listen({ port: options.port ?? config.listen.port, host: options.host ?? config.listen.host });
+  try {
+    await app.listen({ port: options.port ?? config.listen.port, host: options.host ?? config.listen.host });
+  } catch (error) {
+    // a port in use must not leave Redis connections (and the process) hanging
+    await app.close().catch(() => {});
+    await Promise.allSettled([shared.store.close(), shared.revocations.close(), gw.upstreamPool.close()]);
+    throw error;
+  }
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${config.listen.tls ? 'https' : 'http'}://${host}:${address.port}`;

@@ -98,3 +98,22 @@ t.test('store: cookie with redis_url — sessions keep working during the outage
   cluster.use(0);
   t.ok(await eventually(async () => (await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { headers: { ...XHR, cookie: copied } })).status === 401, 5000), 'and on A once Redis is back (B wrote it on reconnect)');
 });
+
+t.test('a gateway that cannot listen closes its Redis connections (no hanging process)', async (t) => {
+  const { createServer } = await import('node:net');
+  const { Redis } = await import('ioredis');
+  const { startGateway } = await import('../../src/server.js');
+  const { createLogger } = await import('../../src/observe/log.js');
+  const cluster = await startCluster({ store: 'redis', redis, instances: 1 });
+  t.teardown(() => cluster.close());
+  const inspect = new Redis(redis.url);
+  t.teardown(() => inspect.disconnect());
+  const clients = async (): Promise<number> => String(await inspect.client('LIST')).trim().split('\n').length;
+  const before = await clients();
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => busy.close(() => resolve())));
+  const port = (busy.address() as { port: number }).port;
+  await t.rejects(startGateway({ config: cluster.config, file: '(test)', port, host: '127.0.0.1', logger: createLogger({ level: 'silent', format: 'json' }) }), { code: 'EADDRINUSE' });
+  t.ok(await eventually(async () => (await clients()) === before, 2000), 'its Redis connections are closed');
+});
