@@ -7,7 +7,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { deriveSealKeys, open, seal } from '../../src/session/codec.js';
-import { budget } from './budget.js';
+import { budget } from './fixtures/budget.js';
 
 const keys = deriveSealKeys(['fuzz-secret-0123456789abcdefghijklmnopqrstuv', 'older-secret-0123456789abcdefghijklmnopqrstu'], 'session:agent');
 const otherRealm = deriveSealKeys(['fuzz-secret-0123456789abcdefghijklmnopqrstuv'], 'session:user');

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { hostileYaml } from '../helpers/hostile-provider.js';
-import { budget } from './budget.js';
+import { budget } from './fixtures/budget.js';
 
 const SESSION_SECRET = 'SessionSecretNeverEcho-0123456789abcdefXYZ';
 const CLIENT_SECRET = 'ClientSecretNeverEcho-0123456789abcdefXYZ';

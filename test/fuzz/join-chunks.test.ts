@@ -8,7 +8,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { readCookies } from '../../src/http/cookies.js';
 import { CHUNK_SIZE, MAX_CHUNKS, joinChunks, splitIntoChunks, staleChunkNames } from '../../src/session/codec.js';
-import { budget } from './budget.js';
+import { budget } from './fixtures/budget.js';
 
 const NAME = '__Host-gatehouse-agent';
 const cookieName = fc.oneof(

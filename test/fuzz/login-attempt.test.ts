@@ -8,7 +8,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { deriveSealKeys, seal } from '../../src/session/codec.js';
 import { LOGIN_ATTEMPT_TTL_MS, attemptCookieSuffix, newLoginAttempt, openLoginAttempt, sealLoginAttempt } from '../../src/session/login-attempt.js';
-import { budget } from './budget.js';
+import { budget } from './fixtures/budget.js';
 
 const keys = deriveSealKeys(['fuzz-secret-0123456789abcdefghijklmnopqrstuv'], 'login-attempt:agent');
 const NOW = 1_800_000_000_000;

@@ -8,7 +8,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { normalizePath, RealmTable } from '../../src/http/realm.js';
-import { budget } from './budget.js';
+import { budget } from './fixtures/budget.js';
 
 const PIECES = ['/', '//', '.', '..', '%2e', '%2E', '%2e%2e', '.%2e', '%2f', '%2F', '%5c', '%00', '%0a', '%', '%zz', '%25', '%252e', '\\', ';', '%3b', 'agent', 'AGENT', '%61gent', 'user', 'x', ' ', '\t', '?', '#', '~', '%7e', '%C3%A9', 'é', '@'];
 const raw = fc.oneof(

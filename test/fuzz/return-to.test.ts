@@ -7,7 +7,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { safeReturnTo } from '../../src/http/return-to.js';
-import { budget } from './budget.js';
+import { budget } from './fixtures/budget.js';
 
 const PUBLIC = 'https://helpdesk.example.com';
 const ALLOWED = new Set(['https://portal.example.com']);
