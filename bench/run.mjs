@@ -12,7 +12,7 @@
 // the machine hits all rows alike; each row reports the median of its rounds.
 //
 // Options: --workers N (2) --connections N (32) --duration S (5) --warmup S (2)
-//          --rounds N (3) --signins N (300) --no-signin --no-apache --no-redis
+//          --rounds N (3) --signins N (300) --no-signin --no-apache --no-redis --no-latency
 //          --cpu-prof DIR (start Gatehouse with --cpu-prof, profiles written there on stop)
 //          --only a,b (row keys) --out FILE (bench/RESULTS.md)
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startNginx, BODY_BYTES } from './lib/nginx.mjs';
 import { runWrk, wrkVersion } from './lib/wrk.mjs';
-import { freePort, pinSelf, peakRss, startPinned, waitForPort, sleep } from './lib/procs.mjs';
+import { freePort, pinSelf, peakRss, startPinned, waitForPort, cpuSeconds } from './lib/procs.mjs';
 import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
 import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
 import { signIn } from './lib/browser.mjs';
@@ -119,6 +119,9 @@ async function main() {
   if (signedIn.res.status !== 200) throw new Error(`sign-in through Gatehouse ended with ${signedIn.res.status} at ${signedIn.res.url}`);
   const cookie = signedIn.jar.header(`${gh}/agent/tickets`);
   const w = `${settings.workers} worker${settings.workers > 1 ? 's' : ''}`;
+  // direct and the bare proxy get the very request the signed-in row sends, session cookie included:
+  // a browser sends it on every request, whoever answers
+  for (const row of rows) if (row.key === 'direct' || row.key === 'bare') row.headers = { cookie };
   if (want('gatehouse')) rows.push({ key: 'gatehouse', name: `**gatehouse, signed in** (cookie store, ${w})`, url: `${gh}/agent/tickets`, headers: { cookie }, expectStatus: 200, pid: gatehouse.pid });
 
   if (want('gatehouse-redis') && !flag('no-redis')) {
@@ -181,9 +184,11 @@ async function main() {
   for (const row of measured) await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.warmupSec });
   for (let round = 1; round <= settings.rounds; round++) {
     for (const row of measured) {
+      const cpuBefore = cpuSeconds(row.pid);
       const r = await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.durationSec });
+      r.cpuUsPerRequest = ((cpuSeconds(row.pid) - cpuBefore) * 1e6) / r.requests;
       (row.runs ??= []).push(r);
-      log(`round ${round}/${settings.rounds} ${row.key}: ${Math.round(r.rps)} req/s p99 ${r.p99} ms${r.unexpected ? ` — ${r.unexpected} unexpected statuses ${JSON.stringify(r.unexpectedStatuses)}` : ''}`);
+      log(`round ${round}/${settings.rounds} ${row.key}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} CPU µs/req, p99 ${r.p99} ms${r.unexpected ? ` — ${r.unexpected} unexpected statuses ${JSON.stringify(r.unexpectedStatuses)}` : ''}`);
     }
   }
   for (const row of measured) row.rssBytes = peakRss(row.pid);
@@ -197,7 +202,7 @@ async function main() {
   // latency at half of Gatehouse's peak rate: the same fixed rate for every system
   const latency = [];
   const ghRow = byKey.gatehouse;
-  if (ghRow?.ok) {
+  if (ghRow?.ok && !flag('no-latency')) {
     const rate = Math.round(ghRow.rps / 2);
     log(`latency at a fixed ${rate} req/s`);
     for (const row of [byKey.direct, byKey.bare, ghRow, apacheBest].filter((r) => r && !r.error)) {
@@ -258,6 +263,10 @@ function render({ summary, directRps, apacheBest, latency, signins, v, machineBe
     ['signed-in req/s ≥ 0.9× bare proxy', gh?.ok && bare?.ok ? gh.rps / bare.rps : undefined, 0.9, '×'],
     ['p99 added over direct ≤ 1 ms at half of Gatehouse peak', added, 1, ' ms', true],
     ...unauth.map((r) => [`${r.name.replace('gatehouse, not signed in: ', '')} ≥ 2× signed-in rate`, gh?.ok ? r.rps / gh.rps : undefined, 2, '×']),
+    // the same ratios from CPU time per request: what one request costs, whatever else the machine was doing
+    ['by CPU per request: mod_auth_openidc best ÷ gatehouse ≥ 1.5', gh?.ok && apacheBest ? apacheBest.cpuUs / gh.cpuUs : undefined, 1.5, '×'],
+    ['by CPU per request: bare proxy ÷ gatehouse ≥ 0.9', gh?.ok && bare?.ok ? bare.cpuUs / gh.cpuUs : undefined, 0.9, '×'],
+    ...unauth.map((r) => [`by CPU per request: signed-in ÷ ${r.name.replace('gatehouse, not signed in: ', '')} ≥ 2`, gh?.ok ? gh.cpuUs / r.cpuUs : undefined, 2, '×']),
   ];
   const targetLines = targets.map(([what, value, limit, unit, lowerIsBetter]) => {
     const ok = value === undefined ? undefined : lowerIsBetter ? value <= limit : value >= limit;

@@ -35,23 +35,23 @@ export function summarize(rows) {
     const unexpected = row.runs.reduce((s, r) => s + r.unexpected, 0);
     const non2xx = row.runs.reduce((s, r) => s + r.non2xx, 0);
     const socketErrors = row.runs.reduce((s, r) => s + r.socketErrors, 0);
-    return { ...row, rps: median(row.runs.map((r) => r.rps)), p50: m.p50, p99: m.p99, max: m.max, non2xx, unexpected, socketErrors, ok: unexpected === 0 };
+    return { ...row, rps: median(row.runs.map((r) => r.rps)), cpuUs: median(row.runs.map((r) => r.cpuUsPerRequest)), p50: m.p50, p99: m.p99, max: m.max, non2xx, unexpected, socketErrors, ok: unexpected === 0 };
   });
 }
 
 export function mainTable(summary, { directRps, apacheBestRps }) {
   const lines = [
-    '| what | req/s | ×direct | ×mod_auth_openidc best | p50 ms | p99 ms | max ms | non-2xx | peak RSS MB | measurement |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| what | req/s | ×direct | ×mod_auth_openidc best | CPU µs/req | p50 ms | p99 ms | max ms | non-2xx | peak RSS MB | measurement |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const r of summary) {
     if (r.error) {
-      lines.push(`| ${r.name} | — | — | — | — | — | — | — | — | not measured: ${r.error} |`);
+      lines.push(`| ${r.name} | — | — | — | — | — | — | — | — | — | not measured: ${r.error} |`);
       continue;
     }
     const verdict = r.ok ? (r.expectStatus === 200 ? 'ok' : `ok (all ${r.expectStatus})`) : `**FAILED**: ${r.unexpected} responses not ${r.expectStatus}`;
     lines.push(
-      `| ${r.name} | ${fmt.rps(r.rps)} | ${fmt.ratio(r.rps / directRps)} | ${fmt.ratio(apacheBestRps ? r.rps / apacheBestRps : undefined)} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p99)} | ${fmt.ms(r.max)} | ${r.non2xx} | ${fmt.mb(r.rssBytes)} | ${verdict}${r.socketErrors ? `, ${r.socketErrors} socket errors` : ''} |`,
+      `| ${r.name} | ${fmt.rps(r.rps)} | ${fmt.ratio(r.rps / directRps)} | ${fmt.ratio(apacheBestRps ? r.rps / apacheBestRps : undefined)} | ${r.cpuUs === undefined ? '—' : Math.round(r.cpuUs)} | ${fmt.ms(r.p50)} | ${fmt.ms(r.p99)} | ${fmt.ms(r.max)} | ${r.non2xx} | ${fmt.mb(r.rssBytes)} | ${verdict}${r.socketErrors ? `, ${r.socketErrors} socket errors` : ''} |`,
     );
   }
   return lines.join('\n');

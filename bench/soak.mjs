@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// npm run bench:soak — 1,000,000 signed-in requests over 10,000 distinct
+// sessions through Gatehouse (cookie store). Passes when the gateway's RSS after
+// the last request is within 10% of its RSS after the first 100,000, no request
+// got anything but 200, and the CPU cost of a request is the same with 10,000
+// live sessions as with one.
+//
+// Sessions: one real sign-in at the in-process provider; the other 9,999 are
+// that session sealed again (codec.ts seal, the gateway's own secret) with a new
+// id and subject — what 10,000 sign-ins would leave in browsers, without
+// spending minutes in the provider's login pages. Like browsers that keep the
+// re-sealed cookie the gateway hands out after session.touch, the soak re-seals
+// every session (fresh seenAt) when its cookies are older than 40 s, between
+// segments of at most 50,000 requests.
+//
+// Options: --workers N (2) --sessions N (10000) --requests N (1000000) --connections N (32) --out FILE (bench/SOAK.md)
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNginx } from './lib/nginx.mjs';
+import { runWrk } from './lib/wrk.mjs';
+import { freePort, pinSelf, currentRss, peakRss, cpuSeconds } from './lib/procs.mjs';
+import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
+import { signIn } from './lib/browser.mjs';
+import { machine, versions } from './lib/report.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
+const settings = {
+  workers: Number(opt('workers', 2)),
+  sessions: Number(opt('sessions', 10_000)),
+  requests: Number(opt('requests', 1_000_000)),
+  connections: Number(opt('connections', 32)),
+  out: opt('out', join(REPO, 'bench', 'SOAK.md')),
+};
+const SEGMENT = 100_000;
+const RESEAL_AFTER_MS = 40_000;
+
+const { DEMO_ACCOUNTS, startDemoProvider } = await import(join(REPO, 'dist', 'demo', 'provider.js'));
+const { deriveSealKeys, open, seal } = await import(join(REPO, 'dist', 'session', 'codec.js'));
+const { newSessionId } = await import(join(REPO, 'dist', 'session', 'session.js'));
+const log = (line) => process.stderr.write(`[soak] ${line}\n`);
+const mb = (bytes) => (bytes / 1048576).toFixed(1);
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-soak-'));
+const stoppers = [];
+const stopAll = async () => {
+  for (const stop of stoppers.reverse()) await stop().catch(() => {});
+  stoppers.length = 0;
+};
+process.on('SIGINT', () => stopAll().finally(() => process.exit(130)));
+
+async function main() {
+  pinSelf('0');
+  const machineBefore = machine();
+  const nginx = await startNginx({ dir, cpus: '1' });
+  stoppers.push(nginx.stop);
+  const port = await freePort();
+  const gh = `http://127.0.0.1:${port}`;
+  const provider = await startDemoProvider({ clients: [{ ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK] }, { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK] }], accounts: DEMO_ACCOUNTS });
+  stoppers.push(() => provider.close());
+  const gatehouse = await startGatehouse({ dir, cpus: '0-1', port, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers });
+  stoppers.push(gatehouse.stop);
+
+  // one real sign-in; its session is the template of the others
+  const flow = await signIn(`${gh}/agent/tickets`, DEMO_ACCOUNTS[0]);
+  if (flow.res.status !== 200) throw new Error(`sign-in ended with ${flow.res.status}`);
+  const cookieName = flow.jar.cookies.find((c) => c.name.endsWith('gatehouse-agent')).name;
+  const realCookie = flow.jar.cookies.find((c) => c.name === cookieName).value;
+  const keys = deriveSealKeys([gatehouse.secret], 'session:agent');
+  const template = await open(realCookie, keys);
+  if (!template) throw new Error('the soak cannot open the session it signed in with (secret or codec changed?)');
+  const identities = Array.from({ length: settings.sessions }, (_, i) =>
+    i === 0 ? template : { ...template, id: newSessionId(), sub: `soak-user-${i}`, email: `soak-user-${i}@example.com`, name: `Soak User ${i}` },
+  );
+  const cookiesFile = join(dir, 'cookies.txt');
+  let sealedAt = 0;
+  async function resealAll() {
+    const now = Date.now();
+    const lines = [];
+    for (const s of identities) lines.push(`${cookieName}=${await seal({ ...s, seenAt: now }, keys)}`);
+    writeFileSync(cookiesFile, `${lines.join('\n')}\n`);
+    sealedAt = now;
+  }
+  await resealAll();
+  log(`${settings.sessions} sessions sealed; gateway RSS ${mb(currentRss(gatehouse.pid))} MB`);
+
+  // wrk runs for a time, not a count: each segment lasts what the last rate says ~100,000 requests take
+  const wrkBase = { dir, cpus: '0', url: `${gh}/agent/tickets`, connections: settings.connections, cookiesFile };
+  const secondsFor = (n, rps) => Math.max(1, Math.min(30, Math.round(n / rps)));
+  let lastRps = (await runWrk({ ...wrkBase, durationSec: 2 })).rps; // warm-up, not counted
+  let done = 0;
+  let unexpected = 0;
+  let socketErrors = 0;
+  const statuses = {};
+  const segments = [];
+  let rssAfterFirst = 0;
+  const cpuStart = cpuSeconds(gatehouse.pid);
+  const started = Date.now();
+  while (done < settings.requests) {
+    if (Date.now() - sealedAt > RESEAL_AFTER_MS) await resealAll();
+    // the first segment ends at about 100,000 requests: the reference RSS is taken there
+    const want = Math.min(done < SEGMENT ? Math.max(5000, (SEGMENT - done) / 2) : SEGMENT / 2, settings.requests - done);
+    const cpu0 = cpuSeconds(gatehouse.pid);
+    const r = await runWrk({ ...wrkBase, durationSec: secondsFor(want, lastRps) });
+    lastRps = r.rps;
+    done += r.requests;
+    unexpected += r.unexpected;
+    socketErrors += r.socketErrors;
+    for (const [k, v] of Object.entries(r.unexpectedStatuses)) statuses[k] = (statuses[k] ?? 0) + v;
+    const rss = currentRss(gatehouse.pid);
+    const cpuUs = ((cpuSeconds(gatehouse.pid) - cpu0) * 1e6) / r.requests;
+    segments.push({ done, rps: r.rps, p99: r.p99, rss, cpuUs, unexpected: r.unexpected });
+    if (!rssAfterFirst && done >= SEGMENT * 0.95) rssAfterFirst = rss;
+    log(`${done.toLocaleString('en-US')} requests: ${Math.round(r.rps)} req/s, ${Math.round(cpuUs)} CPU µs/req, p99 ${r.p99} ms, RSS ${mb(rss)} MB${r.unexpected ? `, ${r.unexpected} unexpected ${JSON.stringify(r.unexpectedStatuses)}` : ''}`);
+  }
+  const totalSeconds = (Date.now() - started) / 1000;
+  const cpuTotalUs = ((cpuSeconds(gatehouse.pid) - cpuStart) * 1e6) / done;
+  const rssAfter = currentRss(gatehouse.pid);
+
+  // does a request cost more with 10,000 live sessions than with one?
+  const oneFile = join(dir, 'one.txt');
+  writeFileSync(oneFile, `${cookieName}=${await seal({ ...template, seenAt: Date.now() }, keys)}\n`);
+  await resealAll();
+  const costOf = async (file) => {
+    const c0 = cpuSeconds(gatehouse.pid);
+    const r = await runWrk({ ...wrkBase, cookiesFile: file, durationSec: 5 });
+    return { rps: r.rps, cpuUs: ((cpuSeconds(gatehouse.pid) - c0) * 1e6) / r.requests, unexpected: r.unexpected };
+  };
+  await costOf(cookiesFile); // every session in the cache first
+  const many = await costOf(cookiesFile);
+  const one = await costOf(oneFile);
+  const peak = peakRss(gatehouse.pid);
+  const machineAfter = machine();
+  await stopAll();
+
+  const growth = rssAfter / rssAfterFirst - 1;
+  const costGrowth = many.cpuUs / one.cpuUs - 1;
+  const checks = [
+    [`RSS after ${done.toLocaleString('en-US')} requests within 10% of RSS after the first ${segments.find((x) => x.rss === rssAfterFirst)?.done.toLocaleString('en-US')}`, `${mb(rssAfter)} MB vs ${mb(rssAfterFirst)} MB (${(growth * 100).toFixed(1)}%)`, Math.abs(growth) <= 0.1],
+    ['every response 200 (no redirect, 401, 5xx), no socket error', `${unexpected} unexpected ${JSON.stringify(statuses)}, ${socketErrors} socket errors`, unexpected === 0 && socketErrors === 0],
+    [`CPU per request with ${settings.sessions.toLocaleString('en-US')} live sessions within 10% of one session`, `${many.cpuUs.toFixed(0)} µs vs ${one.cpuUs.toFixed(0)} µs (${(costGrowth * 100).toFixed(1)}%)`, costGrowth <= 0.1 && many.unexpected === 0 && one.unexpected === 0],
+  ];
+  const ok = checks.every(([, , pass]) => pass);
+  const v = versions(REPO);
+  const report = `# Gatehouse soak results
+
+Written by \`npm run bench:soak\` (bench/soak.mjs) on ${new Date().toISOString()}: ${ok ? '**passed**' : '**FAILED**'}.
+
+- ${done.toLocaleString('en-US')} signed-in requests over ${settings.sessions.toLocaleString('en-US')} distinct sessions (cookie store, ${settings.workers} worker(s)), wrk ${v.wrk} with ${settings.connections} connections, the sessions taken in turn; ${totalSeconds.toFixed(0)} s, ${Math.round(done / totalSeconds).toLocaleString('en-US')} req/s on average, ${cpuTotalUs.toFixed(0)} CPU µs per request.
+- Machine: ${machineBefore.cpu}, ${machineBefore.memory}; load average before ${machineBefore.loadavg}, after ${machineAfter.loadavg}. Node ${v.node}, Gatehouse ${v.gatehouse}.
+- Pinning as in bench/run.mjs: wrk on CPU 0, nginx on CPU 1, Gatehouse on CPUs 0-1. RSS is VmRSS summed over the cluster primary and its workers; peak (VmHWM) over the whole soak ${mb(peak)} MB.
+
+| check | measured | verdict |
+| --- | --- | --- |
+${checks.map(([what, value, pass]) => `| ${what} | ${value} | ${pass ? 'passed' : '**failed**'} |`).join('\n')}
+
+| requests done | req/s | CPU µs/req | p99 ms | RSS MB |
+| ---: | ---: | ---: | ---: | ---: |
+${segments.map((s) => `| ${s.done.toLocaleString('en-US')} | ${Math.round(s.rps).toLocaleString('en-US')} | ${s.cpuUs.toFixed(0)} | ${s.p99.toFixed(1)} | ${mb(s.rss)} |`).join('\n')}
+`;
+  process.stdout.write(report);
+  writeFileSync(settings.out, report);
+  if (!ok) process.exitCode = 1;
+}
+
+main()
+  .catch((error) => {
+    process.stderr.write(`soak failed: ${error.stack ?? error}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
