@@ -94,9 +94,9 @@ export interface ServeProcess {
   kill(): void;
 }
 
-export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}): ServeProcess {
+export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []): ServeProcess {
   ensureBuilt();
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile, ...extraArgs], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   const waiters: Array<{ test: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }> = [];
   let buffer = '';

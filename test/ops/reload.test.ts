@@ -122,3 +122,23 @@ t.test('SIGHUP to a spawned gatehouse serve: swapped under traffic; an invalid f
   serve.child.kill('SIGTERM');
   t.equal((await serve.exited).code, 0);
 });
+
+t.test('serve --watch reloads when the file changes', async (t) => {
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  const upstream = await startUpstream();
+  t.teardown(() => upstream.close());
+  const dir = tempDir(t);
+  const base = demoYaml(publicUrl, 'http://127.0.0.1:9', upstream.url).replace('${GATEHOUSE_DEMO_SECRET}', '[a-session-secret-that-stays-the-same-across-reloads]').replace('${GATEHOUSE_DEMO_LOG_LEVEL:-info}', 'info');
+  const file = writeFile(dir, 'gateway.yaml', base);
+  const serve = spawnServe(file, {}, ['--watch']);
+  t.teardown(() => serve.kill());
+  await serve.waitForLog((l) => l.msg === 'gatehouse listening');
+  t.equal((await fetchWithJar(`${publicUrl}/status/204`, { headers: { accept: 'application/json' } })).status, 401, 'not public yet');
+  writeFile(dir, 'gateway.yaml', base.replace('  - /favicon.ico\n', '  - /favicon.ico\n  - /status/**\n'));
+  const accepted = await serve.waitForLog((l) => l.msg === 'configuration reload accepted', 5000);
+  t.equal(accepted.reason, 'file changed');
+  t.equal((await fetchWithJar(`${publicUrl}/status/204`)).status, 204, 'the change is in effect without a signal');
+  serve.child.kill('SIGTERM');
+  t.equal((await serve.exited).code, 0);
+});
