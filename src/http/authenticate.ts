@@ -9,6 +9,7 @@ import type { Gateway, SessionEntry } from './gateway.js';
 import type { RealmRuntime } from '../config/runtime.js';
 import { joinChunks, splitIntoChunks, staleChunkNames } from '../session/codec.js';
 import { judgeSession, needsTouch, type SessionData } from '../session/session.js';
+import { refreshDueAt } from '../session/refresh.js';
 import { buildIdentityHeaders } from '../identity/headers.js';
 import { checkAllowRules } from '../allow/rules.js';
 import { clearCookie, setCookie, type CookieJar } from './cookies.js';
@@ -49,6 +50,29 @@ export async function prepareEntry(gw: Gateway, realm: RealmRuntime, session: Se
     assertionRenewAt: now + Math.floor(runtime.identity.ttlMs * 0.75),
     checkedAt: now,
   };
+}
+
+/**
+ * The common case, decided without a promise: the cookie value is in the session
+ * cache under this realm and config generation, the session is valid, not
+ * revoked and allowed, and nothing is due (recheck, token refresh, touch,
+ * assertion renewal). Anything else is null, and authenticate() decides it
+ * exactly as it always has — every condition here is one of its own.
+ */
+export function authenticateFromCache(gw: Gateway, realm: RealmRuntime, cookies: CookieJar): AuthResult | null {
+  const cookieValue = joinChunks(cookies, realm.cookieName);
+  if (cookieValue === undefined) return null;
+  const entry = gw.cache.get(cookieValue);
+  if (entry === undefined) return null;
+  const runtime = gw.runtime;
+  const now = gw.now();
+  if (entry.realm.name !== realm.name || entry.generation !== runtime.generation || now - entry.checkedAt > gw.store.recheckMs) return null;
+  const session = entry.session;
+  if (entry.refusal !== null || judgeSession(session, now, runtime.times) !== 'valid' || gw.revocations.isRevoked(session)) return null;
+  // session/refresh.ts refreshIfDue hands the session back unchanged unless this holds
+  if (gw.refresher && session.refreshToken !== undefined && session.tokensExpireAt !== undefined && runtime.refresh && now >= refreshDueAt(session)) return null;
+  if (needsTouch(session, now, runtime.times) || now >= entry.assertionRenewAt) return null;
+  return { kind: 'signed-in', entry, setCookies: null };
 }
 
 export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: CookieJar): Promise<AuthResult> {

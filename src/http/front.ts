@@ -14,7 +14,7 @@ import type { RealmRuntime } from '../config/runtime.js';
 import { isGatehouseError, GatehouseError } from '../errors.js';
 import { clientView, type ClientView } from './client-address.js';
 import { normalizePath } from './realm.js';
-import { authenticate, type AuthResult } from './authenticate.js';
+import { authenticate, authenticateFromCache, type AuthResult } from './authenticate.js';
 import { readCookies, type CookieJar } from './cookies.js';
 import { forward, forwardUpgrade, refuseUpgrade } from './proxy.js';
 import { errorAnswer, isNavigation, jsonAnswer, htmlAnswer, writeAnswer, type Answer } from './respond.js';
@@ -171,7 +171,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
       return;
     case 'forward-public':
       gw.metrics.request('-', 'public');
-      await forward(gw, req, res, { path: routed.path!, entry: null, client, requestId, setCookies: null, corsOrigin: corsOriginOf(gw, req) });
+      forward(gw, req, res, { path: routed.path!, entry: null, client, requestId, setCookies: null, corsOrigin: corsOriginOf(gw, req) });
       return;
     case 'realm':
       break;
@@ -184,14 +184,15 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     return;
   }
   const cookies = readCookies(req.headers);
-  const auth = await authenticateOrAnswer(gw, req, realm, cookies, requestId);
+  // a session seen before and nothing due: no promise on the way to the helpdesk
+  const auth = authenticateFromCache(gw, realm, cookies) ?? (await authenticateOrAnswer(gw, req, realm, cookies, requestId));
   if ('status' in auth) {
     writeAnswer(res, auth);
     return;
   }
   if (auth.kind === 'signed-in') {
     gw.metrics.request(realm.name, 'forwarded');
-    await forward(gw, req, res, { path: routed.path!, entry: auth.entry, client, requestId, setCookies: auth.setCookies, corsOrigin: cors });
+    forward(gw, req, res, { path: routed.path!, entry: auth.entry, client, requestId, setCookies: auth.setCookies, corsOrigin: cors });
     return;
   }
   if (auth.kind === 'forbidden') {
