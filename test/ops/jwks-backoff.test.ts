@@ -21,6 +21,7 @@ t.test('JWKS down after a key rotation: single flight, backoff, stale keys kept,
   let published = [oldKey.jwk];
   let jwksUp = true;
   let jwksHits = 0;
+  const hitTimes: number[] = [];
   let issuer = '';
   const server = createServer((req, res) => {
     if (req.url === '/.well-known/openid-configuration') {
@@ -28,6 +29,7 @@ t.test('JWKS down after a key rotation: single flight, backoff, stale keys kept,
       return res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: ['ES256'] }));
     }
     jwksHits++;
+    hitTimes.push(performance.now());
     // slow enough that a burst of lookups overlaps one fetch
     setTimeout(() => {
       if (!jwksUp) {
@@ -69,16 +71,27 @@ t.test('JWKS down after a key rotation: single flight, backoff, stale keys kept,
   t.equal(jwksHits, 2, 'no fetch at all during the backoff');
   t.equal(await verify(await token(oldKey)), 'alice', 'tokens signed with a key we have still verify (stale-if-error)');
 
-  await new Promise((r) => setTimeout(r, 350));
-  t.equal(await verify(newToken), 'GH_ID_TOKEN_KID_UNKNOWN');
-  t.equal(jwksHits, 3, 'after the first backoff: one more attempt');
-  await new Promise((r) => setTimeout(r, 350));
-  await verify(newToken);
-  t.equal(jwksHits, 3, 'the backoff doubled (600 ms): still no new fetch after 350 ms');
+  // a steady stream of sign-ins with the new key while the endpoint stays down: the fetches back off (300 ms, then 600 ms)
+  let calls = 0;
+  const streamStarted = performance.now();
+  while (jwksHits < 4 && performance.now() - streamStarted < 10_000) {
+    t.equal(await verify(newToken), 'GH_ID_TOKEN_KID_UNKNOWN');
+    calls++;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.equal(jwksHits, 4, `${calls} sign-ins, two more fetches`);
+  t.ok(calls > 15, 'many sign-ins were refused without a fetch');
+  t.ok(hitTimes[2]! - hitTimes[1]! >= 300, `first backoff respected (${Math.round(hitTimes[2]! - hitTimes[1]!)} ms >= 300)`);
+  t.ok(hitTimes[3]! - hitTimes[2]! >= 600, `then doubled (${Math.round(hitTimes[3]! - hitTimes[2]!)} ms >= 600)`);
 
   jwksUp = true;
-  await new Promise((r) => setTimeout(r, 300));
-  t.equal(await verify(newToken), 'alice', 'the endpoint is back: the new key is fetched and the token verifies');
-  t.equal(jwksHits, 4);
+  let result = '';
+  while (result !== 'alice' && performance.now() - streamStarted < 15_000) {
+    result = await verify(newToken);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.equal(result, 'alice', 'the endpoint is back: the new key is fetched and the token verifies');
+  t.equal(jwksHits, 5, 'with one fetch');
+  t.ok(hitTimes[4]! - hitTimes[3]! >= 1200, 'after the third backoff (1200 ms)');
   t.ok(events.some((e) => e.type === 'jwks' && !e.ok) && events.at(-1)?.type === 'jwks' && events.at(-1)?.ok, 'failures and the recovery are reported (metrics, logs)');
 });

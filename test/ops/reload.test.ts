@@ -33,6 +33,11 @@ function trafficLoop(base: string, jar: CookieJar) {
   ];
   return {
     statuses,
+    /** resolves once n more requests have completed (traffic really overlaps what happens next) */
+    async advance(n: number) {
+      const target = statuses.length + n;
+      while (statuses.length < target) await new Promise((r) => setTimeout(r, 5));
+    },
     async stop() {
       running = false;
       await Promise.all(workers);
@@ -53,13 +58,13 @@ t.test('in-process: reloads under traffic drop nothing and sign nobody out', asy
   const traffic = trafficLoop(stack.publicUrl, jar);
   const generations: number[] = [];
   for (let i = 0; i < 6; i++) {
-    await new Promise((r) => setTimeout(r, 60));
+    await traffic.advance(8);
     const runtime = await stack.gateway.reload(parseConfigText(yaml(`Helpdesk ${i}`, i % 2 ? '  - /status/**\n' : ''), '(reload)', env).config);
     generations.push(runtime.generation);
   }
-  await new Promise((r) => setTimeout(r, 60));
+  await traffic.advance(8);
   const failed = await traffic.stop();
-  t.ok(traffic.statuses.length > 40, `traffic flowed during the reloads (${traffic.statuses.length} requests)`);
+  t.ok(traffic.statuses.length >= 56, `traffic flowed between and during the reloads (${traffic.statuses.length} requests)`);
   t.same(failed, [], 'no request failed or changed its answer');
   t.same(generations, [2, 3, 4, 5, 6, 7]);
   t.equal(stack.gw.runtime.theme.title, 'Helpdesk 5', 'the last config is in effect');
@@ -94,20 +99,22 @@ t.test('SIGHUP to a spawned gatehouse serve: swapped under traffic; an invalid f
   const alice = await signIn(`${publicUrl}/agent/`, ALICE);
   t.equal(alice.final.status, 200, 'alice signed in through the spawned gateway');
   const traffic = trafficLoop(publicUrl, alice.jar);
+  await traffic.advance(8);
 
   writeFile(dir, 'gateway.yaml', base.replace('  - /favicon.ico\n', '  - /favicon.ico\n  - /status/**\n'));
   serve.child.kill('SIGHUP');
   await serve.waitForLog((l) => l.msg === 'configuration reload accepted');
-  await new Promise((r) => setTimeout(r, 100));
+  await traffic.advance(8);
   t.equal((await fetchWithJar(`${publicUrl}/status/204`)).status, 204, 'the new config is in effect');
 
   // an invalid file: two problems, both logged with file:line:key; the old config keeps serving
   writeFile(dir, 'gateway.yaml', base.replace('  timeout: 10s', '  timeout: soon\n  retries: 3'));
   serve.child.kill('SIGHUP');
   const rejected = await serve.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('configuration reload rejected'));
+  await traffic.advance(8);
   const failed = await traffic.stop();
   t.same(failed, [], `no request failed during the reloads (${traffic.statuses.length} requests)`);
-  t.ok(traffic.statuses.length > 20, 'traffic flowed');
+  t.ok(traffic.statuses.length >= 24, 'traffic flowed before, between and after the reloads');
   t.equal(rejected.level, 50, 'logged as an error');
   t.match(rejected.msg, /2 problems/);
   const problems = (rejected.problems as string[]).join('\n');

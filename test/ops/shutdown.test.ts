@@ -32,7 +32,8 @@ t.test('SIGTERM drains the request in flight, closes websockets, exits 0', async
   const file = writeFile(
     tempDir(t),
     'gateway.yaml',
-    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `listen:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/slow, /favicon.ico, /ws]\n` }),
+    // a drain bound of 21 s (upstream.timeout 20 s + 1 s): exiting well before it shows the drain ended with the last request
+    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `listen:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/slow, /favicon.ico, /ws]\n` }).replace('timeout: 5s', 'timeout: 20s'),
   );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
@@ -59,7 +60,7 @@ t.test('SIGTERM drains the request in flight, closes websockets, exits 0', async
   const exit = await serve.exited;
   const took = performance.now() - signalledAt;
   t.equal(exit.code, 0, 'exit code 0');
-  t.ok(took < 4000, `exited soon after the last request (${Math.round(took)} ms), not at the drain bound`);
+  t.ok(took < 10_000, `exited soon after the last request (${Math.round(took)} ms), not at the drain bound`);
   t.ok(serve.lines.some((l) => l.msg === 'drained; exiting'));
 });
 
@@ -90,7 +91,7 @@ t.test('a client that stalls mid-upload is cut at the bound, and the process sti
   const exit = await serve.exited;
   const took = performance.now() - signalledAt;
   t.equal(exit.code, 0);
-  t.ok(took < 3500, `within the bound (${Math.round(took)} ms)`);
+  t.ok(took >= 1900 && took < 8000, `cut at the bound of 2 s (${Math.round(took)} ms)`);
   await socketClosed;
   t.pass('the stalled connection was closed');
 });
