@@ -4,8 +4,9 @@
  * does). The gateway answers the form POST with a small page that puts the
  * fields into the tab's sessionStorage and goes to sign in; sign-in returns to
  * /.gatehouse/resume-post, whose page takes the fields back out and posts them,
- * once, to where they were going — now with a session. Nothing of the form is
- * kept on the server or in a cookie.
+ * once, to where they were going — now with a session — and leaves only a
+ * "resumed" mark behind (the loop guard). Nothing of the form is kept on the
+ * server or in a cookie.
  *
  * Only a same-origin browser form POST (Sec-Fetch-Site / Origin) is preserved:
  * a cross-site form must never be re-posted with the new session — that would
@@ -61,21 +62,30 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-async function readFormBody(req: IncomingMessage): Promise<string | null> {
+/** The body, or null when it is larger than we keep. Stops reading without destroying the socket, so the answer still arrives. */
+function readFormBody(req: IncomingMessage): Promise<string | null> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_PRESERVED_BYTES) return null;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_PRESERVED_BYTES) return null;
-      chunks.push(chunk as Buffer);
-    }
-  } catch {
-    return null;
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  if (Number.isFinite(declared) && declared > MAX_PRESERVED_BYTES) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (value: string | null): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_PRESERVED_BYTES) {
+        req.pause(); // the answer says connection: close
+        finish(null);
+      } else {
+        chunks.push(chunk);
+      }
+    };
+    const onEnd = (): void => finish(Buffer.concat(chunks).toString('utf8'));
+    const onError = (): void => finish(null);
+    req.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }
 
 function page(theme: PageTheme, heading: string, body: string, nonce: string, script: string, referrer: 'no-referrer' | 'same-origin'): string {
@@ -95,10 +105,10 @@ location.replace(d.login)})();`;
 
 const RESUME_SCRIPT = `(function(){var K=${JSON.stringify(STORAGE_KEY)},r=JSON.parse(document.getElementById("gh-resume").textContent),d=null;
 try{d=JSON.parse(sessionStorage.getItem(K)||"null")}catch(e){}
-if(d&&d.action===r.rd&&!d.resumedAt&&Date.now()-d.savedAt<${PRESERVED_FOR_MS}){d.resumedAt=Date.now();try{sessionStorage.setItem(K,JSON.stringify(d))}catch(e){}
+if(d&&d.action===r.rd&&!d.resumedAt&&Date.now()-d.savedAt<${PRESERVED_FOR_MS}){try{sessionStorage.setItem(K,JSON.stringify({action:d.action,resumedAt:Date.now()}))}catch(e){}
 var f=document.createElement("form");f.method="post";f.action=r.rd;
 for(var i=0;i<d.fields.length;i++){var x=document.createElement("input");x.type="hidden";x.name=d.fields[i][0];x.value=d.fields[i][1];f.appendChild(x)}
-document.body.appendChild(f);f.submit()}else{location.replace(r.back||r.rd)}})();`;
+document.body.appendChild(f);f.submit()}else{try{if(d&&!d.resumedAt)sessionStorage.removeItem(K)}catch(e){}location.replace(r.back||r.rd)}})();`;
 
 /**
  * A signed-out request that is a browser form POST: the page that keeps the

@@ -21,6 +21,7 @@ import { MemoryRevocationList, type Revocation, type RevocationList } from './re
 export const REVOCATION_HASH = `${KEY_PREFIX}revocations`;
 export const REVOCATION_CHANNEL = `${KEY_PREFIX}revocations`;
 const RESYNC_RETRY_MS = 1000;
+const RESUBSCRIBE_GRACE_MS = 500;
 /** stale entries are removed from the hash this often (they are ignored anyway) */
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 const MAX_PENDING = 10_000;
@@ -73,7 +74,11 @@ export class RedisRevocationList implements RevocationList {
       const entry = parseRevocation(message);
       if (entry) this.remember(entry);
     });
-    this.link.onReady(() => void this.resync());
+    // after a reconnect the subscription is renewed asynchronously: load again shortly after, so nothing published in between is missed
+    this.link.onReady(() => {
+      void this.resync();
+      setTimeout(() => void this.resync(), RESUBSCRIBE_GRACE_MS).unref();
+    });
     const subscribed = this.link.subscriber.subscribe(REVOCATION_CHANNEL).then(
       () => true,
       () => false,

@@ -61,6 +61,8 @@ if (missing) {
     t.equal(got.origin, cluster.publicUrl, 'same-origin, as the original');
     t.equal(new URL(got.referer!).origin, cluster.publicUrl, 'with a same-origin Referer');
     await saveScreenshot(page, 'preserve-post-silent');
+    const left = await page.evaluate(() => sessionStorage.getItem('gatehouse.preserved-post'));
+    t.notOk(left?.includes('shipped a fix'), 'what was typed does not stay in the browser once delivered');
 
     // going back does not send it again
     await page.goBack();

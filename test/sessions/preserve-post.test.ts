@@ -91,5 +91,10 @@ t.test('what is not kept, and how the person or the front end recovers', async (
   const huge = await fetchWithJar(`${origin}${path}`, { method: 'POST', headers: formPost, body: new URLSearchParams({ reply: 'x'.repeat(70_000) }).toString() });
   t.equal(huge.status, 401, 'more than 64 KB is not kept');
   t.match(huge.body, /GH_FORM_NOT_PRESERVED/);
+  const { request } = await import('undici');
+  const { Readable } = await import('node:stream');
+  const chunked = await request(`${origin}${path}`, { method: 'POST', headers: formPost, body: Readable.from([Buffer.from('reply='), Buffer.alloc(70_000, 'x')]) });
+  t.equal(chunked.statusCode, 401, 'more than 64 KB without a Content-Length: still a clean answer, not a reset');
+  t.match(await chunked.body.text(), /GH_FORM_NOT_PRESERVED/);
   t.equal(upstream.requests.length, 0, 'nothing reached the helpdesk');
 });

@@ -1,7 +1,7 @@
 // Refresh against a real oidc-provider that rotates refresh tokens (each one
 // works once; reusing a spent one makes the provider revoke the whole grant —
-// the race that signs people out of other gateways). Access tokens live 4 s, so
-// a refresh is due after 3 s.
+// the race that signs people out of other gateways). Access tokens live 2 s, so
+// a refresh is due after 1.5 s.
 import t from 'tap';
 import { fetchWithJar, signIn, type CookieJar } from '../helpers/browserless.js';
 import { open } from '../../src/session/codec.js';
@@ -28,14 +28,14 @@ function newCookieOf(response: { headers: Record<string, string | string[]> }): 
 }
 
 t.test('refresh before expiry: concurrent requests and a stale cookie spend the rotated token once', async (t) => {
-  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 4, rotateRefreshTokens: true });
+  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 2, rotateRefreshTokens: true });
   t.teardown(() => cluster.close());
   cluster.use(0);
   const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
   const first = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
   const signedIn = (await sessionIn(cluster, first))!;
   t.ok(signedIn.refreshToken, 'the session holds a refresh token');
-  t.ok(signedIn.tokensExpireAt! - signedIn.createdAt <= 4000, 'tokens for 4 s');
+  t.ok(signedIn.tokensExpireAt! - signedIn.createdAt <= 2000, 'tokens for 2 s');
 
   const early = await whoami(cluster, first);
   t.equal(early.status, 200);
@@ -73,7 +73,7 @@ t.test('refresh before expiry: concurrent requests and a stale cookie spend the 
 });
 
 t.test('invalid_grant ends the session, on every copy of the cookie', async (t) => {
-  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 4 });
+  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 2 });
   t.teardown(() => cluster.close());
   cluster.use(0);
   const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
@@ -102,7 +102,7 @@ t.test('invalid_grant ends the session, on every copy of the cookie', async (t) 
 });
 
 t.test('refresh: false — no refresh token is kept, the session lives by lifetime and idle_timeout alone', async (t) => {
-  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 4, refresh: false });
+  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 2, refresh: false });
   t.teardown(() => cluster.close());
   cluster.use(0);
   const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
