@@ -20,6 +20,16 @@ export type AuthResult =
   | { kind: 'forbidden'; entry: SessionEntry; code: ErrorCode }
   | { kind: 'signed-out'; reason: 'none' | 'invalid' | 'expired' | 'idle' | 'revoked' | 'ended'; clearCookies: string[] | null };
 
+/**
+ * What a touched cookie value was re-sealed as, and when. A browser sends a few
+ * more requests with the old value while the new one is on its way (parallel
+ * requests, tabs), and a client that ignores Set-Cookie sends only the old one:
+ * for one touch interval they are all handed the same successor instead of each
+ * paying a seal (and, on a cache miss, an open and a signature) of its own.
+ * Weak: forgotten with the cache entry it belongs to.
+ */
+const resealedAs = new WeakMap<SessionEntry, { value: string; at: number }>();
+
 /** Set-Cookie lines that store a session value in the browser, clearing chunks no longer used. */
 export function sessionCookies(gw: Gateway, realm: RealmRuntime, value: string, cookies: CookieJar): string[] {
   const secure = gw.runtime.httpsOnly;
@@ -113,14 +123,21 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
     }
     if (refreshed !== session) session = refreshed;
   }
-  if (session !== entry.session || needsTouch(session, now, runtime.times)) {
+  const earlier = session === entry.session ? resealedAs.get(entry) : undefined;
+  if (earlier !== undefined && now - earlier.at < runtime.times.touchIntervalMs) {
+    // this very cookie value was re-sealed moments ago: the browser gets that value again, not another seal
+    if (needsTouch(session, now, runtime.times)) setCookies = sessionCookies(gw, realm, earlier.value, cookies);
+  } else if (session !== entry.session || needsTouch(session, now, runtime.times)) {
     // write "last seen" (and refreshed tokens) back; the new cookie value gets its own cache entry
     const touched: SessionData = { ...session, seenAt: now };
     const value = await gw.store.save(realm, touched, touched.createdAt + runtime.times.lifetimeMs - now);
     const next: SessionEntry = { ...entry, session: touched, checkedAt: now };
     gw.cache.set(value, next);
     if (value !== cookieValue) {
-      gw.cache.delete(cookieValue);
+      // a touch: the old value stays cached, judged on its own sealed data as before, and remembers its successor;
+      // refreshed tokens: the old value is dropped, so session/refresh.ts sees it again
+      if (session === entry.session) resealedAs.set(entry, { value, at: now });
+      else gw.cache.delete(cookieValue);
       setCookies = sessionCookies(gw, realm, value, cookies);
     } else {
       gw.cache.set(cookieValue, next);

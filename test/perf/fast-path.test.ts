@@ -37,3 +37,36 @@ t.test('a cached session is still touched, so activity keeps it past idle_timeou
   t.equal(idle.status, 401, 'an hour without a request: signed out');
   t.equal(JSON.parse(idle.body).error, 'GH_NOT_SIGNED_IN');
 });
+
+t.test('requests still carrying the old cookie after a touch get the same successor, not a seal each', async (t) => {
+  const clock = testClock();
+  const stack = await startTestStack({ now: clock.now });
+  t.teardown(() => stack.close());
+  const { jar } = await stack.signIn('/agent/', ALICE);
+  const cookieName = stack.cookieName('agent');
+  const oldCookie = jar.cookieHeader(`${stack.publicUrl}/agent/`)!;
+  // a client that never stores Set-Cookie (or parallel requests sent before the answer came back)
+  const withOldCookie = () => fetchWithJar(`${stack.publicUrl}/agent/api/tickets`, { headers: { accept: 'application/json', cookie: oldCookie } });
+  const successorOf = (headers: Record<string, string | string[]>): string | undefined => setCookies(headers).find((l) => l.startsWith(`${cookieName}=`))?.split(';')[0];
+
+  t.equal((await withOldCookie()).status, 200);
+  clock.advance(61_000);
+  const first = await withOldCookie();
+  const second = await withOldCookie();
+  t.equal(first.status, 200);
+  t.equal(second.status, 200);
+  t.ok(successorOf(first.headers), 'the touch hands out a re-sealed cookie');
+  t.equal(successorOf(second.headers), successorOf(first.headers), 'the same successor again: sealed once');
+  t.equal(stack.upstream.requests.at(-1)!.headers['x-auth-subject'], 'user-alice');
+
+  clock.advance(61_000);
+  const later = await withOldCookie();
+  t.equal(later.status, 200);
+  t.not(successorOf(later.headers), successorOf(first.headers), 'a touch interval later: sealed anew');
+
+  // the old cookie is still judged on its own "last seen": an hour after it, it is idle, as before
+  clock.advance(60 * 60_000);
+  const idle = await withOldCookie();
+  t.equal(idle.status, 401);
+  t.equal(JSON.parse(idle.body).error, 'GH_NOT_SIGNED_IN');
+});
