@@ -24,7 +24,7 @@ import { runWrk, wrkVersion } from './lib/wrk.mjs';
 import { freePort, pinSelf, peakRss, startPinned, waitForPort, cpuSeconds } from './lib/procs.mjs';
 import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
 import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
-import { signIn } from './lib/browser.mjs';
+import { signIn, send } from './lib/browser.mjs';
 import { measureSignIns } from './lib/signin-bench.mjs';
 import { summarize, mainTable, machine, versions, median, fmt } from './lib/report.mjs';
 
@@ -122,7 +122,7 @@ async function main() {
   // direct and the bare proxy get the very request the signed-in row sends, session cookie included:
   // a browser sends it on every request, whoever answers
   for (const row of rows) if (row.key === 'direct' || row.key === 'bare') row.headers = { cookie };
-  if (want('gatehouse')) rows.push({ key: 'gatehouse', name: `**gatehouse, signed in** (cookie store, ${w})`, url: `${gh}/agent/tickets`, headers: { cookie }, expectStatus: 200, pid: gatehouse.pid });
+  if (want('gatehouse')) rows.push({ key: 'gatehouse', name: `**gatehouse, signed in** (cookie store, ${w})`, url: `${gh}/agent/tickets`, headers: { cookie }, jar: signedIn.jar, expectStatus: 200, pid: gatehouse.pid });
 
   if (want('gatehouse-redis') && !flag('no-redis')) {
     const row = { key: 'gatehouse-redis', name: `gatehouse, signed in (Redis store, ${w})`, expectStatus: 200 };
@@ -134,7 +134,7 @@ async function main() {
       stoppers.push(g.stop);
       const s = await signIn(`${ghRedis}/agent/tickets`, alice);
       if (s.res.status !== 200) throw new Error(`sign-in ended with ${s.res.status}`);
-      Object.assign(row, { url: `${ghRedis}/agent/tickets`, headers: { cookie: s.jar.header(`${ghRedis}/agent/tickets`) }, pid: g.pid });
+      Object.assign(row, { url: `${ghRedis}/agent/tickets`, headers: { cookie: s.jar.header(`${ghRedis}/agent/tickets`) }, jar: s.jar, pid: g.pid });
     } catch (error) {
       // the gateway's own reason (from its fatal log line), else the first line
       row.error = (/Error: ([^"\\\n]+)/.exec(error.message)?.[1] ?? String(error.message).split('\n')[0]).slice(0, 160);
@@ -161,7 +161,7 @@ async function main() {
         const base = apacheUrls[sessionType];
         const s = await signIn(`${base}${APACHE_PROTECTED}/tickets`, alice);
         if (s.res.status !== 200) throw new Error(`sign-in through mod_auth_openidc ended with ${s.res.status} at ${s.res.url}`);
-        Object.assign(row, { url: `${base}${APACHE_PROTECTED}/tickets`, headers: { cookie: s.jar.header(`${base}${APACHE_PROTECTED}/tickets`) }, pid: apache.pid });
+        Object.assign(row, { url: `${base}${APACHE_PROTECTED}/tickets`, headers: { cookie: s.jar.header(`${base}${APACHE_PROTECTED}/tickets`) }, jar: s.jar, pid: apache.pid });
       } catch (error) {
         row.error = String(error.message).split('\n')[0];
       }
@@ -179,11 +179,23 @@ async function main() {
   }
 
   const measured = rows.filter((r) => !r.error);
+  // wrk replays one cookie and ignores Set-Cookie; a browser keeps what the server hands out (Gatehouse
+  // re-seals "last seen" once a minute, mod_auth_openidc may refresh its cookie too). Before every run
+  // of a signed-in row, one request as a browser makes it, and the cookie it ends up with is the one replayed.
+  const browse = async (row) => {
+    if (!row.jar) return;
+    await send(row.url, { jar: row.jar, headers: { accept: 'application/json' } });
+    row.headers = { ...row.headers, cookie: row.jar.header(row.url) };
+  };
   const wrkBase = { dir, cpus: CPU_LOAD, connections: settings.connections };
   log(`warming up ${measured.length} rows (${settings.warmupSec}s each)`);
-  for (const row of measured) await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.warmupSec });
+  for (const row of measured) {
+    await browse(row);
+    await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.warmupSec });
+  }
   for (let round = 1; round <= settings.rounds; round++) {
     for (const row of measured) {
+      await browse(row);
       const cpuBefore = cpuSeconds(row.pid);
       const r = await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.durationSec });
       r.cpuUsPerRequest = ((cpuSeconds(row.pid) - cpuBefore) * 1e6) / r.requests;
@@ -208,6 +220,7 @@ async function main() {
     for (const row of [byKey.direct, byKey.bare, ghRow, apacheBest].filter((r) => r && !r.error)) {
       const runs = [];
       for (let i = 0; i < settings.rounds; i++) {
+        await browse(row);
         runs.push(await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.durationSec, rate, expectedLatencyMs: row.p50 / 2 }));
       }
       const m = [...runs].sort((a, b) => a.p99 - b.p99)[(runs.length - 1) >> 1];
@@ -257,7 +270,9 @@ function render({ summary, directRps, apacheBest, latency, signins, v, machineBe
   const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r && r.ok);
   const ghLatency = latency.find((l) => l.name === gh?.name);
   const directLatency = latency.find((l) => l.name === byKey.direct.name);
-  const added = ghLatency && directLatency ? ghLatency.p99 - directLatency.p99 : undefined;
+  // other load on the machine shows first in direct's own p99: past 2 ms, an added 1 ms cannot be judged
+  const latencyJudgeable = directLatency !== undefined && directLatency.p99 <= 2;
+  const added = ghLatency && directLatency && latencyJudgeable ? ghLatency.p99 - directLatency.p99 : undefined;
   const targets = [
     ['signed-in req/s ≥ 1.5× mod_auth_openidc best mode', gh?.ok && apacheBest ? gh.rps / apacheBest.rps : undefined, 1.5, '×'],
     ['signed-in req/s ≥ 0.9× bare proxy', gh?.ok && bare?.ok ? gh.rps / bare.rps : undefined, 0.9, '×'],
@@ -270,7 +285,8 @@ function render({ summary, directRps, apacheBest, latency, signins, v, machineBe
   ];
   const targetLines = targets.map(([what, value, limit, unit, lowerIsBetter]) => {
     const ok = value === undefined ? undefined : lowerIsBetter ? value <= limit : value >= limit;
-    return `| ${what} | ${value === undefined ? '—' : `${value.toFixed(2)}${unit}`} | ${verdict(ok)} |`;
+    const unjudged = unit === ' ms' && value === undefined && directLatency ? `not judged: direct's own p99 at this rate was ${fmt.ms(directLatency.p99)} ms (other load on the machine)` : verdict(ok);
+    return `| ${what} | ${value === undefined ? '—' : `${value.toFixed(2)}${unit}`} | ${unjudged} |`;
   });
   return `# Gatehouse benchmark results
 
