@@ -9,13 +9,42 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
-import { hostileYaml } from '../helpers/hostile-provider.js';
 import { budget } from './fixtures/budget.js';
 
 const SESSION_SECRET = 'SessionSecretNeverEcho-0123456789abcdefXYZ';
 const CLIENT_SECRET = 'ClientSecretNeverEcho-0123456789abcdefXYZ';
-const BASE = hostileYaml({ publicUrl: 'http://127.0.0.1:8080', issuer: 'http://127.0.0.1:9000/', upstream: 'http://127.0.0.1:9001', port: 8080, secret: SESSION_SECRET })
-  .replace('hostile-agent-secret-0123456789abcdef', CLIENT_SECRET);
+const BASE = `public_url: http://127.0.0.1:8080
+listen:
+  host: 127.0.0.1
+  port: 8080
+upstream:
+  url: http://127.0.0.1:9001
+  timeout: 5s
+session:
+  secret: "${SESSION_SECRET}"
+public_paths:
+  - /favicon.ico
+realms:
+  agent:
+    paths: [/agent]
+    callback_path: /agent/login/authenticate-callback/1
+    logout_path: /agent/logout
+    provider:
+      issuer: http://127.0.0.1:9000/
+      client_id: fuzz-agent
+      client_secret: ${CLIENT_SECRET}
+  user:
+    paths: [/]
+    callback_path: /login/authenticate-callback/2
+    provider:
+      issuer: http://127.0.0.1:9000/
+      client_id: fuzz-user
+      client_secret: '${CLIENT_SECRET}'
+limits:
+  failed_callbacks_per_minute: 10
+log:
+  level: info
+`;
 const LINES = BASE.split('\n');
 
 /** Load, and say whether the outcome is an acceptable one. */
