@@ -33,7 +33,12 @@ t.test('readCookies never throws and never pollutes', async (t) => {
 });
 
 t.test('joinChunks and staleChunkNames on any jar', async (t) => {
-  const jar = fc.array(fc.tuple(cookieName, cookieValue), { maxLength: 30 }).map((pairs) => readCookies({ cookie: pairs.map(([n, v]) => `${n}=${v}`).join('; ') }));
+  // runs of consecutive chunks (name, name.1, … name.k, up to past MAX_CHUNKS) mixed with anything else
+  const run = fc.tuple(fc.integer({ min: 0, max: MAX_CHUNKS + 4 }), cookieValue).map(([k, v]) => Array.from({ length: k }, (_, n) => [n === 0 ? NAME : `${NAME}.${n}`, `${v}${n}`] as [string, string]));
+  const jar = fc.tuple(run, fc.array(fc.tuple(cookieName, cookieValue), { maxLength: 20 }), fc.boolean()).map(([chunks, others, first]) => {
+    const pairs = first ? [...chunks, ...others] : [...others, ...chunks];
+    return readCookies({ cookie: pairs.map(([n, v]) => `${n}=${v}`).join('; ') });
+  });
   fc.assert(fc.property(jar, fc.integer({ min: -2, max: 12 }), (cookies, keep) => {
     const joined = joinChunks(cookies, NAME);
     if (cookies[NAME] === undefined) { if (joined !== undefined) return false; }

@@ -29,6 +29,18 @@ t.test('openLoginAttempt on sealed payloads of any shape', async (t) => {
     const attempt = await openLoginAttempt(await seal(p, keys), keys, NOW);
     return attempt === null || wellTyped(attempt as unknown as Record<string, unknown>);
   }), budget(2000));
+  // a genuine attempt with exactly one field removed or replaced by anything
+  const genuine = newLoginAttempt('agent', '/agent/', NOW) as unknown as Record<string, unknown>;
+  const corrupted = fc.tuple(fc.constantFrom(...Object.keys(genuine)), fc.option(field, { nil: undefined })).map(([key, value]) => {
+    const copy = { ...genuine };
+    if (value === undefined) delete copy[key];
+    else copy[key] = value;
+    return copy;
+  });
+  await fc.assert(fc.asyncProperty(corrupted, async (p) => {
+    const attempt = await openLoginAttempt(await seal(p, keys), keys, NOW);
+    return attempt === null || wellTyped(attempt as unknown as Record<string, unknown>);
+  }), budget(1000));
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution');
 });
 
