@@ -63,15 +63,17 @@ export async function prepareEntry(gw: Gateway, realm: RealmRuntime, session: Se
 }
 
 /**
- * The common case, decided without a promise: the cookie value is in the session
- * cache under this realm and config generation, the session is valid, not
- * revoked and allowed, and nothing is due (recheck, token refresh, touch,
- * assertion renewal). Anything else is null, and authenticate() decides it
- * exactly as it always has — every condition here is one of its own.
+ * The common cases, decided without a promise: no session cookie at all, or a
+ * cookie value in the session cache under this realm and config generation
+ * whose session is valid, not revoked and allowed, with nothing due (recheck,
+ * token refresh, touch, assertion renewal). Anything else is null, and
+ * authenticate() decides it exactly as it always has — every condition here is
+ * one of its own.
  */
 export function authenticateFromCache(gw: Gateway, realm: RealmRuntime, cookies: CookieJar): AuthResult | null {
   const cookieValue = joinChunks(cookies, realm.cookieName);
-  if (cookieValue === undefined) return null;
+  // no session cookie at all: authenticate()'s own first answer (an unauthenticated flood stays cheap)
+  if (cookieValue === undefined) return { kind: 'signed-out', reason: 'none', clearCookies: null };
   const entry = gw.cache.get(cookieValue);
   if (entry === undefined) return null;
   const runtime = gw.runtime;
