@@ -33,6 +33,8 @@ export class RedisLink {
   private readonly readyListeners: Array<() => void> = [];
   private readonly where: string;
   private up = false;
+  /** the last command failed (see healthy) */
+  private suspect = false;
   private closed = false;
 
   constructor(url: string, private readonly log: Logger) {
@@ -58,6 +60,15 @@ export class RedisLink {
   /** true while commands can be sent */
   get ready(): boolean {
     return !this.closed && this.client.status === 'ready';
+  }
+
+  /**
+   * Ready, and the last command did not fail. A command can fail (timeout, a
+   * server that stopped answering) before the client notices the connection is
+   * gone; until a command succeeds again, nothing may be served from caches.
+   */
+  get healthy(): boolean {
+    return this.ready && !this.suspect;
   }
 
   /** Called after every (re)connect of either connection: resynchronise what may have been missed. */
@@ -89,8 +100,11 @@ export class RedisLink {
   async run<T>(what: string, command: (client: Redis) => Promise<T>): Promise<T> {
     if (!this.ready) throw this.unavailable(`not connected (${this.closed ? 'closed' : this.client.status}) for ${what}`);
     try {
-      return await command(this.client);
+      const result = await command(this.client);
+      this.suspect = false;
+      return result;
     } catch (cause) {
+      this.suspect = true;
       throw this.unavailable(`${what} failed: ${(cause as Error).message}`, cause);
     }
   }

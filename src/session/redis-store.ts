@@ -101,7 +101,7 @@ export class RedisSessionStore implements SessionStore {
   ) {}
 
   get recheckMs(): number {
-    return this.link.ready ? RECHECK_MS : 0;
+    return this.link.healthy ? RECHECK_MS : 0;
   }
 
   async load(realm: StoreRealm, cookieValue: string): Promise<SessionData | null> {
