@@ -125,7 +125,9 @@ class Checker {
       return structuredClone(node.default);
     }
     if (isScalar(y) && this.options.reported?.(y)) return undefined;
-    const got = describe(y, 'secret' in node && node.secret === true);
+    // a secret may sit under the wrong key (mis-indented, misspelled): any key that names a secret hides its value too
+    const lastKey = String(path[path.length - 1] ?? '');
+    const got = describe(y, ('secret' in node && node.secret === true) || SECRET_LIKE_KEY.test(lastKey));
     const text = isScalar(y) ? scalarText(y) : undefined;
     const coercible = isScalar(y) && typeof y.value === 'string' && (this.options.coercible?.(y) ?? false);
     switch (node.kind) {
@@ -169,7 +171,7 @@ class Checker {
       case 'string-or-list': {
         if (node.kind === 'string-or-list' && isScalar(y)) return this.value(node.items, y, path, at);
         if (!isSeq(y)) {
-          const example = text === undefined ? '' : `, e.g. [${text}]`;
+          const example = text === undefined || got.includes('not shown') || got.includes('hidden') ? '' : `, e.g. [${text}]`;
           const what = node.kind === 'list' ? `a list${example}` : 'a string or a list of strings';
           return this.report(path, at, `must be ${what} ${got}`);
         }
@@ -278,6 +280,8 @@ function scalarText(y: Scalar): string | undefined {
   return undefined;
 }
 
+const SECRET_LIKE_KEY = /secret|token|password|passwd|private|credential|api_?key/i;
+
 /** "(got …)" for a problem message; a secret is never echoed. */
 function describe(y: unknown, secret: boolean): string {
   if (secret) return '(value hidden)';
@@ -285,6 +289,8 @@ function describe(y: unknown, secret: boolean): string {
   if (isSeq(y)) return '(got a list)';
   if (isScalar(y)) {
     const value = y.value;
+    // multi-line text is other lines swallowed by a stray | or > (a secret among them, perhaps): never echoed
+    if (typeof value === 'string' && (value.includes('\n') || SECRET_LIKE_KEY.test(value))) return '(got a text value, not shown)';
     if (typeof value === 'string') return `(got ${JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)})`;
     return `(got ${String(value)})`;
   }
