@@ -108,7 +108,7 @@ free.close();
 console.log(JSON.stringify({ issuer: provider.issuer, upstream: `http://127.0.0.1:${upstream.address().port}`, port }));
 JS
 chmod a+r "$work/helpers.mjs"
-(cd "$app" && env -i PATH="$PATH" HOME=/nonexistent "${as_nobody[@]}" node "$work/helpers.mjs" "$app" >"$work/helpers.out" 2>"$work/helpers.err") &
+(cd "$app" && exec env -i PATH="$PATH" HOME=/nonexistent "${as_nobody[@]}" node "$work/helpers.mjs" "$app" >"$work/helpers.out" 2>"$work/helpers.err") &
 pids+=($!)
 for _ in $(seq 1 100); do [ -s "$work/helpers.out" ] && break; sleep 0.1; done
 [ -s "$work/helpers.out" ] || fail "the demo provider did not start: $(cat "$work/helpers.err")"
