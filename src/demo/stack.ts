@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { parseConfigText } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { startGateway, type RunningGateway } from '../server.js';
-import { startDemoProvider, DEMO_ACCOUNTS, type DemoProvider } from './provider.js';
+import { startDemoProvider, DEMO_ACCOUNTS, type DemoClient, type DemoProvider } from './provider.js';
 import { startDemoHelpdesk, type DemoHelpdesk } from './helpdesk.js';
 import type { Logger } from '../observe/log.js';
 
@@ -98,6 +98,28 @@ log:
 `;
 }
 
+/** The demo provider's two clients, registered for a gateway at publicUrl (the embedded config's realms). */
+export function demoClients(publicUrl: string): DemoClient[] {
+  return [
+    {
+      client_id: 'demo-agent',
+      client_secret: 'demo-agent-secret-0123456789abcdef',
+      redirect_uris: [`${publicUrl}/agent/login/authenticate-callback/1`],
+      post_logout_redirect_uris: [`${publicUrl}/agent`],
+      backchannel_logout_uri: `${publicUrl}/.gatehouse/backchannel-logout/agent`,
+      grant_types: ['authorization_code', 'refresh_token'],
+    },
+    {
+      client_id: 'demo-user',
+      client_secret: 'demo-user-secret-0123456789abcdef',
+      redirect_uris: [`${publicUrl}/login/authenticate-callback/2`],
+      post_logout_redirect_uris: [`${publicUrl}/`],
+      backchannel_logout_uri: `${publicUrl}/.gatehouse/backchannel-logout/user`,
+      grant_types: ['authorization_code', 'refresh_token'],
+    },
+  ];
+}
+
 export async function startDemoStack(options: DemoStackOptions = {}): Promise<DemoStack> {
   const gatewayPort = options.gatewayPort || (await freePort());
   const publicUrl = `http://127.0.0.1:${gatewayPort}`;
@@ -106,24 +128,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     refreshTokens: options.refreshTokens ?? true,
     ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
     ...(options.accessTokenTtlSeconds !== undefined ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
-    clients: [
-      {
-        client_id: 'demo-agent',
-        client_secret: 'demo-agent-secret-0123456789abcdef',
-        redirect_uris: [`${publicUrl}/agent/login/authenticate-callback/1`],
-        post_logout_redirect_uris: [`${publicUrl}/agent`],
-        backchannel_logout_uri: `${publicUrl}/.gatehouse/backchannel-logout/agent`,
-        grant_types: ['authorization_code', 'refresh_token'],
-      },
-      {
-        client_id: 'demo-user',
-        client_secret: 'demo-user-secret-0123456789abcdef',
-        redirect_uris: [`${publicUrl}/login/authenticate-callback/2`],
-        post_logout_redirect_uris: [`${publicUrl}/`],
-        backchannel_logout_uri: `${publicUrl}/.gatehouse/backchannel-logout/user`,
-        grant_types: ['authorization_code', 'refresh_token'],
-      },
-    ],
+    clients: demoClients(publicUrl),
     accounts: DEMO_ACCOUNTS,
   });
   const helpdesk = await startDemoHelpdesk({ port: options.helpdeskPort ?? 0, gatewayUrl: publicUrl });
