@@ -13,6 +13,7 @@ import { deriveSealKeys, type SealKey } from '../session/codec.js';
 import { touchIntervalFor, type SessionTimes } from '../session/session.js';
 import { ProviderClient, type ProviderEvent } from '../oidc/provider.js';
 import type { ClientCredentials } from '../oidc/client-auth.js';
+import type { AuthorizationParams } from '../oidc/authorize.js';
 import { compileAllowRules, claimsUsedBy, type AllowRules } from '../allow/rules.js';
 import { createAssertionSigner, type AssertionSigner } from '../identity/assertion.js';
 import { identityHeaderNames, type IdentityHeaderNames } from '../identity/headers.js';
@@ -31,8 +32,8 @@ export interface RealmRuntime {
   readonly buttonText: string;
   readonly provider: ProviderClient;
   readonly credentials: ClientCredentials;
-  readonly scopes: readonly string[];
-  readonly extraAuthParams: Readonly<Record<string, string>>;
+  /** client id, redirect URI, scopes and extra parameters of the authorization request, as one object for its URL cache */
+  readonly authorization: AuthorizationParams;
   readonly userinfo: boolean;
   /** session cookie name (chunks add .1, .2, ...) */
   readonly cookieName: string;
@@ -176,19 +177,20 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
     const logoutPath = rc.logout_path ?? `${firstPath === '/' ? '' : firstPath.replace(/\/+$/, '')}/logout`;
     const postLogout = rc.post_logout_redirect ?? firstPath;
     const allow = compileAllowRules(rc.allow);
+    const credentials = await clientCredentials(rc);
+    const callbackUrl = new URL(rc.callback_path, publicOrigin).href;
     realms.set(name, {
       name,
       paths: rc.paths,
       callbackPath: rc.callback_path,
-      callbackUrl: new URL(rc.callback_path, publicOrigin).href,
+      callbackUrl,
       logoutPath,
       postLogoutRedirect: new URL(postLogout, publicOrigin).href,
       login: rc.login,
       buttonText: rc.button_text,
       provider,
-      credentials: await clientCredentials(rc),
-      scopes: rc.provider.scopes,
-      extraAuthParams: rc.provider.extra_auth_params,
+      credentials,
+      authorization: { clientId: credentials.clientId, redirectUri: callbackUrl, scopes: rc.provider.scopes, extraParams: rc.provider.extra_auth_params },
       userinfo: rc.provider.userinfo,
       cookieName: `${cookiePrefix}gatehouse-${name}`,
       attemptCookiePrefix: `${cookiePrefix}gatehouse-login-`,

@@ -39,8 +39,8 @@ export async function startLogin(gw: Gateway, realm: RealmRuntime, returnTo: str
   // a browser that piles up abandoned attempts: drop the extra ones (they would expire anyway)
   const existing = Object.keys(cookies).filter((name) => name.startsWith(realm.attemptCookiePrefix));
   for (const name of existing.slice(0, Math.max(0, existing.length - (MAX_PARALLEL_ATTEMPTS - 1)))) lines.push(clearCookie(name, secure));
-  lines.push(setCookie(realm.attemptCookiePrefix + attemptCookieSuffix(attempt.state)!, await sealLoginAttempt(attempt, realm.attemptKeys), { secure, maxAge: LOGIN_ATTEMPT_TTL_MS / 1000 }));
-  const location = buildAuthorizationUrl(metadata, { clientId: realm.credentials.clientId, redirectUri: realm.callbackUrl, scopes: realm.scopes, extraParams: realm.extraAuthParams }, attempt);
+  lines.push(setCookie(realm.attemptCookiePrefix + attemptCookieSuffix(attempt.state)!, sealLoginAttempt(attempt, realm.attemptKeys), { secure, maxAge: LOGIN_ATTEMPT_TTL_MS / 1000 }));
+  const location = buildAuthorizationUrl(metadata, realm.authorization, attempt);
   return { status: 302, headers: { location, 'set-cookie': lines, 'cache-control': 'no-store' }, body: '' };
 }
 
@@ -111,7 +111,7 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, req: Inco
   }
 
   // 4. state: a login this browser started, for this realm, not expired
-  const attempt: LoginAttempt | null = cookieName ? await openLoginAttempt(cookies[cookieName], realm.attemptKeys, gw.now()) : null;
+  const attempt: LoginAttempt | null = cookieName ? openLoginAttempt(cookies[cookieName], realm.attemptKeys, gw.now()) : null;
   if (!attempt || attempt.realm !== realm.name || !constantTimeEqual(attempt.state, state)) {
     return fail('GH_STATE_MISMATCH', 'no login attempt for this state in this browser');
   }

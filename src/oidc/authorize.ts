@@ -1,6 +1,11 @@
 /**
  * The authorization request (OIDC Core 3.1.2.1): code flow with PKCE S256
  * (RFC 7636), a fresh state and nonce per attempt.
+ *
+ * Everything but state, nonce and challenge is the same for every attempt of a
+ * realm: that part of the URL is built once per realm and provider metadata
+ * (re-discovery brings new metadata, hence a new prefix), and an attempt only
+ * appends its three base64url values, which need no escaping.
  */
 import type { ProviderMetadata } from './provider.js';
 import { pkceChallenge, type LoginAttempt } from '../session/login-attempt.js';
@@ -15,7 +20,8 @@ export interface AuthorizationParams {
 /** Parameters the operator may not override through extra_auth_params: they carry the security of the flow. */
 const PROTECTED = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'response_mode']);
 
-export function buildAuthorizationUrl(metadata: ProviderMetadata, params: AuthorizationParams, attempt: LoginAttempt): string {
+/** The authorization endpoint with every parameter that does not change between attempts. */
+export function fixedAuthorizationUrl(metadata: ProviderMetadata, params: AuthorizationParams): string {
   const url = new URL(metadata.authorization_endpoint);
   for (const [key, value] of Object.entries(params.extraParams)) if (!PROTECTED.has(key)) url.searchParams.set(key, value);
   const scopes = params.scopes.includes('openid') ? params.scopes : ['openid', ...params.scopes];
@@ -23,9 +29,19 @@ export function buildAuthorizationUrl(metadata: ProviderMetadata, params: Author
   url.searchParams.set('client_id', params.clientId);
   url.searchParams.set('redirect_uri', params.redirectUri);
   url.searchParams.set('scope', scopes.join(' '));
-  url.searchParams.set('state', attempt.state);
-  url.searchParams.set('nonce', attempt.nonce);
-  url.searchParams.set('code_challenge', pkceChallenge(attempt.codeVerifier));
   url.searchParams.set('code_challenge_method', 'S256');
-  return url.toString();
+  url.hash = ''; // an authorization endpoint has no fragment (RFC 6749 3.1); the attempt's values go after the query
+  return url.href;
+}
+
+const fixedParts = new WeakMap<ProviderMetadata, WeakMap<AuthorizationParams, string>>();
+
+/** `params` should be one object per realm (RealmRuntime.authorization): it keys the cache of the fixed part. */
+export function buildAuthorizationUrl(metadata: ProviderMetadata, params: AuthorizationParams, attempt: LoginAttempt): string {
+  let byParams = fixedParts.get(metadata);
+  if (byParams === undefined) fixedParts.set(metadata, (byParams = new WeakMap()));
+  let fixed = byParams.get(params);
+  if (fixed === undefined) byParams.set(params, (fixed = fixedAuthorizationUrl(metadata, params)));
+  // state, nonce and the challenge are base64url (login-attempt.ts): safe in a query as they are
+  return `${fixed}&state=${attempt.state}&nonce=${attempt.nonce}&code_challenge=${pkceChallenge(attempt.codeVerifier)}`;
 }

@@ -1,29 +1,37 @@
 /**
  * Sealing and opening of everything Gatehouse hands to a browser (session
- * cookies, login-attempt cookies): a compact JWE (`dir` + A256GCM) with a
- * versioned prefix, under keys derived from `session.secret`. A list of secrets
- * rotates: the first seals, all open. Opening never throws: anything that is not
- * a well-formed token sealed by one of our keys for this purpose is `null`
- * ("signed out").
+ * cookies, login-attempt cookies): a compact JWE (`dir` + A256GCM, RFC 7516)
+ * with a versioned prefix, under keys derived from `session.secret`. A list of
+ * secrets rotates: the first seals, all open. Opening never throws: anything
+ * that is not a well-formed token sealed by one of our keys for this purpose is
+ * `null` ("signed out").
+ *
+ * Why node:crypto and not jose here: this is the one JOSE operation on a
+ * request path (every redirect to the provider seals a login attempt; a session
+ * cookie not yet in the cache is opened). jose's JWE runs AES-GCM as an
+ * asynchronous WebCrypto job, which cost a redirect most of its time; with one
+ * fixed algorithm pair and no key management, the compact form is five
+ * base64url parts that node:crypto seals synchronously. The output is the same
+ * JWE jose writes and reads (test/core/codec-compat.test.ts holds both ways).
  */
-import { hkdfSync, createHash, webcrypto } from 'node:crypto';
-import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose';
+import { hkdfSync, createHash, createCipheriv, createDecipheriv } from 'node:crypto';
+import { randomSlice } from './random.js';
 
 const PREFIX = 'g1.';
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 /** A sealed value larger than this is refused before any parsing (cookie bombs). */
 export const MAX_SEALED_LENGTH = 32 * 1024;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
 
 export interface SealKey {
   /** short public identifier of the key, sent in the JWE header */
   readonly kid: string;
-  readonly key: Uint8Array;
+  readonly key: Buffer;
   /**
-   * The same key imported into WebCrypto once. Handing jose raw bytes makes it
-   * import the key on every seal and open — a third of a sign-in redirect's cost.
+   * This key's protected header, base64url-encoded once: it is also the AES-GCM
+   * additional data, and a value's header is matched against it as a string.
    */
-  readonly cryptoKey: Promise<CryptoKey>;
+  readonly header: string;
 }
 
 /**
@@ -33,33 +41,67 @@ export interface SealKey {
  */
 export function deriveSealKeys(secrets: readonly string[], purpose: string): SealKey[] {
   return secrets.map((secret) => {
-    const key = new Uint8Array(hkdfSync('sha256', encoder.encode(secret), encoder.encode('gatehouse/v1'), encoder.encode(purpose), 32));
+    const key = Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.from('gatehouse/v1'), Buffer.from(purpose, 'utf8'), 32));
     const kid = createHash('sha256').update(key).digest('base64url').slice(0, 8);
-    const cryptoKey = webcrypto.subtle.importKey('raw', key, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
-    return { kid, key, cryptoKey };
+    const header = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid })).toString('base64url');
+    return { kid, key, header };
   });
 }
 
-export async function seal(payload: unknown, keys: readonly SealKey[]): Promise<string> {
+export function seal(payload: unknown, keys: readonly SealKey[]): string {
   const current = keys[0];
   if (!current) throw new Error('no sealing key');
-  const jwe = await new CompactEncrypt(encoder.encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: current.kid })
-    .encrypt(await current.cryptoKey);
-  return PREFIX + jwe;
+  const iv = randomSlice(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', current.key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(current.header, 'latin1'));
+  const ciphertext = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()]);
+  // header . (no encrypted key for `dir`) . iv . ciphertext . tag
+  return `${PREFIX}${current.header}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+}
+
+/** base64url text to bytes, or null unless it is the one canonical encoding of them (no padding, no stray characters). */
+function strictBase64url(text: string): Buffer | null {
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text ? bytes : null;
+}
+
+/** Which of our keys a protected header names: its exact text, or (written by another encoder) exactly alg, enc and kid. */
+function keyForHeader(header: string, keys: readonly SealKey[]): SealKey | null {
+  for (const key of keys) if (key.header === header) return key;
+  const bytes = strictBase64url(header);
+  if (bytes === null || bytes.length > 256) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+  const h = parsed as Record<string, unknown>;
+  // anything more (crit, zip, another alg) is not a value we sealed
+  if (Object.keys(h).length !== 3 || h.alg !== 'dir' || h.enc !== 'A256GCM' || typeof h.kid !== 'string') return null;
+  return keys.find((k) => k.kid === h.kid) ?? null;
 }
 
 /** Returns the payload, or null for anything tampered, truncated, foreign or garbage. */
-export async function open<T>(sealed: string | undefined, keys: readonly SealKey[]): Promise<T | null> {
+export function open<T>(sealed: string | undefined, keys: readonly SealKey[]): T | null {
   if (!sealed || sealed.length > MAX_SEALED_LENGTH || !sealed.startsWith(PREFIX)) return null;
-  const jwe = sealed.slice(PREFIX.length);
+  const parts = sealed.slice(PREFIX.length).split('.');
+  if (parts.length !== 5 || parts[1] !== '') return null;
+  const [header, , ivText, ciphertextText, tagText] = parts as [string, string, string, string, string];
+  const key = keyForHeader(header, keys);
+  if (key === null) return null;
+  const iv = strictBase64url(ivText);
+  const ciphertext = strictBase64url(ciphertextText);
+  const tag = strictBase64url(tagText);
+  if (iv === null || iv.length !== IV_BYTES || ciphertext === null || tag === null || tag.length !== TAG_BYTES) return null;
   try {
-    const header = decodeProtectedHeader(jwe);
-    if (header.alg !== 'dir' || header.enc !== 'A256GCM') return null;
-    const key = keys.find((k) => k.kid === header.kid);
-    if (!key) return null;
-    const { plaintext } = await compactDecrypt(jwe, await key.cryptoKey, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
-    const value: unknown = JSON.parse(decoder.decode(plaintext));
+    const decipher = createDecipheriv('aes-256-gcm', key.key, iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(Buffer.from(header, 'latin1'));
+    decipher.setAuthTag(tag);
+    // final() throws unless the tag authenticates header, iv and ciphertext under this key
+    const plaintext = Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    const value: unknown = JSON.parse(plaintext.toString('utf8'));
     return value !== null && typeof value === 'object' ? (value as T) : null;
   } catch {
     return null;

@@ -9,10 +9,10 @@ export function createCookieStore(): SessionStore {
     // a cookie value always opens to the same session; revocation is checked separately
     recheckMs: Number.POSITIVE_INFINITY,
     async load(realm: StoreRealm, cookieValue: string): Promise<SessionData | null> {
-      const value = await open<unknown>(cookieValue, realm.sealKeys);
+      const value = open<unknown>(cookieValue, realm.sealKeys);
       return isSessionData(value, realm.name) ? value : null;
     },
-    save(realm: StoreRealm, data: SessionData): Promise<string> {
+    async save(realm: StoreRealm, data: SessionData): Promise<string> {
       return seal(data, realm.sealKeys);
     },
     // Nothing is stored server-side; the revocation list covers copies of the cookie.

@@ -5,8 +5,9 @@
  * browser), and a callback whose state has no cookie in this browser is refused
  * (login CSRF). Each state is spent once, remembered until the attempt expires.
  */
-import { randomBytes, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { open, seal, type SealKey } from './codec.js';
+import { randomText } from './random.js';
 
 export const LOGIN_ATTEMPT_TTL_MS = 10 * 60_000;
 /** more attempt cookies than this in one browser: the extra ones are cleared */
@@ -22,7 +23,7 @@ export interface LoginAttempt {
   createdAt: number;
 }
 
-const random = (): string => randomBytes(32).toString('base64url');
+const random = (): string => randomText(32);
 
 export function newLoginAttempt(realm: string, returnTo: string, now: number): LoginAttempt {
   return { v: 1, realm, state: random(), nonce: random(), codeVerifier: random(), returnTo, createdAt: now };
@@ -37,12 +38,12 @@ export function attemptCookieSuffix(state: string): string | null {
   return /^[A-Za-z0-9_-]{43}$/.test(state) ? state.slice(0, 20) : null;
 }
 
-export function sealLoginAttempt(attempt: LoginAttempt, keys: readonly SealKey[]): Promise<string> {
+export function sealLoginAttempt(attempt: LoginAttempt, keys: readonly SealKey[]): string {
   return seal(attempt, keys);
 }
 
-export async function openLoginAttempt(value: string | undefined, keys: readonly SealKey[], now: number): Promise<LoginAttempt | null> {
-  const attempt = await open<Partial<LoginAttempt>>(value, keys);
+export function openLoginAttempt(value: string | undefined, keys: readonly SealKey[], now: number): LoginAttempt | null {
+  const attempt = open<Partial<LoginAttempt>>(value, keys);
   if (
     !attempt ||
     attempt.v !== 1 ||

@@ -109,7 +109,7 @@ export class RedisSessionStore implements SessionStore {
     if (!ticket) return null;
     const sealed = await this.link.run('load session', (c) => c.get(sessionKey(realm.name, ticket.id)));
     if (sealed === null) return null;
-    const value = await open<unknown>(sealed, dataKeys(realm.name, ticket.secret));
+    const value = open<unknown>(sealed, dataKeys(realm.name, ticket.secret));
     if (!isSessionData(value, realm.name)) return null;
     this.tickets.set(`${realm.name}\u0000${value.id}`, ticket);
     return value;
@@ -118,7 +118,7 @@ export class RedisSessionStore implements SessionStore {
   async save(realm: StoreRealm, data: SessionData, lifetimeLeftMs: number): Promise<string> {
     const known = `${realm.name}\u0000${data.id}`;
     const ticket = this.tickets.get(known) ?? newTicket(realm);
-    const sealed = await seal(data, dataKeys(realm.name, ticket.secret));
+    const sealed = seal(data, dataKeys(realm.name, ticket.secret));
     const ttlMs = Math.max(1000, Math.ceil(Math.min(lifetimeLeftMs, this.idleTimeoutMs)));
     await this.link.run('save session', (c) => c.set(sessionKey(realm.name, ticket.id), sealed, 'PX', ttlMs));
     this.tickets.set(known, ticket);

@@ -232,7 +232,7 @@ export class TokenRefresher {
   }
 
   private async publish(realm: RealmRuntime, refreshToken: string, key: string, outcome: Outcome): Promise<void> {
-    const sealed = await seal(outcome, deriveSealKeys([refreshToken], `refresh-result:${realm.name}`));
+    const sealed = seal(outcome, deriveSealKeys([refreshToken], `refresh-result:${realm.name}`));
     await this.local.remember(key, sealed, REFRESH_RESULT_TTL_MS);
     try {
       await this.coordination.remember(key, sealed, REFRESH_RESULT_TTL_MS);
