@@ -66,3 +66,75 @@ export class TwoGenerationCache<V> {
     return this.current.size + this.previous.size;
   }
 }
+
+/** What SessionCache needs to know of an entry: whose session it is, and when that was last seen. */
+interface OfSession {
+  readonly session: { readonly id: string; readonly seenAt: number };
+}
+
+/**
+ * The session cache: one entry per live session, not one per cookie value seen.
+ *
+ * With the cookie store a session's cookie value changes at every touch ("last
+ * seen" re-sealed at most once a touch interval) and every worker seals its own
+ * successor. Keyed by value alone, each worker kept the old value's entry
+ * (~5 KB: the value, the session, its headers and assertion) beside the new one
+ * until generation rotation: memory grew with the cookie values seen, not with
+ * the people signed in (issue 6, the soak: +32% RSS after one touch interval).
+ *
+ * So beside the entries (by cookie value, the hot path's only lookup) sits an
+ * index: session id → the value of that session's one entry. set() makes the
+ * value the session's entry and drops the one the index named before. Nothing
+ * happens on a hit: get() is TwoGenerationCache.get. The index is bounded the
+ * same way, with twice the room, so it outlives the entries it names (its
+ * items are small: the id and a reference to the value string the entries
+ * already hold); an index item whose entry is gone is simply not found.
+ */
+export class SessionCache<E extends OfSession> {
+  private readonly entries: TwoGenerationCache<E>;
+  /** session id → the cookie value its entry is cached under */
+  private readonly newest: TwoGenerationCache<string>;
+
+  constructor(maxEntries: number) {
+    this.entries = new TwoGenerationCache<E>(maxEntries);
+    this.newest = new TwoGenerationCache<string>(2 * maxEntries);
+  }
+
+  /** The hot path: the entry for exactly this cookie value, no bookkeeping on a hit. */
+  get(value: string): E | undefined {
+    return this.entries.get(value);
+  }
+
+  /** value's entry becomes its session's one entry: the value the session was cached under before is dropped. */
+  set(value: string, entry: E): void {
+    const id = entry.session.id;
+    const before = this.newest.get(id);
+    if (before !== undefined && before !== value) this.entries.delete(before);
+    this.entries.set(value, entry);
+    this.newest.set(id, value);
+  }
+
+  /** The session's entry and the cookie value it is cached under, if it is still cached. */
+  newestOf(id: string): { value: string; entry: E } | undefined {
+    const value = this.newest.get(id);
+    if (value === undefined) return undefined;
+    const entry = this.entries.get(value);
+    // the value could have been deleted (sign-out, refresh ended, another realm) or rotated out since
+    return entry !== undefined && entry.session.id === id ? { value, entry } : undefined;
+  }
+
+  /** Forget this value's entry; an index item still naming it is no longer found by newestOf. */
+  delete(value: string): void {
+    this.entries.delete(value);
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.newest.clear();
+  }
+
+  /** cached entries (cookie values): one per session, unless the index lost track of one (then bounded as before) */
+  get size(): number {
+    return this.entries.size;
+  }
+}
