@@ -13,7 +13,7 @@ import { buildRuntime, type Runtime } from './config/runtime.js';
 import type { ProviderClient } from './oidc/provider.js';
 import { buildApp } from './http/app.js';
 import { createUpstreamPool, type Gateway } from './http/gateway.js';
-import { TwoGenerationCache } from './session/cache.js';
+import { SessionCache } from './session/cache.js';
 import { createCookieStore } from './session/cookie-store.js';
 import { MemoryRevocationList, type RevocationList } from './session/revocation.js';
 import { MemorySpentStates, type SpentStates } from './session/login-attempt.js';
@@ -49,7 +49,10 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Sessions are cached per cookie value; bounded so memory does not grow with the number of sessions. */
+/**
+ * Sessions are cached by cookie value, one entry per session (a touched value's entry is replaced by its
+ * successor's); bounded so memory does not grow past 2 × this many sessions per worker.
+ */
 const SESSION_CACHE_ENTRIES = 20_000;
 
 /** What every instance must share; refreshCoordination spans instances only with Redis. */
@@ -93,7 +96,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     store: shared.store,
     revocations: shared.revocations,
     spentStates: shared.spentStates,
-    cache: new TwoGenerationCache(SESSION_CACHE_ENTRIES),
+    cache: new SessionCache(SESSION_CACHE_ENTRIES),
     metrics,
     log,
     now: options.now ?? Date.now,

@@ -2,13 +2,16 @@
  * Is this request signed in to its realm? The session cookie is looked up in
  * the session cache first; only a value never seen (or seen under an older
  * config) is opened, judged and prepared: identity headers and the signed
- * assertion are computed once per session, not per request. Every failure is
- * "signed out", never an error, except a session store outage (503).
+ * assertion are computed once per session, not per request. The cache holds one
+ * entry per session: an older value of a cached session (the cookie before its
+ * last touch) is opened and judged on its own data, then answered from the
+ * session's entry and handed that entry's value. Every failure is "signed
+ * out", never an error, except a session store outage (503).
  */
 import type { Gateway, SessionEntry } from './gateway.js';
 import type { RealmRuntime } from '../config/runtime.js';
 import { joinChunks, splitIntoChunks, staleChunkNames } from '../session/codec.js';
-import { judgeSession, needsTouch, type SessionData } from '../session/session.js';
+import { judgeSession, needsTouch, type SessionData, type SessionTimes } from '../session/session.js';
 import { refreshDueAt } from '../session/refresh.js';
 import { buildIdentityHeaders } from '../identity/headers.js';
 import { checkAllowRules } from '../allow/rules.js';
@@ -19,16 +22,6 @@ export type AuthResult =
   | { kind: 'signed-in'; entry: SessionEntry; setCookies: string[] | null }
   | { kind: 'forbidden'; entry: SessionEntry; code: ErrorCode }
   | { kind: 'signed-out'; reason: 'none' | 'invalid' | 'expired' | 'idle' | 'revoked' | 'ended'; clearCookies: string[] | null };
-
-/**
- * What a touched cookie value was re-sealed as, and when. A browser sends a few
- * more requests with the old value while the new one is on its way (parallel
- * requests, tabs), and a client that ignores Set-Cookie sends only the old one:
- * for one touch interval they are all handed the same successor instead of each
- * paying a seal (and, on a cache miss, an open and a signature) of its own.
- * Weak: forgotten with the cache entry it belongs to.
- */
-const resealedAs = new WeakMap<SessionEntry, { value: string; at: number }>();
 
 /** Set-Cookie lines that store a session value in the browser, clearing chunks no longer used. */
 export function sessionCookies(gw: Gateway, realm: RealmRuntime, value: string, cookies: CookieJar): string[] {
@@ -87,63 +80,99 @@ export function authenticateFromCache(gw: Gateway, realm: RealmRuntime, cookies:
   return { kind: 'signed-in', entry, setCookies: null };
 }
 
+/**
+ * Is `older` (a cookie value's own session data, valid on its own) an earlier
+ * state of the cached `cached`, to be answered from cached's entry? Only if it
+ * was last seen no later, and either
+ * - it is due for a touch: the value a touch replaced (a request sent before
+ *   the browser had the successor, a client that ignores Set-Cookie), or an
+ *   even older one; or
+ * - its tokens are older: the value a token refresh replaced. Answered with the
+ *   refreshed tokens, it never reaches session/refresh.ts again.
+ * A value with neither was sealed within the touch interval from the same
+ * tokens: with several workers (or instances) each touching the same
+ * predecessor, another worker's successor — the one the browser kept. It is not
+ * an older state: it becomes the session's entry (opened and prepared once)
+ * rather than paying an open per request for as long as the browser sends it.
+ */
+function supersedes(cached: SessionData, older: SessionData, now: number, times: SessionTimes): boolean {
+  if (cached.seenAt < older.seenAt) return false;
+  return needsTouch(older, now, times) || (cached.tokensObtainedAt ?? cached.createdAt) > (older.tokensObtainedAt ?? older.createdAt);
+}
+
+/** A cached entry may answer for this realm now: the same realm, the current config, the store's recheck not yet due. */
+function usable(gw: Gateway, entry: SessionEntry, realm: RealmRuntime, now: number): boolean {
+  return entry.realm.name === realm.name && entry.generation === gw.runtime.generation && now - entry.checkedAt <= gw.store.recheckMs;
+}
+
 export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: CookieJar): Promise<AuthResult> {
   const cookieValue = joinChunks(cookies, realm.cookieName);
   if (cookieValue === undefined) return { kind: 'signed-out', reason: 'none', clearCookies: null };
   const runtime = gw.runtime;
   const now = gw.now();
+  // the value the entry is cached under: the cookie's own, or the successor an older value is answered with
+  let cachedAs = cookieValue;
+  let setCookies: string[] | null = null;
   let entry = gw.cache.get(cookieValue);
   // an entry from another realm's cookie (same value presented under this realm's name) is never used
-  if (entry && (entry.realm.name !== realm.name || entry.generation !== runtime.generation || now - entry.checkedAt > gw.store.recheckMs)) {
+  if (entry && !usable(gw, entry, realm, now)) {
     gw.cache.delete(cookieValue);
     entry = undefined;
   }
   if (!entry) {
     const session = await gw.store.load(realm, cookieValue); // may throw GH_SESSION_STORE_UNAVAILABLE
     if (!session) return { kind: 'signed-out', reason: 'invalid', clearCookies: clearSessionCookies(gw, realm, cookies) };
-    entry = await prepareEntry(gw, realm, session, now);
-    gw.cache.set(cookieValue, entry);
+    // judged on its own sealed data before anything else: an old value that is idle (or expired, or revoked)
+    // stays signed out, however fresh a newer value of the same session is
+    const own = judgeSession(session, now, runtime.times);
+    if (own !== 'valid') return { kind: 'signed-out', reason: own, clearCookies: clearSessionCookies(gw, realm, cookies) };
+    if (gw.revocations.isRevoked(session)) return { kind: 'signed-out', reason: 'revoked', clearCookies: clearSessionCookies(gw, realm, cookies) };
+    const newest = gw.cache.newestOf(session.id);
+    if (newest !== undefined && newest.value !== cookieValue && usable(gw, newest.entry, realm, now) && supersedes(newest.entry.session, session, now, runtime.times)) {
+      // an older value: answered with the session's entry and handed that entry's value again
+      // (no seal, no signature, nothing cached for it)
+      entry = newest.entry;
+      cachedAs = newest.value;
+      setCookies = sessionCookies(gw, realm, cachedAs, cookies);
+    } else {
+      entry = await prepareEntry(gw, realm, session, now);
+      // the session's one entry: the value cached for it before is dropped (an older one, or another worker's
+      // successor of the same predecessor, which the browser did not keep)
+      gw.cache.set(cookieValue, entry);
+    }
   }
   let session = entry.session;
   const verdict = judgeSession(session, now, runtime.times);
   if (verdict !== 'valid') {
-    gw.cache.delete(cookieValue);
+    gw.cache.delete(cachedAs);
     return { kind: 'signed-out', reason: verdict, clearCookies: clearSessionCookies(gw, realm, cookies) };
   }
   if (gw.revocations.isRevoked(session)) {
-    gw.cache.delete(cookieValue);
+    gw.cache.delete(cachedAs);
     return { kind: 'signed-out', reason: 'revoked', clearCookies: clearSessionCookies(gw, realm, cookies) };
   }
   if (entry.refusal) return { kind: 'forbidden', entry, code: entry.refusal };
 
-  let setCookies: string[] | null = null;
   if (gw.refresher && session.refreshToken !== undefined && session.tokensExpireAt !== undefined) {
-    const refreshed = await gw.refresher.refreshIfDue(realm, session, cookieValue);
+    const refreshed = await gw.refresher.refreshIfDue(realm, session, cachedAs);
     if (refreshed === null) {
-      gw.cache.delete(cookieValue);
+      gw.cache.delete(cachedAs);
       return { kind: 'signed-out', reason: 'ended', clearCookies: clearSessionCookies(gw, realm, cookies) };
     }
     if (refreshed !== session) session = refreshed;
   }
-  const earlier = session === entry.session ? resealedAs.get(entry) : undefined;
-  if (earlier !== undefined && now - earlier.at < runtime.times.touchIntervalMs) {
-    // this very cookie value was re-sealed moments ago: the browser gets that value again, not another seal
-    if (needsTouch(session, now, runtime.times)) setCookies = sessionCookies(gw, realm, earlier.value, cookies);
-  } else if (session !== entry.session || needsTouch(session, now, runtime.times)) {
-    // write "last seen" (and refreshed tokens) back; the new cookie value gets its own cache entry
+  if (session !== entry.session || needsTouch(session, now, runtime.times)) {
+    // write "last seen" (and refreshed tokens) back. The new value's entry replaces the old value's at once
+    // (cookie store: a new value per touch, refreshed tokens drop the old value too): a request still
+    // carrying the old value is opened, judged on its own data, and answered from this entry (supersedes()).
     const touched: SessionData = { ...session, seenAt: now };
     const value = await gw.store.save(realm, touched, touched.createdAt + runtime.times.lifetimeMs - now);
     const next: SessionEntry = { ...entry, session: touched, checkedAt: now };
     gw.cache.set(value, next);
-    if (value !== cookieValue) {
-      // a touch: the old value stays cached, judged on its own sealed data as before, and remembers its successor;
-      // refreshed tokens: the old value is dropped, so session/refresh.ts sees it again
-      if (session === entry.session) resealedAs.set(entry, { value, at: now });
-      else gw.cache.delete(cookieValue);
-      setCookies = sessionCookies(gw, realm, value, cookies);
-    } else {
-      gw.cache.set(cookieValue, next);
-    }
+    // set() dropped the value the index named; this one too, should the index have lost track of it
+    if (value !== cachedAs) gw.cache.delete(cachedAs);
+    // the Redis store keeps the browser's value across touches: nothing to send then
+    setCookies = value === cookieValue ? null : sessionCookies(gw, realm, value, cookies);
     entry = next;
   }
   if (now >= entry.assertionRenewAt) {

@@ -10,7 +10,7 @@ import type { SessionStore } from '../session/store.js';
 import type { RevocationList } from '../session/revocation.js';
 import type { SpentStates } from '../session/login-attempt.js';
 import type { SessionData } from '../session/session.js';
-import { TwoGenerationCache } from '../session/cache.js';
+import type { SessionCache } from '../session/cache.js';
 import type { ErrorCode } from '../errors.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Logger } from '../observe/log.js';
@@ -43,7 +43,8 @@ export interface Gateway {
   readonly store: SessionStore;
   readonly revocations: RevocationList;
   readonly spentStates: SpentStates;
-  readonly cache: TwoGenerationCache<SessionEntry>;
+  /** cookie value → entry, one entry per session (src/session/cache.ts) */
+  readonly cache: SessionCache<SessionEntry>;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly now: () => number;
