@@ -28,11 +28,17 @@ function createServer(gw: Gateway, handler: (req: IncomingMessage, res: ServerRe
     keepAliveTimeout: 5000,
   };
   const tls = runtime.config.listen.tls;
+  const unexpected = (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
+    gw.log.error({ err: error, requestId: taggedRequestId(req) }, 'unexpected error on the request path');
+    writeAnswer(res, errorAnswer(req, gw.runtime.theme, 'GH_INTERNAL', taggedRequestId(req)));
+  };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    handleRequest(gw, req, res, handler).catch((error: unknown) => {
-      gw.log.error({ err: error, requestId: taggedRequestId(req) }, 'unexpected error on the request path');
-      writeAnswer(res, errorAnswer(req, gw.runtime.theme, 'GH_INTERNAL', taggedRequestId(req)));
-    });
+    // most requests are answered without a promise (front.ts); a bug is a 500 either way, never a crash
+    try {
+      handleRequest(gw, req, res, handler)?.catch((error: unknown) => unexpected(req, res, error));
+    } catch (error) {
+      unexpected(req, res, error);
+    }
   };
   const server = tls ? (createHttpsServer({ ...options, cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, onRequest) as unknown as Server) : createHttpServer(options, onRequest);
   server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {

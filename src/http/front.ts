@@ -19,7 +19,7 @@ import { readCookies, type CookieJar } from './cookies.js';
 import { forward, forwardUpgrade, refuseUpgrade } from './proxy.js';
 import { errorAnswer, isNavigation, jsonAnswer, htmlAnswer, writeAnswer, type Answer } from './respond.js';
 import { startLogin } from './signin.js';
-import { answerSignedOutFormPost } from './preserve-post.js';
+import { answerSignedOutFormPost, isBrowserFormPost } from './preserve-post.js';
 import { signInPage } from './pages/pages.js';
 import { contentSecurityPolicy } from './pages/layout.js';
 import { warnUntrustedTerminator } from '../observe/proxy-hint.js';
@@ -79,10 +79,14 @@ function pageOfScript(gw: Gateway, req: IncomingMessage, realm: RealmRuntime): s
   return path + url.search;
 }
 
-/** Not signed in: where a person is sent, or what a script is told. */
-export async function answerSignedOut(gw: Gateway, req: IncomingMessage, realm: RealmRuntime, returnTo: string, cookies: CookieJar, requestId: string, clearCookies: string[] | null): Promise<Answer> {
+/**
+ * Not signed in: where a person is sent, or what a script is told. An answer,
+ * or a promise of one only where something must be awaited (discovery not
+ * done or due, a form body to keep): an unauthenticated flood is mostly
+ * answered without one.
+ */
+export function answerSignedOut(gw: Gateway, req: IncomingMessage, realm: RealmRuntime, returnTo: string, cookies: CookieJar, requestId: string, clearCookies: string[] | null): Answer | Promise<Answer> {
   const runtime = gw.runtime;
-  const login = loginUrl(realm, isNavigation(req) ? returnTo : (pageOfScript(gw, req, realm) ?? returnTo));
   if (isNavigation(req)) {
     if (realm.login === 'automatic') {
       gw.metrics.request(realm.name, 'redirected');
@@ -96,8 +100,15 @@ export async function answerSignedOut(gw: Gateway, req: IncomingMessage, realm: 
   }
   gw.metrics.request(realm.name, 'unauthenticated');
   // a same-origin browser form POST: keep what was typed across the sign-in (preserve-post.ts)
-  const formAnswer = await answerSignedOutFormPost(gw, req, realm, returnTo, requestId, clearCookies);
-  if (formAnswer) return formAnswer;
+  if (isBrowserFormPost(req)) {
+    return answerSignedOutFormPost(gw, req, realm, returnTo, requestId, clearCookies).then((formAnswer) => formAnswer ?? notSignedIn(gw, req, realm, returnTo, requestId, clearCookies));
+  }
+  return notSignedIn(gw, req, realm, returnTo, requestId, clearCookies);
+}
+
+/** The 401 a script acts on: where to sign in, in a header and in the JSON. */
+function notSignedIn(gw: Gateway, req: IncomingMessage, realm: RealmRuntime, returnTo: string, requestId: string, clearCookies: string[] | null): Answer {
+  const login = loginUrl(realm, pageOfScript(gw, req, realm) ?? returnTo);
   const headers: Record<string, string | string[]> = {
     'www-authenticate': `Gatehouse realm="${realm.name}", login_url="${login}"`,
     'x-gatehouse-login': login,
@@ -157,22 +168,26 @@ async function authenticateOrAnswer(gw: Gateway, req: IncomingMessage, realm: Re
   }
 }
 
-export async function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse, handOff: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> {
-  const runtime = gw.runtime;
+/**
+ * Route, authenticate and answer one request. Returns a promise only when
+ * something had to be awaited (a session not in the cache, discovery, a form
+ * body): the signed-in and the common refused requests finish without one.
+ */
+export function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse, handOff: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> | undefined {
   const requestId = taggedRequestId(req);
-  const client = clientView(req, runtime.trustedProxies);
+  const client = clientView(req, gw.runtime.trustedProxies);
   const routed = route(gw, req, client, requestId);
   switch (routed.kind) {
     case 'handoff':
       handOff(req, res);
-      return;
+      return undefined;
     case 'answer':
       writeAnswer(res, routed.answer!);
-      return;
+      return undefined;
     case 'forward-public':
       gw.metrics.request('-', 'public');
       forward(gw, req, res, { path: routed.path!, entry: null, client, requestId, setCookies: null, corsOrigin: corsOriginOf(gw, req) });
-      return;
+      return undefined;
     case 'realm':
       break;
   }
@@ -181,33 +196,68 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
   if (req.method === 'OPTIONS' && cors && req.headers['access-control-request-method']) {
     // CORS preflight carries no cookies: answered here, never forwarded or refused
     writeAnswer(res, { status: 204, headers: { 'access-control-allow-origin': cors, 'access-control-allow-credentials': 'true', 'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS', 'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? '').slice(0, 1024), 'access-control-max-age': '600', vary: 'Origin' }, body: '' });
-    return;
+    return undefined;
   }
-  const cookies = readCookies(req.headers);
+  const request: RealmRequest = { req, res, realm, path: routed.path!, cookies: readCookies(req.headers), client, requestId, cors };
   // a session seen before and nothing due: no promise on the way to the helpdesk
-  const auth = authenticateFromCache(gw, realm, cookies) ?? (await authenticateOrAnswer(gw, req, realm, cookies, requestId));
+  const cached = authenticateFromCache(gw, realm, request.cookies);
+  if (cached !== null) return answerAuthenticated(gw, request, cached);
+  return authenticateThenAnswer(gw, request);
+}
+
+/** A request in a realm, as far as it has been judged. */
+interface RealmRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  realm: RealmRuntime;
+  /** normalized path and the original query */
+  path: string;
+  cookies: CookieJar;
+  client: ClientView;
+  requestId: string;
+  cors: string | null;
+}
+
+async function authenticateThenAnswer(gw: Gateway, r: RealmRequest): Promise<void> {
+  const auth = await authenticateOrAnswer(gw, r.req, r.realm, r.cookies, r.requestId);
   if ('status' in auth) {
-    writeAnswer(res, auth);
+    writeAnswer(r.res, auth);
     return;
   }
+  await answerAuthenticated(gw, r, auth);
+}
+
+/** Forward, refuse, or send to sign in, as the session check decided. */
+function answerAuthenticated(gw: Gateway, r: RealmRequest, auth: AuthResult): Promise<void> | undefined {
+  const { req, res, realm, requestId } = r;
   if (auth.kind === 'signed-in') {
     gw.metrics.request(realm.name, 'forwarded');
-    forward(gw, req, res, { path: routed.path!, entry: auth.entry, client, requestId, setCookies: auth.setCookies, corsOrigin: cors });
-    return;
+    forward(gw, req, res, { path: r.path, entry: auth.entry, client: r.client, requestId, setCookies: auth.setCookies, corsOrigin: r.cors });
+    return undefined;
   }
   if (auth.kind === 'forbidden') {
     gw.metrics.request(realm.name, 'forbidden');
-    gw.log.info({ audit: 'refusal', realm: realm.name, sub: auth.entry.session.sub, reason: auth.code, ip: client.ip, requestId }, 'request refused by allow rules');
-    writeAnswer(res, errorAnswer(req, runtime.theme, auth.code, requestId));
-    return;
+    gw.log.info({ audit: 'refusal', realm: realm.name, sub: auth.entry.session.sub, reason: auth.code, ip: r.client.ip, requestId }, 'request refused by allow rules');
+    writeAnswer(res, errorAnswer(req, gw.runtime.theme, auth.code, requestId));
+    return undefined;
   }
-  try {
-    writeAnswer(res, await answerSignedOut(gw, req, realm, routed.path!, cookies, requestId, auth.clearCookies));
-  } catch (error) {
+  const cannotSignIn = (error: unknown): void => {
     const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
     gw.log.warn({ code: gh.code, detail: gh.detail, requestId, realm: realm.name }, 'cannot start sign-in');
-    writeAnswer(res, errorAnswer(req, runtime.theme, gh, requestId));
+    writeAnswer(res, errorAnswer(req, gw.runtime.theme, gh, requestId));
+  };
+  let answer: Answer | Promise<Answer>;
+  try {
+    answer = answerSignedOut(gw, req, realm, r.path, r.cookies, requestId, auth.clearCookies);
+  } catch (error) {
+    cannotSignIn(error);
+    return undefined;
   }
+  if (!(answer instanceof Promise)) {
+    writeAnswer(res, answer);
+    return undefined;
+  }
+  return answer.then((a) => writeAnswer(res, a), cannotSignIn);
 }
 
 /** HTTP/1.1 upgrades (WebSockets): the same decisions, answered on the raw socket. */

@@ -9,6 +9,7 @@ import type { Gateway } from './gateway.js';
 import type { RealmRuntime } from '../config/runtime.js';
 import { GatehouseError, type ErrorCode } from '../errors.js';
 import { buildAuthorizationUrl } from '../oidc/authorize.js';
+import type { ProviderMetadata } from '../oidc/provider.js';
 import { verifyIdToken, constantTimeEqual } from '../oidc/id-token.js';
 import { redeemCode, fetchUserinfo } from '../oidc/token.js';
 import { checkAllowRules } from '../allow/rules.js';
@@ -30,9 +31,19 @@ import type { Answer } from './respond.js';
 /** The longest session cookie value the chunks a browser sends back can carry. */
 const MAX_SESSION_VALUE_LENGTH = CHUNK_SIZE * MAX_CHUNKS;
 
-/** Redirect the browser to the provider with a new login attempt of its own. */
-export async function startLogin(gw: Gateway, realm: RealmRuntime, returnTo: string, cookies: CookieJar, extraSetCookies: string[] = []): Promise<Answer> {
-  const metadata = await realm.provider.ensureReady(); // GH_DISCOVERY_* → 503 page
+/**
+ * Redirect the browser to the provider with a new login attempt of its own.
+ * Without a promise when the provider's metadata is fresh (the usual case: a
+ * flood of navigations costs a seal each, not a trip through the event loop).
+ */
+export function startLogin(gw: Gateway, realm: RealmRuntime, returnTo: string, cookies: CookieJar, extraSetCookies: string[] = []): Answer | Promise<Answer> {
+  const metadata = realm.provider.readyMetadata();
+  if (metadata !== null) return redirectToProvider(gw, realm, metadata, returnTo, cookies, extraSetCookies);
+  // discovery not done, or due again: GH_DISCOVERY_* → 503 page
+  return realm.provider.ensureReady().then((fresh) => redirectToProvider(gw, realm, fresh, returnTo, cookies, extraSetCookies));
+}
+
+function redirectToProvider(gw: Gateway, realm: RealmRuntime, metadata: ProviderMetadata, returnTo: string, cookies: CookieJar, extraSetCookies: string[]): Answer {
   const attempt = newLoginAttempt(realm.name, returnTo, gw.now());
   const secure = gw.runtime.httpsOnly;
   const lines = [...extraSetCookies];

@@ -207,6 +207,12 @@ export class ProviderClient {
     return this.isReady();
   }
 
+  /** The metadata when ensureReady() would hand it over without a look at the provider first; otherwise null. */
+  readyMetadata(): ProviderMetadata | null {
+    if (this.loaded === null || !this.healthy || Date.now() - this.checkedAt >= HEALTH_MAX_AGE_MS) return null;
+    return this.loaded.metadata;
+  }
+
   /**
    * The metadata, discovering now (single-flight) if not loaded yet. Once loaded,
    * a look older than HEALTH_MAX_AGE_MS is renewed first, so a sign-in is not sent
