@@ -12,10 +12,11 @@
 // the machine hits all rows alike; each row reports the median of its rounds.
 //
 // Options: --workers N (2) --connections N (32) --duration S (5) --warmup S (2)
-//          --rounds N (3) --signins N (300) --no-signin --no-apache --no-redis --no-latency
+//          --rounds N (3) --signins N (300) --no-signin --no-apache --no-redis --no-latency --no-hot-path
 //          --cpu-prof DIR (start Gatehouse with --cpu-prof, profiles written there on stop)
 //          --only a,b (row keys) --out FILE (bench/RESULTS.md)
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -254,7 +255,17 @@ async function main() {
   const [apacheVersion, openidcVersion] = await apacheVersions();
   const v = { ...versions(REPO), apache: apacheVersion, mod_auth_openidc: openidcVersion, wrkBanner: await wrkVersion() };
   await stopAll();
-  const report = render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey });
+  // what Gatehouse's own code costs, without sockets (bench/hot-path.mjs): the part of the gap to the bare proxy a code change can move
+  let hotPath = null;
+  if (!flag('no-hot-path')) {
+    log('in-process request path (bench/hot-path.mjs)');
+    hotPath = await new Promise((resolve) => {
+      execFile('taskset', ['-c', CPU_SUT.split(/[-,]/)[0], process.execPath, join(REPO, 'bench', 'hot-path.mjs')], { maxBuffer: 1 << 20, timeout: 300_000 }, (error, stdout) => {
+        resolve(error ? `not measured: ${error.message.split('\n')[0]}` : stdout.split('\n').filter((l) => l.startsWith('|') || l.startsWith('In-process')).join('\n'));
+      });
+    });
+  }
+  const report = render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath });
   process.stdout.write(`${report}\n`);
   writeFileSync(settings.out, `${report}\n`);
   log(`written to ${settings.out}`);
@@ -264,7 +275,7 @@ function verdict(ok) {
   return ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**';
 }
 
-function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey }) {
+function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath }) {
   const gh = byKey.gatehouse;
   const bare = byKey.bare;
   const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r && r.ok);
@@ -319,6 +330,11 @@ ${latency.length ? `| what | achieved req/s | p50 ms | p99 ms | max ms | unexpec
 Token exchange + ID token validation + session seal against the same provider (median of ${settings.rounds} batches of ${settings.signins}, 16 at a time; the provider's login page is passed beforehand and not timed).
 
 ${signins.length ? `| what | sign-ins/s | p50 ms | p99 ms | failed |\n| --- | ---: | ---: | ---: | ---: |\n${signins.map((s) => (s.error ? `| ${s.name} | — | — | — | not measured: ${s.error} |` : `| ${s.name} | ${s.perSecond.toFixed(0)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.failuresTotal} |`)).join('\n')}` : 'not measured'}
+
+## Gatehouse's own work per request, in-process
+The same request paths run in a loop inside one process, without sockets (\`bench/hot-path.mjs\`): a real gateway and session, the upstream pool replaced by an instant answer, and the bare proxy's handler on the same objects. The difference is the CPU Gatehouse's own code adds to a request; the rest of a request's cost in the table above is node:http, undici and the kernel's loopback sends, which the bare proxy pays too.
+
+${hotPath ?? 'not measured'}
 
 ## Targets (issue 6)
 | target | this run | verdict |
