@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// Before any bench: is everything it starts installed? Installs nothing; prints
-// the exact command that would, and exits 1 when something is missing.
-import { existsSync } from 'node:fs';
+// Before any bench: is everything it starts installed? What is missing from
+// Debian's packages is installed when this runs as root on a machine with
+// apt-get (as .ci/run does for the tests), with services kept from starting:
+// the bench starts its own nginx, Apache and Redis on loopback ports, and a
+// packaged nginx or Apache would listen on port 80 of every interface. Anywhere
+// else (or with GATEHOUSE_BENCH_NO_INSTALL=1) it prints the exact command and
+// exits 1.
+import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,10 +22,27 @@ const needs = process.argv.includes('--soak')
       ['redis-server', '/usr/bin/redis-server', 'redis-server'],
       ['taskset', '/usr/bin/taskset', 'util-linux'],
     ];
-const missing = needs.filter(([, path]) => !existsSync(path));
+let missing = needs.filter(([, path]) => !existsSync(path));
+const packages = () => [...new Set(missing.map(([, , pkg]) => pkg))];
+const canInstall = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get') && process.env.GATEHOUSE_BENCH_NO_INSTALL !== '1';
+if (missing.length && canInstall) {
+  process.stderr.write(`bench: installing ${packages().join(' ')} (apt-get)\n`);
+  // Debian's way to keep a package's service from starting on install (exit 101: "action forbidden")
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages()], { stdio: 'inherit', env });
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
+  missing = needs.filter(([, path]) => !existsSync(path));
+}
 const problems = [];
 if (missing.length) {
-  problems.push(`missing: ${missing.map(([name]) => name).join(', ')}\n  install with:\n    apt-get update && apt-get install -y ${[...new Set(missing.map(([, , pkg]) => pkg))].join(' ')}`);
+  problems.push(`missing: ${missing.map(([name]) => name).join(', ')}\n  install with:\n    apt-get update && apt-get install -y ${packages().join(' ')}`);
 }
 if (!existsSync(join(repo, 'dist', 'cli.js'))) problems.push('dist/cli.js is missing: run `npm run build` (npm run bench does it first)');
 if (!existsSync(join(repo, 'node_modules', 'undici'))) problems.push('node_modules is missing: run `npm ci`');
