@@ -5,12 +5,20 @@
 // bench's physical limit for a Node proxy: Gatehouse's distance from it is the
 // cost of its security work.
 //
-//   node bench/bare-proxy.mjs PORT UPSTREAM_URL WORKERS
+//   node bench/bare-proxy.mjs PORT UPSTREAM_URL WORKERS [identity]
+//
+// With `identity`, every request also carries headers the size and number of
+// Gatehouse's (X-Forwarded-*, X-Request-Id, five identity headers, a 700-byte
+// assertion), fixed strings: what telling the helpdesk who the person is costs
+// a proxy, apart from working it out.
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
 
-const [portArg, upstream, workersArg] = process.argv.slice(2);
+const [portArg, upstream, workersArg, extraArg] = process.argv.slice(2);
+const IDENTITY = extraArg === 'identity'
+  ? ['x-forwarded-for', '127.0.0.1', 'x-forwarded-proto', 'http', 'x-request-id', '5afe7778-123', 'x-forwarded-host', '127.0.0.1:8080', 'x-auth-realm', 'agent', 'x-auth-subject', 'alice-0001', 'x-auth-email', 'alice@example.com', 'x-auth-name', 'Alice Agent', 'x-auth-groups', 'helpdesk-agents', 'x-auth-assertion', 'e'.repeat(700)]
+  : [];
 const port = Number(portArg);
 const workers = Number(workersArg ?? 1);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host']);
@@ -61,7 +69,7 @@ if (cluster.isPrimary && workers > 1) {
     const raw = req.rawHeaders;
     const headers = [];
     for (let i = 0; i < raw.length; i += 2) if (!HOP_BY_HOP.has(raw[i].toLowerCase())) headers.push(raw[i], raw[i + 1]);
-    headers.push('host', host);
+    headers.push('host', host, ...IDENTITY);
     const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
     pool.dispatch({ path: req.url, method: req.method, headers, body: hasBody ? req : null }, new Relay(res));
   });

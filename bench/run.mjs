@@ -297,7 +297,7 @@ function render({ summary, directRps, apacheBest, latency, signins, v, machineBe
   const targetLines = targets.map(([what, value, limit, unit, lowerIsBetter]) => {
     const ok = value === undefined ? undefined : lowerIsBetter ? value <= limit : value >= limit;
     const unjudged = unit === ' ms' && value === undefined && directLatency ? `not judged: direct's own p99 at this rate was ${fmt.ms(directLatency.p99)} ms (other load on the machine)` : verdict(ok);
-    return `| ${what} | ${value === undefined ? '—' : `${value.toFixed(2)}${unit}`} | ${unjudged} |`;
+    return `| ${what} | ${value === undefined ? '—' : `${value.toFixed(unit === "×" ? 3 : 2)}${unit}`} | ${unjudged} |`;
   });
   return `# Gatehouse benchmark results
 
