@@ -55,34 +55,73 @@ function connectionTokens(req: IncomingMessage): Set<string> | null {
  */
 function withoutGatewayCookies(value: string, ownPrefix: string): string | null {
   if (!value.includes(ownPrefix)) return value;
-  const kept = value.split(';').filter((pair) => !pair.trimStart().startsWith(ownPrefix));
-  return kept.length > 0 ? kept.join(';').trim() : null;
+  // a scan, not split/filter/join: no arrays on every signed-in request
+  let kept: string | null = null;
+  for (let start = 0; start <= value.length; ) {
+    let end = value.indexOf(';', start);
+    if (end < 0) end = value.length;
+    const pair = value.slice(start, end);
+    if (!pair.trimStart().startsWith(ownPrefix)) kept = kept === null ? pair : `${kept};${pair}`;
+    start = end + 1;
+  }
+  return kept === null ? null : kept.trim();
+}
+
+/** What a request header's name means for forwarding. */
+type NameVerdict = { kind: 'drop' } | { kind: 'cookie' } | { kind: 'websocket' | 'keep'; lower: string };
+const MAX_REMEMBERED_NAMES = 512;
+const verdictsByRuntime = new WeakMap<Runtime, Map<string, NameVerdict>>();
+
+/**
+ * The same few header names arrive on every request, spelled the same way:
+ * each spelling is judged once per config load (lower-cased, underscores read
+ * as dashes, checked against the dropped names and the identity prefix) and
+ * remembered, up to a bound — past it, names are judged each time.
+ */
+function verdictFor(runtime: Runtime, name: string): NameVerdict {
+  let verdicts = verdictsByRuntime.get(runtime);
+  if (verdicts === undefined) verdictsByRuntime.set(runtime, (verdicts = new Map()));
+  const known = verdicts.get(name);
+  if (known !== undefined) return known;
+  // CGI/FastCGI (PHP helpdesks) read X_Auth_Subject and X-Auth-Subject as the same
+  // HTTP_X_AUTH_SUBJECT variable: judge every name by its dash spelling
+  const lower = name.includes('_') ? name.toLowerCase().replace(/_/g, '-') : name.toLowerCase();
+  let verdict: NameVerdict;
+  if (WEBSOCKET_HEADERS.has(lower)) verdict = { kind: 'websocket', lower };
+  // every X-Forwarded-* is the gateway's to set (for, proto and host below): none comes from the client
+  else if (DROPPED_REQUEST_HEADERS.has(lower) || lower.startsWith(runtime.identity.prefix) || lower.startsWith('x-forwarded-')) verdict = { kind: 'drop' };
+  else if (lower === 'cookie') verdict = { kind: 'cookie' };
+  else verdict = { kind: 'keep', lower };
+  if (verdicts.size < MAX_REMEMBERED_NAMES) verdicts.set(name, verdict);
+  return verdict;
 }
 
 /** The headers sent upstream, as a flat [name, value, ...] list. */
 export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: ForwardPlan, websocket = false): string[] {
-  const prefix = runtime.identity.prefix;
   const ownCookiePrefix = `${runtime.cookiePrefix}gatehouse-`;
   const listed = connectionTokens(req);
   const raw = req.rawHeaders;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    // CGI/FastCGI (PHP helpdesks) read X_Auth_Subject and X-Auth-Subject as the same
-    // HTTP_X_AUTH_SUBJECT variable: judge every name by its dash spelling
-    const lower = name.includes('_') ? name.toLowerCase().replace(/_/g, '-') : name.toLowerCase();
-    if (websocket && WEBSOCKET_HEADERS.has(lower)) {
-      out.push(name, raw[i + 1]!);
-      continue;
+    const verdict = verdictFor(runtime, name);
+    switch (verdict.kind) {
+      case 'drop':
+        continue;
+      case 'websocket':
+        // hop-by-hop (dropped below), except on the upgrade itself
+        if (websocket) out.push(name, raw[i + 1]!);
+        continue;
+      case 'cookie': {
+        if (listed !== null && listed.has('cookie')) continue;
+        const cookie = withoutGatewayCookies(raw[i + 1]!, ownCookiePrefix);
+        if (cookie !== null) out.push(name, cookie);
+        continue;
+      }
+      case 'keep':
+        // a header the client listed in Connection is hop-by-hop too
+        if (listed === null || !listed.has(verdict.lower)) out.push(name, raw[i + 1]!);
     }
-    // every X-Forwarded-* is the gateway's to set (for, proto and host below): none comes from the client
-    if (DROPPED_REQUEST_HEADERS.has(lower) || lower.startsWith(prefix) || lower.startsWith('x-forwarded-') || (listed !== null && listed.has(lower))) continue;
-    if (lower === 'cookie') {
-      const cookie = withoutGatewayCookies(raw[i + 1]!, ownCookiePrefix);
-      if (cookie !== null) out.push(name, cookie);
-      continue;
-    }
-    out.push(name, raw[i + 1]!);
   }
   const upstream = runtime.upstream;
   out.push('host', upstream.preserveHost && req.headers.host ? req.headers.host : upstream.url.host);
