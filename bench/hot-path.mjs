@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { REPO } from './lib/gatehouse.mjs';
 import { freePort } from './lib/procs.mjs';
 import { signIn } from './lib/browser.mjs';
+import { bareHandler } from './bare-proxy.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -100,39 +101,7 @@ function newResponse(req, socket) {
 }
 
 /** The bare proxy's request handler (bench/bare-proxy.mjs), on the same objects. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host']);
-class Relay {
-  constructor(res) {
-    this.res = res;
-  }
-  onConnect() {}
-  onHeaders(statusCode, rawHeaders, resume) {
-    const headers = [];
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i].toString('latin1');
-      if (HOP_BY_HOP.has(name.toLowerCase())) continue;
-      headers.push(name, rawHeaders[i + 1].toString('latin1'));
-    }
-    this.res.writeHead(statusCode, headers);
-    this.resume = resume;
-    return true;
-  }
-  onData(chunk) {
-    return this.res.write(chunk);
-  }
-  onComplete() {
-    this.res.end();
-  }
-  onError() {}
-}
-function bareHandler(req, res) {
-  const raw = req.rawHeaders;
-  const headers = [];
-  for (let i = 0; i < raw.length; i += 2) if (!HOP_BY_HOP.has(raw[i].toLowerCase())) headers.push(raw[i], raw[i + 1]);
-  headers.push('host', '127.0.0.1:9');
-  const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-  instantPool.dispatch({ path: req.url, method: req.method, headers, body: hasBody ? req : null }, new Relay(res));
-}
+const bare = (req, res) => bareHandler(instantPool, '127.0.0.1:9', req, res);
 
 const browserHeaders = (extra) => ['Host', `127.0.0.1:${port}`, 'User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0', 'Accept-Encoding', 'gzip, deflate, br', 'Accept-Language', 'en', ...extra];
 
@@ -185,7 +154,7 @@ try {
     const row = table[name];
     if (!row) throw new Error(`no row ${name}`);
     const ns = await measure(gatehouse, row.url, row.headers, row.status);
-    const bareNs = row.bare ? await measure(bareHandler, row.url, row.headers, 200) : null;
+    const bareNs = row.bare ? await measure(bare, row.url, row.headers, 200) : null;
     rows.push({ name, ns, bareNs });
   }
 } finally {
