@@ -27,7 +27,7 @@ import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_C
 import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
 import { signIn, send } from './lib/browser.mjs';
 import { measureSignIns } from './lib/signin-bench.mjs';
-import { summarize, mainTable, machine, versions, median, fmt } from './lib/report.mjs';
+import { summarize, mainTable, ratioTable, machine, versions, median, fmt } from './lib/report.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -322,6 +322,9 @@ Written by \`npm run bench\` (bench/run.mjs) on ${new Date().toISOString()}. Eve
 ${mainTable(summary, { directRps, apacheBestRps: apacheBest?.rps })}
 
 mod_auth_openidc best mode in this run: ${apacheBest ? `${apacheBest.name.replace('mod_auth_openidc, signed in ', '')}, ${fmt.rps(apacheBest.rps)} req/s` : 'not measured'}.
+
+### Every figure as a ratio: × direct / × mod_auth_openidc best mode
+${ratioTable(summary, { direct: byKey.direct, apacheBest })}
 
 ## Latency at a fixed rate (half of Gatehouse's signed-in peak)
 ${latency.length ? `| what | achieved req/s | p50 ms | p99 ms | max ms | unexpected statuses |\n| --- | ---: | ---: | ---: | ---: | ---: |\n${latency.map((l) => `| ${l.name} | ${fmt.rps(l.rate)} | ${fmt.ms(l.p50)} | ${fmt.ms(l.p99)} | ${fmt.ms(l.max)} | ${l.unexpected} |`).join('\n')}` : 'not measured'}

@@ -57,6 +57,29 @@ export function mainTable(summary, { directRps, apacheBestRps }) {
   return lines.join('\n');
 }
 
+/**
+ * Every figure of the main table as a ratio to the same figure of direct (nginx
+ * alone) and of mod_auth_openidc's best mode in the same run. For req/s higher
+ * is better; for CPU, latency and memory lower is.
+ */
+export function ratioTable(summary, { direct, apacheBest }) {
+  const pair = (value, ofDirect, ofApache) => {
+    if (value === undefined || !Number.isFinite(value)) return '—';
+    return `${fmt.ratio(ofDirect ? value / ofDirect : undefined)} / ${fmt.ratio(ofApache ? value / ofApache : undefined)}`;
+  };
+  const lines = [
+    '| what | req/s | CPU µs/req | p50 | p99 | max | peak RSS |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of summary) {
+    if (r.error || !r.runs?.length) continue;
+    lines.push(
+      `| ${r.name} | ${pair(r.rps, direct?.rps, apacheBest?.rps)} | ${pair(r.cpuUs, direct?.cpuUs, apacheBest?.cpuUs)} | ${pair(r.p50, direct?.p50, apacheBest?.p50)} | ${pair(r.p99, direct?.p99, apacheBest?.p99)} | ${pair(r.max, direct?.max, apacheBest?.max)} | ${pair(r.rssBytes, direct?.rssBytes, apacheBest?.rssBytes)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 function tryRun(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   return (r.stdout || r.stderr || '').trim() || 'unknown';
