@@ -70,7 +70,25 @@ function withoutGatewayCookies(value: string, ownPrefix: string): string | null 
 /** What a request header's name means for forwarding. */
 type NameVerdict = { kind: 'drop' } | { kind: 'cookie' } | { kind: 'websocket' | 'keep'; lower: string };
 const MAX_REMEMBERED_NAMES = 512;
-const verdictsByRuntime = new WeakMap<Runtime, Map<string, NameVerdict>>();
+
+/** What forwarding derives from one config load, made on its first request rather than per request. */
+interface ForwardingTable {
+  /** the gateway's own cookies (session chunks of every realm, login attempts) start with this */
+  readonly ownCookiePrefix: string;
+  readonly identityPrefix: string;
+  /** header spellings seen, judged (up to MAX_REMEMBERED_NAMES) */
+  readonly verdicts: Map<string, NameVerdict>;
+}
+const tables = new WeakMap<Runtime, ForwardingTable>();
+
+function forwardingTable(runtime: Runtime): ForwardingTable {
+  let table = tables.get(runtime);
+  if (table === undefined) {
+    table = { ownCookiePrefix: `${runtime.cookiePrefix}gatehouse-`, identityPrefix: runtime.identity.prefix, verdicts: new Map() };
+    tables.set(runtime, table);
+  }
+  return table;
+}
 
 /**
  * The same few header names arrive on every request, spelled the same way:
@@ -78,10 +96,8 @@ const verdictsByRuntime = new WeakMap<Runtime, Map<string, NameVerdict>>();
  * as dashes, checked against the dropped names and the identity prefix) and
  * remembered, up to a bound — past it, names are judged each time.
  */
-function verdictFor(runtime: Runtime, name: string): NameVerdict {
-  let verdicts = verdictsByRuntime.get(runtime);
-  if (verdicts === undefined) verdictsByRuntime.set(runtime, (verdicts = new Map()));
-  const known = verdicts.get(name);
+function verdictFor(table: ForwardingTable, name: string): NameVerdict {
+  const known = table.verdicts.get(name);
   if (known !== undefined) return known;
   // CGI/FastCGI (PHP helpdesks) read X_Auth_Subject and X-Auth-Subject as the same
   // HTTP_X_AUTH_SUBJECT variable: judge every name by its dash spelling
@@ -89,22 +105,22 @@ function verdictFor(runtime: Runtime, name: string): NameVerdict {
   let verdict: NameVerdict;
   if (WEBSOCKET_HEADERS.has(lower)) verdict = { kind: 'websocket', lower };
   // every X-Forwarded-* is the gateway's to set (for, proto and host below): none comes from the client
-  else if (DROPPED_REQUEST_HEADERS.has(lower) || lower.startsWith(runtime.identity.prefix) || lower.startsWith('x-forwarded-')) verdict = { kind: 'drop' };
+  else if (DROPPED_REQUEST_HEADERS.has(lower) || lower.startsWith(table.identityPrefix) || lower.startsWith('x-forwarded-')) verdict = { kind: 'drop' };
   else if (lower === 'cookie') verdict = { kind: 'cookie' };
   else verdict = { kind: 'keep', lower };
-  if (verdicts.size < MAX_REMEMBERED_NAMES) verdicts.set(name, verdict);
+  if (table.verdicts.size < MAX_REMEMBERED_NAMES) table.verdicts.set(name, verdict);
   return verdict;
 }
 
 /** The headers sent upstream, as a flat [name, value, ...] list. */
 export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: ForwardPlan, websocket = false): string[] {
-  const ownCookiePrefix = `${runtime.cookiePrefix}gatehouse-`;
+  const table = forwardingTable(runtime);
   const listed = connectionTokens(req);
   const raw = req.rawHeaders;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const verdict = verdictFor(runtime, name);
+    const verdict = verdictFor(table, name);
     switch (verdict.kind) {
       case 'drop':
         continue;
@@ -114,7 +130,7 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
         continue;
       case 'cookie': {
         if (listed !== null && listed.has('cookie')) continue;
-        const cookie = withoutGatewayCookies(raw[i + 1]!, ownCookiePrefix);
+        const cookie = withoutGatewayCookies(raw[i + 1]!, table.ownCookiePrefix);
         if (cookie !== null) out.push(name, cookie);
         continue;
       }
