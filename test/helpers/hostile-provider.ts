@@ -15,6 +15,7 @@ import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'j
 import { parseConfigText } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { startGateway, type RunningGateway } from '../../src/server.js';
+import { freePort } from '../../src/demo/stack.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/observe/log.js';
 import { startUpstream, type Upstream } from './upstream.js';
@@ -270,18 +271,6 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
-  });
-}
-
-/** A loopback port that was free a moment ago (the gateway's public_url must be known before it starts). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
 
