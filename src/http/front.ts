@@ -279,12 +279,20 @@ function answerAuthenticated(gw: Gateway, r: RealmRequest, auth: AuthResult): Pr
   return answer.then((a) => writeAnswer(res, a), cannotSignIn);
 }
 
+/** Content-Length other than 0, or any Transfer-Encoding (an upgrade request has no body). */
+function announcesBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 /** HTTP/1.1 upgrades (WebSockets): the same decisions, answered on the raw socket. */
 export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const runtime = gw.runtime;
   const requestId = taggedRequestId(req);
   socket.on('error', () => socket.destroy());
   if (!runtime.upstream.websockets) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
+  // a body the upgrade announces would be left for the helpdesk to read out of whatever came next
+  if (announcesBody(req)) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
   const client = clientView(req, runtime.trustedProxies);
   const routed = route(gw, req, client, requestId);
   if (routed.kind === 'handoff') return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
