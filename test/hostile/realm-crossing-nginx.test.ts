@@ -8,6 +8,7 @@
 // segment, then dot segments resolved), case-insensitively.
 import t from 'tap';
 import { ALICE, BOB, rawRequest, startTestStack } from '../helpers/stack.js';
+import { rawRequest as rawBytes } from '../helpers/hostile-provider.js';
 import { startNginxHelpdesk, type Entry } from '../helpers/nginx-helpdesk.js';
 
 /** Is a path nginx served under /agent, as nginx or a servlet container behind it would route it? */
@@ -67,6 +68,33 @@ t.test('a user-realm session never gets nginx to serve an /agent path', async (t
     if (served.length === 0) t.ok(res.status >= 400 && res.status < 500, `${path}: refused by the gateway (${res.status})`);
     else t.ok(served.every((e) => e.realm !== 'agent'), `${path}: never forwarded as the agent realm`);
   }
+});
+
+t.test('nor as a WebSocket upgrade (nginx proxies .../ws to a WebSocket backend)', async (t) => {
+  const nginx = await startNginxHelpdesk();
+  t.teardown(() => nginx.close());
+  const stack = await startTestStack({ upstreamUrl: nginx.url });
+  t.teardown(() => stack.close());
+  const bob = (await stack.signIn('/', BOB)).jar.cookieHeader(`${stack.publicUrl}/`)!;
+  const host = new URL(stack.publicUrl).host;
+  const before = (await nginx.served()).length;
+  let opened = 0;
+  const targets = [...SPELLINGS, ...SPELLINGS.filter((p) => !p.includes('?')).map((p) => `${p.replace(/\/$/, '')}/ws`), '/ws'];
+  for (const path of targets) {
+    const bytes = [`GET ${path} HTTP/1.1`, `Host: ${host}`, `Cookie: ${bob}`, 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='].join('\r\n') + '\r\n\r\n';
+    const answer = await rawBytes(stack.publicUrl, bytes, { untilHead: true, timeoutMs: 3000 });
+    if (answer.startsWith('HTTP/1.1 101 ')) opened++;
+  }
+  t.ok(opened >= 1, `the control /ws opened (${opened} opened)`);
+  // nginx logs a WebSocket when it closes: wait until every opened one is in the log
+  let served: Entry[] = [];
+  for (let attempt = 0; ; attempt++) {
+    served = (await nginx.served()).slice(before);
+    if (served.filter((e) => e.status === 101).length >= opened) break;
+    if (attempt > 200) throw new Error(`nginx logged fewer WebSockets than opened (${opened})`);
+  }
+  t.same(served.filter((e) => e.subject !== '' && readsAsAgent(e.uri)), [], 'nginx served no /agent path with bob\'s identity');
+  t.ok(served.some((e) => e.uri === '/ws' && e.status === 101 && e.subject === 'user-bob'), 'the control: bob\'s own WebSocket reached the backend');
 });
 
 t.test('the ambiguous spellings are refused with GH_AMBIGUOUS_PATH, for everyone', async (t) => {
