@@ -285,12 +285,14 @@ function announcesBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** HTTP/1.1 upgrades (WebSockets): the same decisions, answered on the raw socket. */
+/** WebSocket upgrades: the same decisions, answered on the raw socket. */
 export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const runtime = gw.runtime;
   const requestId = taggedRequestId(req);
   socket.on('error', () => socket.destroy());
   if (!runtime.upstream.websockets) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
+  // WebSockets only: after another upgrade (h2c) the connection would carry requests the gateway never judges
+  if (String(req.headers.upgrade).trim().toLowerCase() !== 'websocket') return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
   // a body the upgrade announces would be left for the helpdesk to read out of whatever came next
   if (announcesBody(req)) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
   const client = clientView(req, runtime.trustedProxies);

@@ -293,8 +293,11 @@ function refusalHeaders(raw: string[], bodyBytes: number): string[] {
   return out;
 }
 
+/** Set by forwardUpgrade itself (an upgrade has no body: front.ts refuses one that announces one). */
+const UPGRADE_OWN_HEADERS = new Set(['connection', 'upgrade', 'content-length']);
+
 /**
- * WebSocket (or any HTTP/1.1 upgrade): connect upstream with the same header
+ * WebSocket upgrade (front.ts forwards no other): connect upstream with the same header
  * treatment, then pipe bytes. Each upgrade gets a connection of its own, never
  * one from a pool, and it is closed when the upgrade ends or is refused: bytes
  * an upgrade leaves behind on its connection can then never be read as the
@@ -306,7 +309,9 @@ export function forwardUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex
   const target = runtime.upstream.url;
   const flat = upstreamHeaders(req, runtime, plan, true);
   const headers: Array<[string, string]> = [];
-  for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() !== 'content-length') headers.push([flat[i]!, flat[i + 1]!]);
+  for (let i = 0; i < flat.length; i += 2) if (!UPGRADE_OWN_HEADERS.has(flat[i]!.toLowerCase())) headers.push([flat[i]!, flat[i + 1]!]);
+  // the gateway's own, not the client's list (which could name headers for a proxy behind to strip)
+  headers.push(['Connection', 'Upgrade'], ['Upgrade', 'websocket']);
   const requestFn = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const upstreamReq = requestFn({
     host: target.hostname,

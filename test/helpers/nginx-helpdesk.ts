@@ -44,6 +44,9 @@ export interface Entry {
   realm: string;
   subject: string;
   status: number;
+  /** the Connection and Upgrade headers as they arrived ('' when absent) */
+  connectionHeader: string;
+  upgradeHeader: string;
   /** nginx's connection serial number and how many requests that connection has carried */
   connection: number;
   connectionRequests: number;
@@ -75,6 +78,7 @@ function config(dir: string, port: number, wsPort: number, options: NginxHelpdes
     '"method":"$request_method"', '"uri":"$uri"', '"requestUri":"$request_uri"',
     '"realm":"$http_x_auth_realm"', '"subject":"$http_x_auth_subject"', '"status":"$status"',
     '"connection":"$connection"', '"connectionRequests":"$connection_requests"',
+    '"connectionHeader":"$http_connection"', '"upgradeHeader":"$http_upgrade"',
   ];
   return `worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -201,6 +205,7 @@ export async function startNginxHelpdesk(options: NginxHelpdeskOptions = {}): Pr
         return lines.filter((l) => !l.uri!.startsWith(MARKER)).map((l) => ({
           method: l.method!, uri: l.uri!, requestUri: l.requestUri!, realm: l.realm!, subject: l.subject!,
           status: Number(l.status), connection: Number(l.connection), connectionRequests: Number(l.connectionRequests),
+          connectionHeader: l.connectionHeader!, upgradeHeader: l.upgradeHeader!,
         }));
       }
       if (waited > 5000) throw new Error(`nginx did not log ${marker}`);

@@ -6,7 +6,9 @@
 // carrying the identity headers the gateway added for the sender, on a path
 // the gateway never judged. Whatever the gateway answers, nginx must never
 // serve the smuggled path; upgrades with a body are refused, and no upgrade
-// shares a connection to the helpdesk with any other request.
+// shares a connection to the helpdesk with any other request. Only WebSocket
+// upgrades are forwarded: after an h2c upgrade the connection would carry
+// HTTP/2 requests to any path, with any headers, that the gateway never sees.
 import t from 'tap';
 import WebSocket from 'ws';
 import { BOB, startTestStack, type TestStack } from '../helpers/stack.js';
@@ -80,4 +82,22 @@ t.test('an upgrade nginx refuses does not leave its connection in a pool', async
   t.match(after, /^HTTP\/1\.1 200 /);
   const all = (await nginx.served()).slice(before);
   t.same(all.slice(3).map((e) => [e.uri, e.status, e.connectionRequests]), [['/ws', 101, 1], ['/tickets', 200, 1]], 'the WebSocket and the next upgrade each had their own connection');
+});
+
+t.test('only WebSocket upgrades are forwarded, with the gateway\'s own Connection and Upgrade headers', async (t) => {
+  const { nginx, stack, cookie, host } = await withStack(t);
+  const before = (await nginx.served()).length;
+  for (const protocol of ['h2c', 'HTTP/2.0', 'websocket, h2c', 'h2c, websocket', 'TLS/1.2', 'websocketx']) {
+    const bytes = upgrade(host, '/tickets', cookie, []).replace('Upgrade: websocket', `Upgrade: ${protocol}`);
+    const answer = await rawRequest(stack.publicUrl, bytes, { timeoutMs: 3000 });
+    t.match(answer, /^HTTP\/1\.1 400 /, `Upgrade: ${protocol}: refused (${answer.slice(0, 20)})`);
+    t.match(answer, /GH_BAD_REQUEST/);
+  }
+  t.same((await nginx.served()).slice(before), [], 'none reached nginx');
+
+  // a client's Connection list (naming the identity headers, for a proxy behind to strip) is not passed on
+  const listed = upgrade(host, '/tickets', cookie, []).replace('Connection: Upgrade', 'Connection: Upgrade, X-Auth-Assertion, X-Auth-Subject').replace('Upgrade: websocket', 'Upgrade: WebSocket');
+  t.match(await rawRequest(stack.publicUrl, listed, { timeoutMs: 3000 }), /^HTTP\/1\.1 200 /);
+  const served = (await nginx.served()).slice(before);
+  t.same(served.map((e) => [e.uri, e.connectionHeader, e.upgradeHeader, e.subject]), [['/tickets', 'Upgrade', 'websocket', 'user-bob']], "nginx saw the gateway's Connection: Upgrade and Upgrade: websocket");
 });
