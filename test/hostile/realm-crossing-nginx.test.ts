@@ -117,3 +117,20 @@ t.test('the ambiguous spellings are refused with GH_AMBIGUOUS_PATH, for everyone
   t.equal(res.status, 200, '/agent/tickets;v=2 is forwarded');
   t.equal((await nginx.served()).at(-1)?.uri, '/agent/tickets;v=2');
 });
+
+t.test('nor does a public path spelled to reach /agent, anonymously', async (t) => {
+  const nginx = await startNginxHelpdesk();
+  t.teardown(() => nginx.close());
+  const stack = await startTestStack({ upstreamUrl: nginx.url, editYaml: (y) => y.replace('public_paths:\n', 'public_paths:\n  - /assets/**\n') });
+  t.teardown(() => stack.close());
+  const json: [string, string] = ['Accept', 'application/json'];
+  const control = await rawRequest(stack.publicUrl, 'GET', '/assets/app.js', [json]);
+  t.equal(control.status, 200, 'control: the public path is forwarded without a session');
+  const before = (await nginx.served()).length;
+  for (const path of ['/assets/..;/agent', '/assets/..;/agent/tickets', '/assets/x/..;/..;/agent', '/assets%3B/../agent', '/assets/..%3B/agent', '/assets#/../agent']) {
+    const res = await rawRequest(stack.publicUrl, 'GET', path, [json]);
+    t.ok(res.status === 400 || res.status === 401, `${path}: refused or sent to sign in (${res.status})`);
+  }
+  const served = (await nginx.served()).slice(before);
+  t.same(served.filter((e) => readsAsAgent(e.uri)), [], 'nginx served no /agent path to an anonymous client');
+});
