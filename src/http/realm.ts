@@ -2,8 +2,11 @@
  * Which realm a request belongs to. The path is normalized first (dot segments,
  * doubled slashes, needlessly encoded characters) so that /Agent, /x/../agent or
  * /%61gent cannot reach the agent area under another realm's rules; prefixes
- * match case-insensitively for the same reason. The table is built once per
- * config load; a lookup is a short scan of prefixes sorted longest first.
+ * match case-insensitively for the same reason. The realm must be chosen from
+ * the path the helpdesk will parse: targets a helpdesk reads as another path
+ * (a fragment, `;parameters` that move the path) are refused in front.ts with
+ * the checks below. The table is built once per config load; a lookup is a
+ * short scan of prefixes sorted longest first.
  */
 
 const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
