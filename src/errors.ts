@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   // request shape
   GH_BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
   GH_BAD_PATH: { status: 400, message: 'The request path is not allowed.' },
+  GH_AMBIGUOUS_PATH: { status: 400, message: 'The request path can be read in more than one way and is not allowed.' },
   GH_URL_TOO_LONG: { status: 414, message: 'The request URL is too long.' },
   GH_NOT_FOUND: { status: 404, message: 'There is nothing here.' },
   GH_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here.' },

@@ -11,9 +11,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Gateway } from './gateway.js';
 import type { RealmRuntime } from '../config/runtime.js';
-import { isGatehouseError, GatehouseError } from '../errors.js';
+import { isGatehouseError, GatehouseError, type ErrorCode } from '../errors.js';
 import { clientView, type ClientView } from './client-address.js';
-import { normalizePath } from './realm.js';
+import { hasFragment, hasPathParameters, normalizePath, withoutPathParameters } from './realm.js';
 import { authenticate, authenticateFromCache, type AuthResult } from './authenticate.js';
 import { readCookies, type CookieJar } from './cookies.js';
 import { forward, forwardUpgrade, refuseUpgrade } from './proxy.js';
@@ -125,6 +125,21 @@ interface Routed {
   path?: string;
   realm?: RealmRuntime;
   answer?: Answer;
+  /** the refusal's code, where an upgrade must say it too */
+  code?: ErrorCode;
+}
+
+function ambiguous(req: IncomingMessage, gw: Gateway, requestId: string): Routed {
+  return { kind: 'answer', answer: errorAnswer(req, gw.runtime.theme, 'GH_AMBIGUOUS_PATH', requestId), code: 'GH_AMBIGUOUS_PATH' };
+}
+
+const PUBLIC = 'public';
+
+/** Where the gateway sends a normalized path: public, a realm, or nowhere (null). */
+function placeOf(gw: Gateway, path: string): RealmRuntime | typeof PUBLIC | null {
+  const runtime = gw.runtime;
+  if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return PUBLIC;
+  return runtime.realmTable.match(path);
 }
 
 /** Everything that can be decided from the request line alone. */
@@ -132,6 +147,8 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
   const runtime = gw.runtime;
   const url = req.url ?? '/';
   if (url.length > runtime.limits.maxUrlBytes) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_URL_TOO_LONG', requestId) };
+  // the realm must be chosen from the path the helpdesk will parse: see realm.ts and SECURITY.md
+  if (hasFragment(url)) return ambiguous(req, gw, requestId);
   if (runtime.httpsOnly && client.proto !== 'https') {
     // the helpdesk's SSO only works over HTTPS: never serve or sign in over plain http (308 keeps the method).
     // Probes and scrapers talk plain http to this instance itself and carry no session: they get their answer,
@@ -150,6 +167,8 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
     return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_NOT_FOUND', requestId) };
   }
   if (runtime.reserved.has(path)) return { kind: 'handoff' };
+  // a helpdesk that cuts ";parameters" from segments must read the same realm (or public path) out of it
+  if (hasPathParameters(path) && placeOf(gw, withoutPathParameters(path)) !== placeOf(gw, path)) return ambiguous(req, gw, requestId);
   const full = q < 0 ? path : path + url.slice(q);
   if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return { kind: 'forward-public', path: full };
   const realm = runtime.realmTable.match(path);
@@ -260,16 +279,26 @@ function answerAuthenticated(gw: Gateway, r: RealmRequest, auth: AuthResult): Pr
   return answer.then((a) => writeAnswer(res, a), cannotSignIn);
 }
 
-/** HTTP/1.1 upgrades (WebSockets): the same decisions, answered on the raw socket. */
+/** Content-Length other than 0, or any Transfer-Encoding (an upgrade request has no body). */
+function announcesBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** WebSocket upgrades: the same decisions, answered on the raw socket. */
 export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const runtime = gw.runtime;
   const requestId = taggedRequestId(req);
   socket.on('error', () => socket.destroy());
   if (!runtime.upstream.websockets) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
+  // WebSockets only: after another upgrade (h2c) the connection would carry requests the gateway never judges
+  if (String(req.headers.upgrade).trim().toLowerCase() !== 'websocket') return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
+  // a body the upgrade announces would be left for the helpdesk to read out of whatever came next
+  if (announcesBody(req)) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
   const client = clientView(req, runtime.trustedProxies);
   const routed = route(gw, req, client, requestId);
   if (routed.kind === 'handoff') return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
-  if (routed.kind === 'answer') return refuseUpgrade(socket, routed.answer!.status === 308 ? 400 : routed.answer!.status, 'GH_BAD_REQUEST', requestId);
+  if (routed.kind === 'answer') return refuseUpgrade(socket, routed.answer!.status === 308 ? 400 : routed.answer!.status, routed.code ?? 'GH_BAD_REQUEST', requestId);
   // Cross-site WebSocket hijacking: a handshake from a page of another origin is refused
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== runtime.publicOrigin && !runtime.corsOrigins.has(origin)) return refuseUpgrade(socket, 403, 'GH_CSRF', requestId);

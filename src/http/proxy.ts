@@ -277,13 +277,41 @@ export function refuseUpgrade(socket: Duplex, status: number, code: string, requ
   writeRawResponse(socket, status, reason, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close'], body);
 }
 
-/** WebSocket (or any HTTP/1.1 upgrade): connect upstream with the same header treatment, then pipe bytes. */
+/**
+ * A helpdesk's refusal of an upgrade (any answer but 101), as name/value pairs
+ * for the client: hop-by-hop and framing headers left out pairwise (the
+ * gateway frames the answer itself and closes), every other name with its own value.
+ */
+function refusalHeaders(raw: string[], bodyBytes: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(lower) || lower === 'content-length') continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  out.push('content-length', String(bodyBytes), 'connection', 'close');
+  return out;
+}
+
+/** Set by forwardUpgrade itself (an upgrade has no body: front.ts refuses one that announces one). */
+const UPGRADE_OWN_HEADERS = new Set(['connection', 'upgrade', 'content-length']);
+
+/**
+ * WebSocket upgrade (front.ts forwards no other): connect upstream with the same header
+ * treatment, then pipe bytes. Each upgrade gets a connection of its own, never
+ * one from a pool, and it is closed when the upgrade ends or is refused: bytes
+ * an upgrade leaves behind on its connection can then never be read as the
+ * start of someone else's request. (An upgrade announcing a body is refused
+ * before it gets here, front.ts; none is forwarded with a Content-Length.)
+ */
 export function forwardUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan): void {
   const runtime = gw.runtime;
   const target = runtime.upstream.url;
   const flat = upstreamHeaders(req, runtime, plan, true);
   const headers: Array<[string, string]> = [];
-  for (let i = 0; i < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
+  for (let i = 0; i < flat.length; i += 2) if (!UPGRADE_OWN_HEADERS.has(flat[i]!.toLowerCase())) headers.push([flat[i]!, flat[i + 1]!]);
+  // the gateway's own, not the client's list (which could name headers for a proxy behind to strip)
+  headers.push(['Connection', 'Upgrade'], ['Upgrade', 'websocket']);
   const requestFn = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const upstreamReq = requestFn({
     host: target.hostname,
@@ -292,6 +320,8 @@ export function forwardUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex
     path: plan.path,
     headers: headers as unknown as Record<string, string>,
     timeout: runtime.upstream.timeoutMs,
+    // a fresh connection, not node's global keep-alive pool
+    agent: false,
   });
   socket.on('error', () => upstreamReq.destroy());
   upstreamReq.on('timeout', () => upstreamReq.destroy(new Error('timeout')));
@@ -299,15 +329,15 @@ export function forwardUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex
     if (socket.writable) refuseUpgrade(socket, 502, 'GH_UPSTREAM_UNAVAILABLE', plan.requestId);
   });
   upstreamReq.on('response', (response) => {
-    // the helpdesk refused the upgrade: relay its answer as is
-    const out: string[] = [];
-    for (let i = 0; i < response.rawHeaders.length; i += 2) out.push(response.rawHeaders[i]!, response.rawHeaders[i + 1]!);
+    // the helpdesk refused the upgrade: relay its answer and close (agent: false closes the upstream side)
     let body = '';
     response.setEncoding('utf8');
     response.on('data', (chunk: string) => {
       if (body.length < 65536) body += chunk;
     });
-    response.on('end', () => writeRawResponse(socket, response.statusCode ?? 502, response.statusMessage ?? '', out.filter((_, i) => i % 2 === 1 || !/^(transfer-encoding|content-length)$/i.test(out[i]!)).concat('content-length', String(Buffer.byteLength(body))), body));
+    response.on('end', () => {
+      writeRawResponse(socket, response.statusCode ?? 502, response.statusMessage ?? '', refusalHeaders(response.rawHeaders, Buffer.byteLength(body)), body);
+    });
   });
   upstreamReq.on('upgrade', (response, upstreamSocket, upstreamHead) => {
     const out: string[] = [];

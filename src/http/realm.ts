@@ -2,8 +2,11 @@
  * Which realm a request belongs to. The path is normalized first (dot segments,
  * doubled slashes, needlessly encoded characters) so that /Agent, /x/../agent or
  * /%61gent cannot reach the agent area under another realm's rules; prefixes
- * match case-insensitively for the same reason. The table is built once per
- * config load; a lookup is a short scan of prefixes sorted longest first.
+ * match case-insensitively for the same reason. The realm must be chosen from
+ * the path the helpdesk will parse: targets a helpdesk reads as another path
+ * (a fragment, `;parameters` that move the path) are refused in front.ts with
+ * the checks below. The table is built once per config load; a lookup is a
+ * short scan of prefixes sorted longest first.
  */
 
 const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
@@ -50,6 +53,40 @@ export function normalizePath(rawPath: string): string | null {
     }
   }
   return `/${out.join('/')}`;
+}
+
+/**
+ * A `#` never belongs in a request target: browsers keep the fragment to
+ * themselves, and helpdesks cut the path there (nginx's $uri, WHATWG URL, PHP's
+ * parse_url), so /agent#x is /agent to them while no prefix match here sees
+ * /agent in it. Refused anywhere in the target, query included.
+ */
+export function hasFragment(target: string): boolean {
+  return target.includes('#');
+}
+
+/** Does a normalized path carry `;` (raw, or as the `%3B` normalizePath keeps)? */
+export function hasPathParameters(path: string): boolean {
+  return path.includes(';') || path.includes('%3B');
+}
+
+/**
+ * A normalized path as a helpdesk that cuts `;parameters` from every segment
+ * reads it: servlet containers (Tomcat, Jetty), Spring and others, so that
+ * /agent;x/t is /agent/t to them and /x/..;/agent is /agent. `%3B` is cut too:
+ * nginx decodes it to `;` in $uri and passes that on, and some frameworks
+ * decode before they cut.
+ */
+export function withoutPathParameters(path: string): string {
+  const cut = path
+    .split('/')
+    .map((segment) => {
+      const at = segment.search(/;|%3B/i);
+      return at < 0 ? segment : segment.slice(0, at);
+    })
+    .join('/');
+  // what is left can hold new dot or empty segments ("..;" became ".."): resolve them as the helpdesk does
+  return normalizePath(cut) ?? cut;
 }
 
 /** Does `path` fall under `prefix` (both lower-cased)? "/agent" owns /agent and /agent/x, not /agents. */

@@ -70,6 +70,8 @@ export interface TestStackOptions {
   editYaml?: (yaml: string) => string;
   /** 'recording' (default): test/helpers/upstream.ts; 'helpdesk': the demo helpdesk (websocket hello <sub>) */
   upstream?: 'recording' | 'helpdesk';
+  /** a helpdesk the test started itself (a real nginx: test/helpers/nginx-helpdesk.ts); overrides `upstream` */
+  upstreamUrl?: string;
   now?: () => number;
   accounts?: DemoAccount[];
   /** default false: the core tests do not exercise refresh */
@@ -134,9 +136,11 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   let upstream = CLOSED_UPSTREAM;
   let helpdesk: DemoHelpdesk | null = null;
   try {
-    if (options.upstream === 'helpdesk') helpdesk = await startDemoHelpdesk({ gatewayUrl: publicUrl });
+    if (options.upstreamUrl) {
+      /* the test's own helpdesk */
+    } else if (options.upstream === 'helpdesk') helpdesk = await startDemoHelpdesk({ gatewayUrl: publicUrl });
     else upstream = await startUpstream();
-    const upstreamUrl = helpdesk ? helpdesk.url : upstream.url;
+    const upstreamUrl = options.upstreamUrl ?? (helpdesk ? helpdesk.url : upstream.url);
     let yaml = demoYaml(publicUrl, provider.issuer, upstreamUrl);
     if (options.editYaml) yaml = options.editYaml(yaml);
     const env = { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url') };
