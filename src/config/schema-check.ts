@@ -160,7 +160,7 @@ class Checker {
         let n = isScalar(y) && typeof y.value === 'number' ? y.value : undefined;
         if (coercible && /^[-+]?\d+$/.test(String(y.value).trim())) n = Number(String(y.value).trim());
         if (n === undefined || !Number.isInteger(n)) return this.report(path, at, `must be auto or an integer ${range} ${got}`);
-        return n < node.min || n > node.max ? this.report(path, at, `must be auto or ${range} ${got}`) : n;
+        return n < node.min || n > node.max ? this.report(path, at, `must be ${range} ${got}`) : n;
       }
       case 'boolean': {
         if (isScalar(y) && typeof y.value === 'boolean') return y.value;
