@@ -198,3 +198,16 @@ t.test('failed callbacks are counted across workers: the limit holds on both', a
   t.same(last.map((a) => a.status), [429, 429], 'both workers refuse now');
   t.equal(new Set(last.map((a) => a.worker)).size, 2, 'the last two were answered by both workers');
 });
+
+t.test('SIGHUP reaches every worker; SIGTERM drains every worker and the primary exits 0', async (t) => {
+  const reloaded = (): number => serve.lines.filter((l) => l.msg === 'configuration reload accepted').length;
+  serve.child.kill('SIGHUP');
+  await serve.waitForLog(() => reloaded() >= 2, 15_000);
+  t.equal(reloaded(), 2, 'both workers reloaded');
+  const workers = readFileSync(`/proc/${serve.child.pid}/task/${serve.child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  serve.child.kill('SIGTERM');
+  const exit = await serve.exited;
+  t.equal(exit.code, 0, 'the primary exits 0');
+  t.equal(serve.lines.filter((l) => l.msg === 'drained; exiting').length, 2, 'both workers drained');
+  for (const pid of workers) t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `worker ${pid} is gone`);
+});
