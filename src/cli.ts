@@ -65,7 +65,7 @@ async function serve(file: string, watch: boolean): Promise<void> {
     const workers = resolveWorkers(config.workers);
     if (workers > 1) {
       const { runPrimary } = await import('./cluster/primary.js');
-      return runPrimary({ workers, signing: { alg: config.identity.signing.alg, keyFile: config.identity.signing.key_file }, metricsListen: config.metrics.listen });
+      return runPrimary({ workers, signing: { alg: config.identity.signing.alg, keyFile: config.identity.signing.key_file }, metricsListen: config.metrics.listen, logLevel: config.log.level });
     }
   } else {
     // the primary is gone (killed): nothing shares sign-outs any more, so stop taking requests and drain

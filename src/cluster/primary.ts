@@ -18,15 +18,21 @@ export interface PrimaryOptions {
   signing: { alg: 'ES256' | 'EdDSA' | 'RS256' | 'HS256'; keyFile?: string | undefined };
   /** metrics.listen: a listener of its own, here in the primary */
   metricsListen?: { host: string; port: number } | undefined;
+  /** log.level: the primary's own lines below it are not written */
+  logLevel?: string;
 }
 
 /** a worker that dies sooner than this after its start is restarted after a growing pause */
 const QUICK_DEATH_MS = 5000;
 const MAX_RESTART_DELAY_MS = 10_000;
 
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+let minimumLevel = 30;
+
 /** JSON lines like the workers' pino logs (level numbers as pino's), on stdout. */
 function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
-  const number = { info: 30, warn: 40, error: 50 }[level];
+  const number = LEVELS[level]!;
+  if (number < minimumLevel) return;
   process.stdout.write(`${JSON.stringify({ level: number, time: Date.now(), pid: process.pid, role: 'primary', ...fields, msg })}\n`);
 }
 
@@ -38,6 +44,7 @@ function generateSigningKeyPem(alg: 'ES256' | 'EdDSA' | 'RS256'): string {
 }
 
 export async function runPrimary(options: PrimaryOptions): Promise<void> {
+  minimumLevel = LEVELS[options.logLevel ?? 'info'] ?? 30;
   const env: Record<string, string> = { GATEHOUSE_CLUSTER_WORKER: '1' };
   if (!options.signing.keyFile && options.signing.alg !== 'HS256') env.GATEHOUSE_GENERATED_SIGNING_KEY = generateSigningKeyPem(options.signing.alg);
 
