@@ -7,13 +7,13 @@ import cluster from 'node:cluster';
 import { unwatchFile, watchFile } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { loadConfigFile, formatProblems } from './config/load.js';
+import { loadConfigFile, formatProblems, type LoadedConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
-import { startGateway, type RunningGateway } from './server.js';
-import { checkFile, formatCheck } from './check.js';
-import { createLogger } from './observe/log.js';
-import { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } from './observe/proxy-hint.js';
-import { generateSigningKeyPem } from './identity/assertion.js';
+import type { RunningGateway } from './server.js';
+import type { Logger } from './observe/log.js';
+
+// Only the config reader is loaded up front: the cluster primary of `serve` loads
+// src/cluster/primary.ts and nothing of the gateway; each command imports its own modules.
 
 const USAGE = `usage:
   gatehouse serve [--config gateway.yaml] [--watch]   run the gateway (--watch: reload when the file changes, as on SIGHUP)
@@ -60,35 +60,26 @@ function loadOrExit(file: string): ReturnType<typeof loadConfigFile> {
 async function serve(file: string, watch: boolean): Promise<void> {
   const loaded = loadOrExit(file);
   const { config } = loaded;
-  const workers = config.workers;
-  if (workers > 1 && cluster.isPrimary) {
-    // one signing key for all workers when none is configured: the helpdesk sees one JWKS
-    const pem = !config.identity.signing.key_file && config.identity.signing.alg !== 'HS256' ? await generateSigningKeyPem(config.identity.signing.alg) : undefined;
-    const env = pem ? { GATEHOUSE_GENERATED_SIGNING_KEY: pem } : {};
-    for (let i = 0; i < workers; i++) cluster.fork(env);
-    let stopping = false;
-    cluster.on('exit', (worker, code) => {
-      if (!stopping) {
-        process.stderr.write(`worker ${worker.process.pid} exited (${code}); starting another\n`);
-        cluster.fork(env);
-      }
-    });
-    const forward = (signal: NodeJS.Signals): void => {
-      if (signal !== 'SIGHUP') stopping = true;
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
-    };
-    process.on('SIGHUP', () => forward('SIGHUP'));
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.on(signal, () => {
-        forward(signal);
-        const timer = setInterval(() => {
-          if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
-        }, 100);
-        timer.unref();
-      });
+  if (cluster.isPrimary) {
+    const { resolveWorkers } = await import('./cluster/cpus.js');
+    const workers = resolveWorkers(config.workers);
+    if (workers > 1) {
+      const { runPrimary } = await import('./cluster/primary.js');
+      return runPrimary({ workers, signing: { alg: config.identity.signing.alg, keyFile: config.identity.signing.key_file }, metricsListen: config.metrics.listen, logLevel: config.log.level });
     }
-    return;
+  } else {
+    // the primary is gone (killed): nothing shares sign-outs any more, so stop taking requests and drain
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   }
+  return serveGateway(loaded, file, watch);
+}
+
+/** One gateway process: the only process with workers: 1, or one worker of a cluster. */
+async function serveGateway(loaded: LoadedConfig, file: string, watch: boolean): Promise<void> {
+  const { config } = loaded;
+  const { startGateway } = await import('./server.js');
+  const { createLogger } = await import('./observe/log.js');
+  const { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } = await import('./observe/proxy-hint.js');
   const log = createLogger({ level: config.log.level, format: config.log.format });
   for (const w of loaded.warnings) log.warn({ key: w.key, line: w.line }, `${w.file}:${w.line}:${w.column}  ${w.key}: ${w.message}`);
   const terminatorHint = untrustedTerminatorHint(config);
@@ -138,7 +129,7 @@ async function serve(file: string, watch: boolean): Promise<void> {
  * grace period is never overrun. WebSockets have no natural end: they are closed
  * at once, so their clients reconnect to another instance while requests drain.
  */
-function drainOnSignals(running: RunningGateway, log: ReturnType<typeof createLogger>): void {
+function drainOnSignals(running: RunningGateway, log: Logger): void {
   const server = running.app.server;
   const sockets = new Set<Socket>();
   const upgraded = new Set<Duplex>();
@@ -184,6 +175,7 @@ function drainOnSignals(running: RunningGateway, log: ReturnType<typeof createLo
 }
 
 async function check(file: string, json: boolean): Promise<void> {
+  const { checkFile, formatCheck } = await import('./check.js');
   const report = await checkFile(file);
   const text = json ? JSON.stringify(report, null, 2) : formatCheck(report);
   // a bad file goes to stderr like serve's, so scripts can tell it from the verdict; --json always prints to stdout
@@ -216,6 +208,7 @@ async function healthcheck(file: string): Promise<void> {
 
 async function demo(): Promise<void> {
   const { startDemoStack } = await import('./demo/stack.js');
+  const { createLogger } = await import('./observe/log.js');
   const { DEMO_ACCOUNTS } = await import('./demo/provider.js');
   const port = Number(process.env.GATEHOUSE_DEMO_PORT ?? 8080);
   const logger = createLogger({ level: process.env.GATEHOUSE_DEMO_LOG_LEVEL ?? 'warn', format: 'json' });

@@ -17,9 +17,12 @@ import { SessionCache } from './session/cache.js';
 import { createCookieStore } from './session/cookie-store.js';
 import { MemoryRevocationList, type RevocationList } from './session/revocation.js';
 import { MemorySpentStates, type SpentStates } from './session/login-attempt.js';
+import { MemoryFailedCallbacks, type FailedCallbacks } from './session/failed-callbacks.js';
+import { primaryLink } from './cluster/link.js';
 import type { SessionStore } from './session/store.js';
 import { createSessionRefresher, type RefreshCoordination } from './session/refresh.js';
 import { Metrics } from './observe/metrics.js';
+import { startMetricsListener, type MetricsListener } from './observe/metrics-listener.js';
 import { createLogger, type Logger } from './observe/log.js';
 
 export interface StartOptions {
@@ -44,6 +47,8 @@ export interface RunningGateway {
   readonly app: FastifyInstance;
   readonly url: string;
   readonly port: number;
+  /** metrics.listen's listener, when this process runs it (not in a cluster worker: the primary does) */
+  readonly metricsUrl: string | undefined;
   /** Swap in a new, already validated config; the old runtime keeps serving if building fails. */
   reload(config: GatewayConfig): Promise<Runtime>;
   close(): Promise<void>;
@@ -55,20 +60,26 @@ export interface RunningGateway {
  */
 const SESSION_CACHE_ENTRIES = 20_000;
 
-/** What every instance must share; refreshCoordination spans instances only with Redis. */
+/** What every instance must share; refreshCoordination spans instances only with Redis or the cluster primary. */
 export interface SharedState {
   store: SessionStore;
   revocations: RevocationList;
   spentStates: SpentStates;
   refreshCoordination?: RefreshCoordination;
+  failedCallbacks?: FailedCallbacks;
 }
 
 export async function createShared(config: GatewayConfig, log: Logger, metrics: Metrics): Promise<SharedState> {
+  // a worker of `gatehouse serve` with workers > 1: the primary holds what the workers share (src/cluster/hub.ts)
+  const link = primaryLink();
+  const cluster = link ? await (await import('./cluster/worker.js')).joinCluster(link, metrics) : null;
   // store: redis keeps sessions in Redis; store: cookie with a redis_url shares revocations, spent states and refresh locks there
   if (config.session.store === 'redis' || config.session.redis_url !== undefined) {
     const { createRedisShared } = await import('./session/redis-store.js');
-    return createRedisShared(config, log, metrics);
+    const shared: SharedState = await createRedisShared(config, log, metrics);
+    return cluster ? { ...shared, failedCallbacks: cluster.failedCallbacks } : shared;
   }
+  if (cluster) return { store: createCookieStore(), ...cluster };
   return { store: createCookieStore(), revocations: new MemoryRevocationList(), spentStates: new MemorySpentStates() };
 }
 
@@ -76,6 +87,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const { config, file } = options;
   const log = options.logger ?? createLogger({ level: config.log.level, format: config.log.format });
   const metrics = options.metrics ?? new Metrics();
+  if (config.metrics.listen) metrics.publicEndpoint = false;
   const providers = new Map<string, ProviderClient>();
   let generation = 1;
   const runtimeDeps = {
@@ -102,7 +114,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     now: options.now ?? Date.now,
     upstreamPool: createUpstreamPool(runtime),
     refresher: null,
-    failedCallbacks: new Map(),
+    failedCallbacks: shared.failedCallbacks ?? new MemoryFailedCallbacks(),
   };
   gw.refresher = createSessionRefresher(gw, shared.refreshCoordination);
   const app = await buildApp(gw);
@@ -114,6 +126,17 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     await Promise.allSettled([shared.store.close(), shared.revocations.close(), gw.upstreamPool.close()]);
     throw error;
   }
+  let metricsListener: MetricsListener | null = null;
+  if (config.metrics.listen && !primaryLink()) {
+    try {
+      metricsListener = await startMetricsListener({ ...config.metrics.listen, render: async () => ({ contentType: metrics.contentType, body: await metrics.render() }) });
+    } catch (error) {
+      await app.close().catch(() => {});
+      await Promise.allSettled([shared.store.close(), shared.revocations.close(), gw.upstreamPool.close()]);
+      throw error;
+    }
+    log.info({ url: metricsListener.url }, 'metrics listening');
+  }
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${config.listen.tls ? 'https' : 'http'}://${host}:${address.port}`;
@@ -124,6 +147,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     app,
     url,
     port: address.port,
+    metricsUrl: metricsListener?.url,
     async reload(next: GatewayConfig): Promise<Runtime> {
       const previous = gw.runtime;
       const fresh = await buildRuntime(next, { ...runtimeDeps, generation: ++generation, previous });
@@ -141,6 +165,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       return fresh;
     },
     async close(): Promise<void> {
+      await metricsListener?.close();
       await app.close();
       for (const provider of providers.values()) provider.close();
       await gw.upstreamPool.close().catch(() => {});

@@ -41,6 +41,9 @@ function toJsonSchema(node: AnyNode): Json {
     case 'int':
       Object.assign(out, { type: 'integer', minimum: node.min, maximum: node.max });
       break;
+    case 'int-or-auto':
+      out.anyOf = [{ type: 'integer', minimum: node.min, maximum: node.max }, { const: 'auto' }];
+      break;
     case 'boolean':
       out.type = 'boolean';
       break;
@@ -120,6 +123,8 @@ function typeName(node: AnyNode): string {
       return node.values.map((v) => `\`${v}\``).join(' | ');
     case 'int':
       return `integer ${node.min}–${node.max}`;
+    case 'int-or-auto':
+      return `\`auto\` or integer ${node.min}–${node.max}`;
     case 'boolean':
       return 'boolean';
     case 'duration': {

@@ -40,6 +40,13 @@ export interface IntNode<P extends Presence = Presence> extends Common<number, P
   readonly max: number;
   readonly default?: number;
 }
+/** an integer, or the word `auto` (the program works the number out) */
+export interface IntOrAutoNode<P extends Presence = Presence> extends Common<number | 'auto', P> {
+  readonly kind: 'int-or-auto';
+  readonly min: number;
+  readonly max: number;
+  readonly default?: number | 'auto';
+}
 export interface BooleanNode<P extends Presence = Presence> extends Common<boolean, P> {
   readonly kind: 'boolean';
   readonly default?: boolean;
@@ -83,6 +90,7 @@ export type AnyNode =
   | StringNode
   | EnumNode
   | IntNode
+  | IntOrAutoNode
   | BooleanNode
   | DurationNode
   | ListNode
@@ -112,6 +120,8 @@ const oneOf = <const V extends string, const O extends Opts<NoInfer<V>>>(values:
   ({ kind: 'enum', values, ...o, presence: presenceOf(o) }) as EnumNode<V, PresenceOf<O>>;
 const int = <const O extends Opts<number> & { min: number; max: number }>(o: O) =>
   ({ kind: 'int', ...o, presence: presenceOf(o) }) as IntNode<PresenceOf<O>>;
+const intOrAuto = <const O extends Opts<number | 'auto'> & { min: number; max: number }>(o: O) =>
+  ({ kind: 'int-or-auto', ...o, presence: presenceOf(o) }) as IntOrAutoNode<PresenceOf<O>>;
 const bool = <const O extends Opts<boolean>>(o: O) => ({ kind: 'boolean', ...o, presence: presenceOf(o) }) as BooleanNode<PresenceOf<O>>;
 const duration = <const O extends Opts<string> & { minMs?: number; maxMs?: number }>(o: O) =>
   ({ kind: 'duration', ...o, presence: presenceOf(o) }) as DurationNode<PresenceOf<O>>;
@@ -146,7 +156,13 @@ export const gatewaySchema = obj(
       description:
         'The origin browsers see, e.g. https://helpdesk.example.com (no path). Must be https:// unless the host is loopback (localhost, 127.0.0.0/8, ::1).',
     }),
-    workers: int({ default: 1, min: 1, max: 256, description: 'Worker processes (node:cluster) sharing the port; 1 = a single process.' }),
+    workers: intOrAuto({
+      default: 'auto',
+      min: 1,
+      max: 256,
+      description:
+        'Worker processes (node:cluster) sharing the port; auto = as many as the CPUs this process may use (affinity and cgroup quota); 1 = a single process. Workers share sign-outs, spent states, refresh locks and callback limits through the primary process.',
+    }),
     listen: obj(
       { description: 'Where the gateway accepts connections.' },
       {
@@ -326,6 +342,22 @@ export const gatewaySchema = obj(
         max_url_bytes: int({ default: 8192, min: 256, max: 1_048_576, description: 'Longest request URL, in bytes.' }),
         header_timeout: duration({ default: '10s', minMs: 1_000, description: 'Time allowed to receive the request headers.' }),
         failed_callbacks_per_minute: int({ default: 30, min: 1, max: 1_000_000, description: 'Failed sign-in callbacks allowed per client IP per minute.' }),
+      },
+    ),
+    metrics: obj(
+      { description: 'Prometheus metrics.' },
+      {
+        listen: obj(
+          {
+            optional: true,
+            description:
+              'Serve metrics on a listener of their own (GET /metrics), aggregated over every worker; /.gatehouse/metrics on the public port then answers 404. Absent: /.gatehouse/metrics on the public port. Takes effect on restart.',
+          },
+          {
+            host: str({ default: '127.0.0.1', description: 'Address to bind (loopback by default: keep metrics private).' }),
+            port: int({ required: true, min: 0, max: 65535, description: 'TCP port, e.g. 9464.' }),
+          },
+        ),
       },
     ),
     log: obj(

@@ -40,8 +40,8 @@ export interface RealmConfig {
 
 export interface GatewayConfig {
   public_url: string;
-  /** addition: worker processes (node:cluster); 1 = single process */
-  workers: number;
+  /** addition: worker processes (node:cluster); 1 = single process; auto = the CPUs this process may use */
+  workers: number | 'auto';
   listen: {
     host: string;
     port: number;
@@ -86,6 +86,8 @@ export interface GatewayConfig {
     header_timeout: string;
     failed_callbacks_per_minute: number;
   };
+  /** addition: metrics on a listener of their own (absent: /.gatehouse/metrics on the public port) */
+  metrics: { listen?: { host: string; port: number } | undefined };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'json' | 'pretty'; /** addition */ access: boolean };
 }
 

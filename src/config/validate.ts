@@ -90,6 +90,11 @@ export function validateConfig(config: PartialConfig, where: ValidateWhere = { f
     error(['pages', 'logo_url'], `must be a path starting with "/" or an http(s) URL (got ${showUrl(logo)})`);
   }
 
+  const metricsPort = config.metrics?.listen?.port;
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === (config.listen?.port ?? 8080)) {
+    error(['metrics', 'listen', 'port'], `must differ from listen.port (got ${metricsPort}): metrics get a listener of their own`);
+  }
+
   checkRealms(config, publicUrl, error, warn);
   return problems;
 }

@@ -9,6 +9,7 @@ import type { Runtime, RealmRuntime } from '../config/runtime.js';
 import type { SessionStore } from '../session/store.js';
 import type { RevocationList } from '../session/revocation.js';
 import type { SpentStates } from '../session/login-attempt.js';
+import type { FailedCallbacks } from '../session/failed-callbacks.js';
 import type { SessionData } from '../session/session.js';
 import type { SessionCache } from '../session/cache.js';
 import type { ErrorCode } from '../errors.js';
@@ -50,8 +51,8 @@ export interface Gateway {
   readonly now: () => number;
   upstreamPool: Pool;
   refresher: SessionRefresher | null;
-  /** failed callbacks per client address, for rate limiting */
-  readonly failedCallbacks: Map<string, { count: number; resetAt: number }>;
+  /** failed callbacks per client address, for rate limiting (shared by the workers of a cluster) */
+  readonly failedCallbacks: FailedCallbacks;
 }
 
 export function createUpstreamPool(runtime: Runtime): Pool {

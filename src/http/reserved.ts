@@ -78,7 +78,11 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
     reply.header('cache-control', 'public, max-age=300').header('content-type', 'application/jwk-set+json').send(JSON.stringify(gw.runtime.identity.signer.jwks)),
   );
 
-  app.get('/.gatehouse/metrics', async (_request, reply) => reply.header('content-type', gw.metrics.contentType).send(await gw.metrics.render()));
+  app.get('/.gatehouse/metrics', async (request, reply) => {
+    // metrics.listen set: metrics are on their own (private) listener only, not on the public port
+    if (!gw.metrics.publicEndpoint) return sendAnswer(reply, errorAnswer(request.raw, gw.runtime.theme, 'GH_NOT_FOUND', taggedRequestId(request.raw)));
+    return reply.header('content-type', gw.metrics.contentType).send(await gw.metrics.render());
+  });
 
   app.get('/.gatehouse/userinfo', async (request, reply) => {
     const realm = realmOfRequest(gw, request);
@@ -132,7 +136,7 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
       return sendAnswer(reply, outcome.answer);
     }
     const error = outcome.error!;
-    countFailedCallback(gw, ip);
+    await countFailedCallback(gw, ip); // with workers: counted on every worker before this answer
     gw.metrics.signIn(realm.name, false, error.code);
     gw.log.warn({ audit: 'sign-in-failed', realm: realm.name, sub: outcome.sub, reason: error.code, detail: error.detail, ip, requestId }, 'sign-in failed');
     const answer = errorAnswer(request.raw, gw.runtime.theme, error, requestId, { retryHref: loginUrl(realm, realm.paths[0] ?? '/') });

@@ -82,16 +82,11 @@ function groupsClaim(value: unknown): string[] | undefined {
 
 /** Is this client address over its budget of failed callbacks? */
 export function callbackRateLimited(gw: Gateway, ip: string): boolean {
-  const entry = gw.failedCallbacks.get(ip);
-  return entry !== undefined && entry.resetAt > gw.now() && entry.count >= gw.runtime.limits.failedCallbacksPerMinute;
+  return gw.failedCallbacks.isLimited(ip, gw.runtime.limits.failedCallbacksPerMinute, gw.now());
 }
 
-export function countFailedCallback(gw: Gateway, ip: string): void {
-  const now = gw.now();
-  if (gw.failedCallbacks.size > 10_000) for (const [key, e] of gw.failedCallbacks) if (e.resetAt <= now) gw.failedCallbacks.delete(key);
-  const entry = gw.failedCallbacks.get(ip);
-  if (!entry || entry.resetAt <= now) gw.failedCallbacks.set(ip, { count: 1, resetAt: now + 60_000 });
-  else entry.count++;
+export function countFailedCallback(gw: Gateway, ip: string): void | Promise<void> {
+  return gw.failedCallbacks.count(ip, gw.now());
 }
 
 /** OIDC Core 3.1.2.5 – 3.1.3.7, in order. */

@@ -68,6 +68,10 @@ export class Metrics {
   private readonly storeErrors: client.Counter<'store'>;
   private readonly signOuts: client.Counter<'realm' | 'kind'>;
   private readonly configReloads: client.Counter<'result'>;
+  /** false when metrics.listen gives metrics a listener of their own: /.gatehouse/metrics then answers 404 */
+  publicEndpoint = true;
+  /** in a cluster worker: renders every worker's metrics (the primary aggregates) */
+  private aggregate: (() => Promise<string>) | null = null;
   /** requests counted per realm and outcome, handed to `requests` when scraped */
   private readonly requestCounts = new Map<string, Map<RequestOutcome, number>>();
 
@@ -128,8 +132,18 @@ export class Metrics {
     this.configReloads.labels(ok ? 'accepted' : 'rejected').inc();
   }
 
+  /** One scrape: this process's metrics, or the whole cluster's when aggregateWith was called. */
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.aggregate ? this.aggregate() : this.registry.metrics();
+  }
+
+  /** This process's metrics as prom-client's JSON, for the primary's AggregatorRegistry. */
+  json(): Promise<client.MetricObjectWithValues<client.MetricValue<string>>[]> {
+    return this.registry.getMetricsAsJSON();
+  }
+
+  aggregateWith(render: () => Promise<string>): void {
+    this.aggregate = render;
   }
 
   get contentType(): string {

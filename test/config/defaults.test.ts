@@ -6,7 +6,7 @@ t.test('the minimal file of the contract gets every default', async (t) => {
   t.equal(file, 'gateway.yaml');
   t.same(config, {
     public_url: 'https://helpdesk.example.com',
-    workers: 1,
+    workers: 'auto',
     listen: { host: '0.0.0.0', port: 8080, hsts_max_age: '0s' },
     trusted_proxies: [],
     upstream: { url: 'http://deskpro.internal:80', timeout: '30s', websockets: true, preserve_host: true, max_connections: 128 },
@@ -37,6 +37,7 @@ t.test('the minimal file of the contract gets every default', async (t) => {
     pages: { title: 'Gatehouse', accent_color: '#2f6fde', background_color: '#f6f7f9', text_color: '#1d2330' },
     admin: {},
     limits: { max_header_bytes: 16384, max_url_bytes: 8192, header_timeout: '10s', failed_callbacks_per_minute: 30 },
+    metrics: {},
     log: { level: 'info', format: 'json', access: false },
   });
   t.notOk('logout_path' in config.realms.agent!, 'logout_path stays unset: the runtime derives <first path>/logout');
@@ -68,5 +69,7 @@ t.test('written values replace defaults', async (t) => {
   t.same(config.listen, { host: '0.0.0.0', port: 0, hsts_max_age: '0s', tls: { cert: '/c.pem', key: '/k.pem' } });
   t.same(config.log, { level: 'debug', format: 'pretty', access: false });
   t.equal(config.workers, 4);
+  t.equal(load(`${MINIMAL}workers: auto\n`).config.workers, 'auto', 'workers: auto is kept as the word (cli.ts counts the CPUs)');
+  t.same(load(`${MINIMAL}metrics:\n  listen:\n    port: 9464\n`).config.metrics, { listen: { host: '127.0.0.1', port: 9464 } }, 'metrics.listen binds loopback unless told otherwise');
   t.notOk(summary(warnings).some((w) => w.includes('TLS terminator')), 'listen.tls set: no TLS-terminator warning');
 });

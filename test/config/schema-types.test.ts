@@ -5,6 +5,8 @@ import { errorsOf, load, summary, variant } from './fixtures/config.js';
 const cases: [string, (c: Record<string, any>) => void, string][] = [
   ['an integer given as a string', (c) => (c.listen = { port: '8080' }), 'listen.port: must be an integer between 0 and 65535 (got "8080")'],
   ['an integer out of range', (c) => (c.workers = 0), 'workers: must be between 1 and 256 (got 0)'],
+  ['a word other than auto where auto or an integer is expected', (c) => (c.workers = 'all'), 'workers: must be auto or an integer between 1 and 256 (got "all")'],
+  ['metrics.listen needs a port', (c) => (c.metrics = { listen: { host: '127.0.0.1' } }), 'metrics.listen.port: required key is missing'],
   ['a fraction where an integer is expected', (c) => (c.limits = { max_header_bytes: 2048.5 }), 'limits.max_header_bytes: must be an integer between 1024 and 1048576 (got 2048.5)'],
   ['a boolean given as a word', (c) => (c.upstream.websockets = 'yes'), 'upstream.websockets: must be true or false (got "yes")'],
   ['an enum typo', (c) => (c.session.store = 'Redis'), 'session.store: must be one of: cookie, redis (got "Redis"; did you mean "redis"?)'],

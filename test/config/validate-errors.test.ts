@@ -16,6 +16,7 @@ const cases: [string, Change, string][] = [
   ['issuer must be https unless loopback', (c) => (c.realms.user.provider.issuer = 'http://idp.example.com'), 'realms.user.provider.issuer: must be https:// unless the host is loopback (got "http://idp.example.com")'],
   ['issuer has no query', (c) => (c.realms.user.provider.issuer = 'https://idp.example.com/?tenant=1'), 'realms.user.provider.issuer: must not have a query or fragment (got "https://idp.example.com/?tenant=1")'],
   ['issuer must be a URL', (c) => (c.realms.user.provider.issuer = 'idp'), 'realms.user.provider.issuer: must be an https:// URL (got "idp")'],
+  ['metrics.listen.port differs from listen.port', (c) => (c.metrics = { listen: { port: 8080 } }), 'metrics.listen.port: must differ from listen.port (got 8080): metrics get a listener of their own'],
   ['upstream.url must be http(s)', (c) => (c.upstream.url = 'ftp://deskpro.internal'), 'upstream.url: must be an http:// or https:// URL (got "ftp://deskpro.internal")'],
   ['realm paths start with /', (c) => (c.realms.agent.paths = ['agent']), 'realms.agent.paths[0]: must be a path starting with "/" (no "//", spaces, "?" or "#") (got "agent")'],
   ['callback_path starts with /', (c) => (c.realms.agent.callback_path = 'agent/cb'), 'realms.agent.callback_path: must be a path starting with "/" (no "//", spaces, "?" or "#") (got "agent/cb")'],

@@ -90,7 +90,7 @@ t.test('SIGHUP to a spawned gatehouse serve: swapped under traffic; an invalid f
   t.teardown(() => upstream.close());
   const dir = tempDir(t);
   const secret = 'a-session-secret-that-stays-the-same-across-reloads';
-  const base = demoYaml(publicUrl, provider.issuer, upstream.url).replace('${GATEHOUSE_DEMO_SECRET}', `[${secret}]`).replace('${GATEHOUSE_DEMO_LOG_LEVEL:-info}', 'info');
+  const base = demoYaml(publicUrl, provider.issuer, upstream.url).replace('${GATEHOUSE_DEMO_SECRET}', `[${secret}]`).replace('${GATEHOUSE_DEMO_LOG_LEVEL:-info}', 'info') + 'workers: 1\n'; // one process: one reload counted per SIGHUP
   const file = writeFile(dir, 'gateway.yaml', base);
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
