@@ -24,6 +24,8 @@ const DROPPED_REQUEST_HEADERS = new Set([
   // client-address headers helpdesks and frameworks believe, and path overrides (Symfony/IIS
   // X-Original-URL) that would make the helpdesk serve another path than the one judged here
   'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'client-ip', 'x-original-url', 'x-rewrite-url',
+  // httpoxy: CGI/FastCGI helpdesks see it as HTTP_PROXY, which their HTTP clients take as their proxy
+  'proxy',
 ]);
 const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate']);
 const WEBSOCKET_HEADERS = new Set(['upgrade', 'connection']);
@@ -159,15 +161,31 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
  */
 function responseHeaders(raw: Buffer[], plan: ForwardPlan, hsts: string | null): string[] {
   const out: string[] = [];
+  // with a session cookie of ours on it, the answer is one person's: the helpdesk's Cache-Control is made private
+  let cacheControl: string[] | null = plan.setCookies ? [] : null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
-    if (DROPPED_RESPONSE_HEADERS.has(name.toLowerCase())) continue;
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    const lower = name.toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(lower)) continue;
+    if (cacheControl !== null && lower === 'cache-control') cacheControl.push(raw[i + 1]!.toString('latin1'));
+    else out.push(name, raw[i + 1]!.toString('latin1'));
   }
+  if (cacheControl !== null) out.push('cache-control', privateCacheControl(cacheControl));
   if (plan.setCookies) for (const line of plan.setCookies) out.push('set-cookie', line);
   if (plan.corsOrigin) out.push('access-control-allow-origin', plan.corsOrigin, 'access-control-allow-credentials', 'true', 'vary', 'Origin');
   if (hsts) out.push('strict-transport-security', hsts);
   return out;
+}
+
+/**
+ * The helpdesk's Cache-Control directives without what lets a shared cache
+ * store the answer (public, s-maxage), plus private unless no-store already
+ * forbids every cache: a CDN that kept it would hand this Set-Cookie to others.
+ */
+function privateCacheControl(values: string[]): string {
+  const kept = values.flatMap((v) => v.split(',')).map((d) => d.trim()).filter((d) => d !== '' && !/^(public|s-maxage\s*=.*)$/i.test(d));
+  if (!kept.some((d) => /^(private|no-store)\b/i.test(d))) kept.unshift('private');
+  return kept.join(', ');
 }
 
 function upstreamError(error: unknown): GatehouseError {
