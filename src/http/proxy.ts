@@ -15,6 +15,7 @@ import type { ClientView } from './client-address.js';
 import { GatehouseError } from '../errors.js';
 import { errorAnswer, writeAnswer } from './respond.js';
 import { logAccess } from '../observe/access-log.js';
+import { publicHost } from './host.js';
 
 /** Never copied from the client: hop-by-hop (RFC 9110 7.6.1) or set by the gateway. */
 const DROPPED_REQUEST_HEADERS = new Set([
@@ -142,9 +143,10 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
     }
   }
   const upstream = runtime.upstream;
-  out.push('host', upstream.preserveHost && req.headers.host ? req.headers.host : upstream.url.host);
-  out.push('x-forwarded-for', plan.client.forwardedFor, 'x-forwarded-proto', plan.client.proto, 'x-request-id', plan.requestId);
-  if (plan.client.host) out.push('x-forwarded-host', plan.client.host);
+  // the host the request named was checked to be public_url's (front.ts): send it as public_url spells it
+  const host = publicHost(runtime);
+  out.push('host', upstream.preserveHost ? host : upstream.url.host);
+  out.push('x-forwarded-for', plan.client.forwardedFor, 'x-forwarded-proto', plan.client.proto, 'x-request-id', plan.requestId, 'x-forwarded-host', host);
   const entry = plan.entry;
   if (entry) {
     for (const [name, value] of entry.headers) out.push(name, value);
