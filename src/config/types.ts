@@ -84,6 +84,8 @@ export interface GatewayConfig {
     max_header_bytes: number;
     max_url_bytes: number;
     header_timeout: string;
+    body_timeout: string;
+    body_min_rate: number;
     failed_callbacks_per_minute: number;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'json' | 'pretty'; /** addition */ access: boolean };
