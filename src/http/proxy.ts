@@ -329,16 +329,14 @@ class ForwardHandler {
     if (!slowBody) gw.metrics.request(this.plan.entry?.realm.name ?? '-', 'error');
     gw.log.warn({ code: gh.code, detail: gh.detail, requestId: this.plan.requestId, path: this.plan.path.split('?')[0] }, slowBody ? 'request body too slow' : 'upstream request failed');
     const abort = (): void => this.abortUpstream?.(gh);
-    if (slowBody && !this.res.headersSent) {
-      // the rest of the body is never read: this connection cannot carry another request
-      writeAnswer(this.res, errorAnswer(this.req, this.runtime.theme, gh, this.plan.requestId), { connection: 'close' });
-      // aborting destroys the body stream (the client's request, and its socket): only once the 408 is out
+    const unreadBody = this.body !== null && !this.body.sent;
+    // the rest of the body is never read: this connection cannot carry another request
+    writeAnswer(this.res, errorAnswer(this.req, this.runtime.theme, gh, this.plan.requestId), unreadBody ? { connection: 'close' } : undefined);
+    if (unreadBody) {
+      // aborting destroys the body stream (the client's request, and its socket): only once the answer is out
       this.res.once('finish', abort);
       this.res.once('close', abort);
-      return;
-    }
-    writeAnswer(this.res, errorAnswer(this.req, this.runtime.theme, gh, this.plan.requestId));
-    abort();
+    } else abort();
   }
 
   onConnect(abort: (reason?: Error) => void): void {
