@@ -165,7 +165,7 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
 function responseHeaders(raw: Buffer[], plan: ForwardPlan, hsts: string | null): string[] {
   const out: string[] = [];
   // with a session cookie of ours on it, the answer is one person's: the helpdesk's Cache-Control is made private
-  let cacheControl: string[] | null = plan.setCookies ? [] : null;
+  const cacheControl: string[] | null = plan.setCookies ? [] : null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const lower = name.toLowerCase();
