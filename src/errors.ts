@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   GH_BAD_PATH: { status: 400, message: 'The request path is not allowed.' },
   GH_AMBIGUOUS_PATH: { status: 400, message: 'The request path can be read in more than one way and is not allowed.' },
   GH_URL_TOO_LONG: { status: 414, message: 'The request URL is too long.' },
+  GH_BODY_TIMEOUT: { status: 408, message: 'The request took too long to arrive. Try again.' },
+  GH_MISDIRECTED_REQUEST: { status: 421, message: 'This address is not served here. Use the address you were given for the helpdesk.' },
   GH_NOT_FOUND: { status: 404, message: 'There is nothing here.' },
   GH_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here.' },
   GH_UNKNOWN_REALM: { status: 404, message: 'There is no such realm.' },

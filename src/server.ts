@@ -14,6 +14,7 @@ import type { ProviderClient } from './oidc/provider.js';
 import { buildApp } from './http/app.js';
 import { createUpstreamPool, type Gateway } from './http/gateway.js';
 import { SessionCache } from './session/cache.js';
+import { UpstreamSlots } from './http/upstream-slots.js';
 import { createCookieStore } from './session/cookie-store.js';
 import { MemoryRevocationList, type RevocationList } from './session/revocation.js';
 import { MemorySpentStates, type SpentStates } from './session/login-attempt.js';
@@ -113,6 +114,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     log,
     now: options.now ?? Date.now,
     upstreamPool: createUpstreamPool(runtime),
+    upstreamSlots: new UpstreamSlots(runtime.upstream.maxConnections),
     refresher: null,
     failedCallbacks: shared.failedCallbacks ?? new MemoryFailedCallbacks(),
   };
@@ -154,6 +156,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       if (fresh.upstream.origin !== previous.upstream.origin || fresh.upstream.maxConnections !== previous.upstream.maxConnections) {
         const old = gw.upstreamPool;
         gw.upstreamPool = createUpstreamPool(fresh);
+        gw.upstreamSlots.resize(fresh.upstream.maxConnections);
         void old.close().catch(() => {});
       }
       const tls = next.listen.tls;

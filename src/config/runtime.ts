@@ -76,7 +76,15 @@ export interface Runtime {
   readonly allowedRedirectOrigins: ReadonlySet<string>;
   readonly corsOrigins: ReadonlySet<string>;
   readonly hstsHeader: string | null;
-  readonly limits: { readonly maxHeaderBytes: number; readonly maxUrlBytes: number; readonly headerTimeoutMs: number; readonly failedCallbacksPerMinute: number };
+  readonly limits: {
+    readonly maxHeaderBytes: number;
+    readonly maxUrlBytes: number;
+    readonly headerTimeoutMs: number;
+    /** a forwarded request body: this long, plus 1 s per bodyMinRate bytes received */
+    readonly bodyTimeoutMs: number;
+    readonly bodyMinRate: number;
+    readonly failedCallbacksPerMinute: number;
+  };
   readonly adminToken: string | undefined;
   /** one loud line each, printed at start (development-only defaults and the like) */
   readonly warnings: readonly string[];
@@ -249,6 +257,8 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
       maxHeaderBytes: config.limits.max_header_bytes,
       maxUrlBytes: config.limits.max_url_bytes,
       headerTimeoutMs: ms(config.limits.header_timeout),
+      bodyTimeoutMs: ms(config.limits.body_timeout),
+      bodyMinRate: config.limits.body_min_rate,
       failedCallbacksPerMinute: config.limits.failed_callbacks_per_minute,
     },
     adminToken: config.admin.token,

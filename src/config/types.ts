@@ -84,6 +84,8 @@ export interface GatewayConfig {
     max_header_bytes: number;
     max_url_bytes: number;
     header_timeout: string;
+    body_timeout: string;
+    body_min_rate: number;
     failed_callbacks_per_minute: number;
   };
   /** addition: metrics on a listener of their own (absent: /.gatehouse/metrics on the public port) */

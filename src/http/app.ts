@@ -24,6 +24,8 @@ function createServer(gw: Gateway, handler: (req: IncomingMessage, res: ServerRe
     // Node checks headersTimeout only every connectionsCheckingInterval (default 30 s):
     // without this a slowloris client holds its socket for up to 30 s past header_timeout
     connectionsCheckingInterval: Math.min(1000, runtime.limits.headerTimeoutMs),
+    // no whole-request limit, which would cut long uploads: a forwarded body has its own deadline and
+    // minimum rate (limits.body_timeout, body_min_rate in proxy.ts), from when it is sent upstream
     requestTimeout: 0,
     keepAliveTimeout: 5000,
   };

@@ -23,6 +23,7 @@ import { answerSignedOutFormPost, isBrowserFormPost } from './preserve-post.js';
 import { signInPage } from './pages/pages.js';
 import { contentSecurityPolicy } from './pages/layout.js';
 import { warnUntrustedTerminator } from '../observe/proxy-hint.js';
+import { isPublicHost } from './host.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /** answered over plain http too (see route) */
@@ -170,6 +171,8 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
   // a helpdesk that cuts ";parameters" from segments must read the same realm (or public path) out of it
   if (hasPathParameters(path) && placeOf(gw, withoutPathParameters(path)) !== placeOf(gw, path)) return ambiguous(req, gw, requestId);
   const full = q < 0 ? path : path + url.slice(q);
+  // what the helpdesk is given as its host is public_url's: a request naming another one is not forwarded
+  if (!isPublicHost(runtime, client.host)) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_MISDIRECTED_REQUEST', requestId) };
   if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return { kind: 'forward-public', path: full };
   const realm = runtime.realmTable.match(path);
   if (!realm) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_NOT_FOUND', requestId) };

@@ -15,6 +15,7 @@ import type { SessionCache } from '../session/cache.js';
 import type { ErrorCode } from '../errors.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Logger } from '../observe/log.js';
+import type { UpstreamSlots } from './upstream-slots.js';
 
 /** A session opened once and the per-session work done for it. */
 export interface SessionEntry {
@@ -50,6 +51,8 @@ export interface Gateway {
   readonly log: Logger;
   readonly now: () => number;
   upstreamPool: Pool;
+  /** who may take a pool connection next (upstream-slots.ts): every forwarded request passes it */
+  readonly upstreamSlots: UpstreamSlots;
   refresher: SessionRefresher | null;
   /** failed callbacks per client address, for rate limiting (shared by the workers of a cluster) */
   readonly failedCallbacks: FailedCallbacks;

@@ -15,6 +15,8 @@ import type { ClientView } from './client-address.js';
 import { GatehouseError } from '../errors.js';
 import { errorAnswer, writeAnswer } from './respond.js';
 import { logAccess } from '../observe/access-log.js';
+import { publicHost } from './host.js';
+import type { SlotKind, SlotWaiter } from './upstream-slots.js';
 
 /** Never copied from the client: hop-by-hop (RFC 9110 7.6.1) or set by the gateway. */
 const DROPPED_REQUEST_HEADERS = new Set([
@@ -24,6 +26,8 @@ const DROPPED_REQUEST_HEADERS = new Set([
   // client-address headers helpdesks and frameworks believe, and path overrides (Symfony/IIS
   // X-Original-URL) that would make the helpdesk serve another path than the one judged here
   'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'client-ip', 'x-original-url', 'x-rewrite-url',
+  // httpoxy: CGI/FastCGI helpdesks see it as HTTP_PROXY, which their HTTP clients take as their proxy
+  'proxy',
 ]);
 const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate']);
 const WEBSOCKET_HEADERS = new Set(['upgrade', 'connection']);
@@ -140,9 +144,10 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
     }
   }
   const upstream = runtime.upstream;
-  out.push('host', upstream.preserveHost && req.headers.host ? req.headers.host : upstream.url.host);
-  out.push('x-forwarded-for', plan.client.forwardedFor, 'x-forwarded-proto', plan.client.proto, 'x-request-id', plan.requestId);
-  if (plan.client.host) out.push('x-forwarded-host', plan.client.host);
+  // the host the request named was checked to be public_url's (front.ts): send it as public_url spells it
+  const host = publicHost(runtime);
+  out.push('host', upstream.preserveHost ? host : upstream.url.host);
+  out.push('x-forwarded-for', plan.client.forwardedFor, 'x-forwarded-proto', plan.client.proto, 'x-request-id', plan.requestId, 'x-forwarded-host', host);
   const entry = plan.entry;
   if (entry) {
     for (const [name, value] of entry.headers) out.push(name, value);
@@ -159,15 +164,31 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
  */
 function responseHeaders(raw: Buffer[], plan: ForwardPlan, hsts: string | null): string[] {
   const out: string[] = [];
+  // with a session cookie of ours on it, the answer is one person's: the helpdesk's Cache-Control is made private
+  const cacheControl: string[] | null = plan.setCookies ? [] : null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
-    if (DROPPED_RESPONSE_HEADERS.has(name.toLowerCase())) continue;
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    const lower = name.toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(lower)) continue;
+    if (cacheControl !== null && lower === 'cache-control') cacheControl.push(raw[i + 1]!.toString('latin1'));
+    else out.push(name, raw[i + 1]!.toString('latin1'));
   }
+  if (cacheControl !== null) out.push('cache-control', privateCacheControl(cacheControl));
   if (plan.setCookies) for (const line of plan.setCookies) out.push('set-cookie', line);
   if (plan.corsOrigin) out.push('access-control-allow-origin', plan.corsOrigin, 'access-control-allow-credentials', 'true', 'vary', 'Origin');
   if (hsts) out.push('strict-transport-security', hsts);
   return out;
+}
+
+/**
+ * The helpdesk's Cache-Control directives without what lets a shared cache
+ * store the answer (public, s-maxage), plus private unless no-store already
+ * forbids every cache: a CDN that kept it would hand this Set-Cookie to others.
+ */
+function privateCacheControl(values: string[]): string {
+  const kept = values.flatMap((v) => v.split(',')).map((d) => d.trim()).filter((d) => d !== '' && !/^(public|s-maxage\s*=.*)$/i.test(d));
+  if (!kept.some((d) => /^(private|no-store)\b/i.test(d))) kept.unshift('private');
+  return kept.join(', ');
 }
 
 function upstreamError(error: unknown): GatehouseError {
@@ -188,40 +209,175 @@ function hasBody(req: IncomingMessage): boolean {
  * written straight to the client's response, with backpressure both ways. No
  * AbortController, no stream wrapper and no promise per request: a client that
  * goes away calls the abort function undici hands over in onConnect.
+ *
+ * Its deadlines, one timer each:
+ * - the helpdesk's answer (its head) within upstream.timeout of the request's
+ *   arrival, the wait for a connection included (upstream-slots.ts): 504.
+ *   The time the client takes to send its body is the client's and does not
+ *   count: the clock stops while the body is being sent and goes on after;
+ * - the body itself: all of it within limits.body_timeout, extended by 1 s per
+ *   limits.body_min_rate bytes received (Apache mod_reqtimeout's rule), or
+ *   408 — and the upstream connection is dropped, never reused with half a body.
  */
 class ForwardHandler {
   private abortUpstream: ((reason?: Error) => void) | null = null;
-  private clientGone = false;
+  /** answered, or given up on (deadline, client gone): what undici reports from now on only frees the slot */
+  private settled = false;
   private resume: (() => void) | null = null;
   private readonly started = performance.now();
+  private readonly runtime: Runtime;
+  private readonly kind: SlotKind;
+  private waiter: SlotWaiter | null = null;
+  private holdsSlot = false;
+  private headReceived = false;
+  private deadline: NodeJS.Timeout | null = null;
+  /** the request body as undici sends it; null for a request without one */
+  private readonly body: { startedAt: number; bytes: number; timer: NodeJS.Timeout | null; sent: boolean } | null;
 
   constructor(
     private readonly gw: Gateway,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly plan: ForwardPlan,
-  ) {}
+  ) {
+    this.runtime = gw.runtime;
+    this.kind = plan.entry ? 'signed-in' : 'public';
+    this.body = hasBody(req) ? { startedAt: 0, bytes: 0, timer: null, sent: false } : null;
+  }
+
+  start(): void {
+    this.deadline = setTimeout(this.onDeadline, this.runtime.upstream.timeoutMs);
+    this.waiter = this.gw.upstreamSlots.acquire(this.kind, this.dispatch);
+    if (this.waiter === null) this.dispatch();
+  }
+
+  /** a pool connection is this request's to use */
+  private readonly dispatch = (): void => {
+    this.waiter = null;
+    this.holdsSlot = true;
+    if (this.settled) return this.releaseSlot();
+    const runtime = this.runtime;
+    this.gw.upstreamPool.dispatch(
+      {
+        path: this.plan.path,
+        method: this.req.method as 'GET',
+        headers: upstreamHeaders(this.req, runtime, this.plan),
+        body: this.body ? this.req : null,
+        headersTimeout: runtime.upstream.timeoutMs,
+        bodyTimeout: runtime.upstream.timeoutMs,
+      },
+      this as unknown as Parameters<Gateway['upstreamPool']['dispatch']>[1],
+    );
+  };
+
+  private releaseSlot(): void {
+    if (!this.holdsSlot) return;
+    this.holdsSlot = false;
+    this.gw.upstreamSlots.release(this.kind);
+  }
+
+  private stopTimers(): void {
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    this.deadline = null;
+    if (this.body?.timer) clearTimeout(this.body.timer);
+    if (this.body) this.body.timer = null;
+  }
+
+  /** nothing more to wait for: no timers, no place in the queue */
+  private settle(): void {
+    this.settled = true;
+    this.stopTimers();
+    if (this.waiter !== null) this.gw.upstreamSlots.cancel(this.waiter);
+    this.waiter = null;
+  }
 
   /** res 'close' before the answer was complete: the client went away, so does the upstream request */
   readonly onClientClose = (): void => {
     if (this.res.writableFinished) return;
-    this.clientGone = true;
+    this.settle();
     this.abortUpstream?.(new Error('client closed the connection'));
   };
 
+  private readonly onDeadline = (): void => {
+    this.deadline = null;
+    if (this.settled || this.headReceived) return;
+    // the client is still sending its body: its own time, bounded by the body rules; the clock goes on after it
+    if (this.body !== null && this.abortUpstream !== null && !this.body.sent) return;
+    const waiting = this.waiter !== null ? ', still waiting for a connection' : '';
+    this.fail(new GatehouseError('GH_UPSTREAM_TIMEOUT', `no answer within upstream.timeout (${this.runtime.upstream.timeoutMs} ms) of the request's arrival${waiting}`));
+  };
+
+  private readonly onBodyTimer = (): void => {
+    const body = this.body!;
+    body.timer = null;
+    if (this.settled || body.sent) return;
+    const limits = this.runtime.limits;
+    const now = performance.now();
+    const allowedUntil = body.startedAt + limits.bodyTimeoutMs + (body.bytes * 1000) / limits.bodyMinRate;
+    if (now < allowedUntil) {
+      body.timer = setTimeout(this.onBodyTimer, allowedUntil - now);
+      return;
+    }
+    this.fail(new GatehouseError('GH_BODY_TIMEOUT', `${body.bytes} body bytes in ${Math.round(now - body.startedAt)} ms (limits.body_timeout ${limits.bodyTimeoutMs} ms, body_min_rate ${limits.bodyMinRate} bytes/s)`));
+  };
+
+  /** The gateway gives up on the request (a deadline): the client is answered, the upstream request aborted. */
+  private fail(gh: GatehouseError): void {
+    this.settle();
+    const gw = this.gw;
+    const slowBody = gh.code === 'GH_BODY_TIMEOUT';
+    if (!slowBody) gw.metrics.request(this.plan.entry?.realm.name ?? '-', 'error');
+    gw.log.warn({ code: gh.code, detail: gh.detail, requestId: this.plan.requestId, path: this.plan.path.split('?')[0] }, slowBody ? 'request body too slow' : 'upstream request failed');
+    const abort = (): void => this.abortUpstream?.(gh);
+    const unreadBody = this.body !== null && !this.body.sent;
+    // the rest of the body is never read: this connection cannot carry another request
+    writeAnswer(this.res, errorAnswer(this.req, this.runtime.theme, gh, this.plan.requestId), unreadBody ? { connection: 'close' } : undefined);
+    if (unreadBody) {
+      // aborting destroys the body stream (the client's request, and its socket): only once the answer is out
+      this.res.once('finish', abort);
+      this.res.once('close', abort);
+    } else abort();
+  }
+
   onConnect(abort: (reason?: Error) => void): void {
-    if (this.clientGone) abort(new Error('client closed the connection'));
-    else this.abortUpstream = abort;
+    if (this.settled) return abort(new Error('request given up before it was sent'));
+    this.abortUpstream = abort;
+    if (this.body !== null) {
+      this.body.startedAt = performance.now();
+      this.body.timer = setTimeout(this.onBodyTimer, this.runtime.limits.bodyTimeoutMs);
+    }
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.body!.bytes += chunk.length;
+  }
+
+  onRequestSent(): void {
+    const body = this.body;
+    if (body === null || body.sent) return;
+    body.sent = true;
+    if (body.timer !== null) clearTimeout(body.timer);
+    body.timer = null;
+    if (this.settled || this.headReceived) return;
+    // the deadline goes on with what was left of it when the body began
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    const left = this.started + this.runtime.upstream.timeoutMs - body.startedAt;
+    this.deadline = setTimeout(this.onDeadline, Math.max(0, left));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (this.settled) return false;
+    this.headReceived = true;
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    this.deadline = null;
     this.gw.metrics.upstream((performance.now() - this.started) / 1000);
-    this.res.writeHead(statusCode, responseHeaders(rawHeaders, this.plan, this.gw.runtime.hstsHeader));
+    this.res.writeHead(statusCode, responseHeaders(rawHeaders, this.plan, this.runtime.hstsHeader));
     this.resume = resume;
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.settled) return false;
     if (this.res.write(chunk)) return true;
     // the client reads slower than the helpdesk sends: pause the upstream socket until it drains
     this.res.once('drain', this.resume!);
@@ -229,39 +385,35 @@ class ForwardHandler {
   }
 
   onComplete(): void {
+    this.stopTimers();
+    this.releaseSlot();
+    if (this.settled) return;
+    this.settled = true;
     this.res.end();
   }
 
   onError(error: Error): void {
-    if (this.clientGone) return;
+    this.stopTimers();
+    this.releaseSlot();
+    if (this.settled) return;
+    this.settled = true;
     const gh = upstreamError(error);
     const gw = this.gw;
     gw.metrics.request(this.plan.entry?.realm.name ?? '-', 'error');
     gw.log.warn({ code: gh.code, detail: gh.detail, requestId: this.plan.requestId, path: this.plan.path.split('?')[0] }, 'upstream request failed');
     // after the head was sent there is no answer left to give: cut the connection (writeAnswer does)
-    writeAnswer(this.res, errorAnswer(this.req, gw.runtime.theme, gh, this.plan.requestId));
+    writeAnswer(this.res, errorAnswer(this.req, this.runtime.theme, gh, this.plan.requestId));
   }
 }
 
 export function forward(gw: Gateway, req: IncomingMessage, res: ServerResponse, plan: ForwardPlan): void {
-  const runtime = gw.runtime;
   const handler = new ForwardHandler(gw, req, res, plan);
   res.once('close', handler.onClientClose);
-  if (runtime.config.log.access) {
+  if (gw.runtime.config.log.access) {
     const started = performance.now();
     res.once('close', () => logAccess(gw.log, req, res, { requestId: plan.requestId, realm: plan.entry?.realm.name ?? '-', path: plan.path, ip: plan.client.ip }, started));
   }
-  gw.upstreamPool.dispatch(
-    {
-      path: plan.path,
-      method: req.method as 'GET',
-      headers: upstreamHeaders(req, runtime, plan),
-      body: hasBody(req) ? req : null,
-      headersTimeout: runtime.upstream.timeoutMs,
-      bodyTimeout: runtime.upstream.timeoutMs,
-    },
-    handler as unknown as Parameters<Gateway['upstreamPool']['dispatch']>[1],
-  );
+  handler.start();
 }
 
 function writeRawResponse(socket: Duplex, status: number, reason: string, headers: string[], body = ''): void {

@@ -19,6 +19,7 @@ import { loginUrl, taggedRequestId } from './front.js';
 import { registerBackchannelRoutes } from './backchannel.js';
 import { registerAdminRoutes } from './admin.js';
 import { registerResumeRoute } from './preserve-post.js';
+import { helpdeskAcceptsConnections } from './readiness.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -46,16 +47,6 @@ function realmOfRequest(gw: Gateway, request: FastifyRequest): RealmRuntime {
   throw new GatehouseError('GH_UNKNOWN_REALM', 'userinfo without realm= or a same-origin Referer');
 }
 
-async function upstreamAnswers(gw: Gateway): Promise<boolean> {
-  try {
-    const response = await gw.upstreamPool.request({ path: '/', method: 'HEAD', headersTimeout: 2000, bodyTimeout: 2000 });
-    await response.body.dump();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void {
   registerBackchannelRoutes(app, gw);
   registerAdminRoutes(app, gw);
@@ -64,12 +55,14 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
 
   app.get('/.gatehouse/readyz', async (_request, reply) => {
     const realms: Record<string, { provider: boolean; error?: string }> = {};
+    // started first: it runs while the providers are looked at
+    const upstreamCheck = helpdeskAcceptsConnections(gw.runtime.upstream.url);
     for (const realm of gw.runtime.realms.values()) {
       // looks at the provider again (at most once a second): a provider that went down turns readiness false
       const ready = await realm.provider.checkReady();
       realms[realm.name] = ready ? { provider: true } : { provider: false, error: realm.provider.error?.code ?? 'GH_DISCOVERY_FAILED' };
     }
-    const [upstream, store] = await Promise.all([upstreamAnswers(gw), gw.store.ready().catch(() => false)]);
+    const [upstream, store] = await Promise.all([upstreamCheck, gw.store.ready().catch(() => false)]);
     const ok = upstream && store && Object.values(realms).every((r) => r.provider);
     return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send({ ready: ok, upstream, session_store: store, realms });
   });

@@ -2,6 +2,7 @@
 // (websocket upgrades included) and answers with what it saw.
 //   /slow?ms=N   waits N ms before answering
 //   /status/N    answers with status N
+//   ?respond-header=Name:value   (repeatable, any path) adds that header to the answer
 //   websocket    any path; first message is JSON of the upgrade request's headers, then echo
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -57,7 +58,9 @@ export async function startUpstream(): Promise<Upstream> {
     const reply = (status: number) => {
       if (res.destroyed) return;
       const empty = status === 204 || status === 304 || (status >= 100 && status < 200) || req.method === 'HEAD';
-      res.writeHead(status, { 'content-type': 'application/json', ...(empty ? {} : { 'content-length': Buffer.byteLength(payload) }) });
+      const extra: Record<string, string> = {};
+      for (const line of url.searchParams.getAll('respond-header')) extra[line.slice(0, line.indexOf(':'))] = line.slice(line.indexOf(':') + 1).trim();
+      res.writeHead(status, { 'content-type': 'application/json', ...extra, ...(empty ? {} : { 'content-length': Buffer.byteLength(payload) }) });
       res.end(empty ? undefined : payload);
     };
     const status = /^\/status\/(\d{3})$/.exec(url.pathname);

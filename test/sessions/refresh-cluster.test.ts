@@ -25,9 +25,12 @@ async function untilDue(session: SessionData): Promise<void> {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 
-/** Requests straight to one instance (not through the balancer), as two load-balanced tabs would land. */
+/**
+ * Requests straight to one instance (not through the balancer), as two load-balanced tabs would land:
+ * with the browser's host, as a load balancer keeps it (another host name would be refused with 421).
+ */
 const on = (cluster: Cluster, index: number, cookie: string) =>
-  fetchWithJar(`${cluster.gateways[index]!.url}/agent/api/whoami`, { headers: { ...XHR, cookie: `gatehouse-agent=${cookie}` } });
+  fetchWithJar(`${cluster.gateways[index]!.url}/agent/api/whoami`, { headers: { ...XHR, host: new URL(cluster.publicUrl).host, cookie: `gatehouse-agent=${cookie}` } });
 
 for (const store of ['redis', 'cookie'] as const) {
   t.test(`store: ${store} with Redis — A and B refresh at the same moment, the token is spent once`, async (t) => {
