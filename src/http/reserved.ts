@@ -63,7 +63,7 @@ class RealmRequired extends GatehouseError {
 
 function realmRequiredAnswer(gw: Gateway, request: FastifyRequest, error: RealmRequired): Answer {
   const names = error.candidates.map((realm) => realm.name);
-  const actions = names.map((name) => ({ kind: 'link' as const, href: `/.gatehouse/userinfo?realm=${encodeURIComponent(name)}`, label: `/.gatehouse/userinfo?realm=${name}` }));
+  const actions = names.map((name) => ({ kind: 'link' as const, href: `/.gatehouse/userinfo?realm=${encodeURIComponent(name)}`, label: `/.gatehouse/userinfo?realm=${name}`, asButton: true }));
   return errorAnswer(request.raw, gw.runtime.theme, error, taggedRequestId(request.raw), { actions, json: { realms: names } });
 }
 

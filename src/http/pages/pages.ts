@@ -8,7 +8,8 @@ import { escapeHtml, renderPage, type PageTheme } from './layout.js';
 
 /** What a page offers next: a link (GET, safe to reload) or a form posted to this site. */
 export type PageAction =
-  | { kind: 'link'; href: string; label: string }
+  /** `asButton`: drawn as a button even when it is not the first (choices of equal weight) */
+  | { kind: 'link'; href: string; label: string; asButton?: boolean }
   | { kind: 'form'; action: string; fields: Readonly<Record<string, string>>; label: string };
 
 /** Who the provider said the person is, as far as the session or the ID token tells. */
@@ -26,7 +27,7 @@ function renderAction(action: PageAction, primary: boolean): string {
 }
 
 function renderActions(actions: readonly PageAction[]): string {
-  return actions.map((action, i) => renderAction(action, i === 0)).join('');
+  return actions.map((action, i) => renderAction(action, i === 0 || (action.kind === 'link' && action.asButton === true))).join('');
 }
 
 export function signInPage(theme: PageTheme, opts: { realm: string; returnTo: string; buttonText: string }): string {
