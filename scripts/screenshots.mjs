@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// Regenerate the README images (docs/images/sign-in.png, docs/images/helpdesk.png).
+// Regenerate the README images (docs/images/*.png: sign-in, helpdesk, signed-out,
+// refused, sign-in-cancelled).
 //
-// They are taken by the browser tests themselves (test/e2e/sign-in-user.test.ts, sign-in-agent.test.ts),
+// They are taken by the browser tests themselves (test/e2e/sign-in-user.test.ts, sign-in-agent.test.ts,
+// sign-out.test.ts, refused-account.test.ts, callback-outcomes.test.ts),
 // with the same Chromium, flags and window size as every e2e run
 // (test/helpers/browser.ts), so the pictures show what the tests just proved
 // works. A plain `npm test` writes its screenshots to test-artifacts/ only;
-// GATEHOUSE_README_IMAGES=1 makes the two README shots also land in docs/images/.
+// GATEHOUSE_README_IMAGES=1 makes the README shots also land in docs/images/.
 //
 //   npm run screenshots          (needs /usr/bin/chromium: apt-get install -y chromium)
 import { spawnSync } from 'node:child_process';
@@ -14,7 +16,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const images = ['docs/images/sign-in.png', 'docs/images/helpdesk.png'].map((p) => join(root, p));
+const images = ['sign-in', 'helpdesk', 'signed-out', 'refused', 'sign-in-cancelled'].map((name) => join(root, 'docs', 'images', `${name}.png`));
+const tests = ['sign-in-user', 'sign-in-agent', 'sign-out', 'refused-account', 'callback-outcomes'].map((name) => `test/e2e/${name}.test.ts`);
 const mtime = (file) => {
   try {
     return statSync(file).mtimeMs;
@@ -24,7 +27,7 @@ const mtime = (file) => {
 };
 const before = images.map(mtime);
 
-const run = spawnSync(join(root, 'node_modules', '.bin', 'tap'), ['test/e2e/sign-in-user.test.ts', 'test/e2e/sign-in-agent.test.ts'], {
+const run = spawnSync(join(root, 'node_modules', '.bin', 'tap'), tests, {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, GATEHOUSE_README_IMAGES: '1' },

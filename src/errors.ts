@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   GH_NOT_FOUND: { status: 404, message: 'There is nothing here.' },
   GH_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here.' },
   GH_UNKNOWN_REALM: { status: 404, message: 'There is no such realm.' },
+  GH_REALM_REQUIRED: { status: 400, message: 'Say which side of the helpdesk you mean: add ?realm= and its name to the address.' },
   GH_RATE_LIMITED: { status: 429, message: 'Too many failed sign-in attempts. Wait a minute and try again.' },
   GH_CSRF: { status: 403, message: 'This request did not come from this site.' },
   // not signed in / not allowed
@@ -29,13 +30,14 @@ export const ERROR_CODES = {
   GH_ADMIN_UNAUTHORIZED: { status: 401, message: 'Admin credential missing or wrong.' },
   // authorization response
   GH_CALLBACK_PROVIDER_ERROR: { status: 400, message: 'The sign-in provider refused the sign-in.' },
+  GH_CALLBACK_CANCELLED: { status: 400, message: 'The sign-in was cancelled at the sign-in provider, so you are not signed in.' },
   GH_STATE_MISSING: { status: 400, message: 'The sign-in response is incomplete. Please sign in again.' },
   GH_STATE_MISMATCH: { status: 400, message: 'This sign-in was not started in this browser, or it has expired. Please sign in again.' },
-  GH_STATE_REUSED: { status: 400, message: 'This sign-in response was already used. Please sign in again.' },
+  GH_STATE_REUSED: { status: 400, message: 'This sign-in link was already used: each one works only once.' },
   GH_CODE_MISSING: { status: 400, message: 'The sign-in response has no authorization code.' },
   GH_ISS_MISMATCH: { status: 400, message: 'The sign-in response came from an unexpected provider.' },
   // provider
-  GH_DISCOVERY_FAILED: { status: 503, message: 'The sign-in provider cannot be reached right now. Try again in a moment.' },
+  GH_DISCOVERY_FAILED: { status: 503, message: 'The sign-in provider cannot be reached right now.' },
   GH_DISCOVERY_ISSUER_MISMATCH: { status: 503, message: 'The sign-in provider is misconfigured (issuer mismatch).' },
   GH_TOKEN_REQUEST_FAILED: { status: 502, message: 'The sign-in provider did not complete the sign-in.' },
   GH_TOKEN_RESPONSE_INVALID: { status: 502, message: 'The sign-in provider sent an invalid answer.' },

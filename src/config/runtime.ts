@@ -26,8 +26,10 @@ export interface RealmRuntime {
   readonly callbackPath: string;
   readonly callbackUrl: string;
   readonly logoutPath: string;
-  /** absolute URL the browser lands on after sign-out */
+  /** absolute URL the browser lands on after sign-out (post_logout_redirect_uri) */
   readonly postLogoutRedirect: string;
+  /** post_logout_redirect not set: the landing shows Gatehouse's "you are signed out" page */
+  readonly signedOutPage: boolean;
   readonly login: 'automatic' | 'button';
   readonly buttonText: string;
   readonly provider: ProviderClient;
@@ -194,6 +196,7 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
       callbackUrl,
       logoutPath,
       postLogoutRedirect: new URL(postLogout, publicOrigin).href,
+      signedOutPage: rc.post_logout_redirect === undefined,
       login: rc.login,
       buttonText: rc.button_text,
       provider,
@@ -264,7 +267,7 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
     adminToken: config.admin.token,
     warnings,
     clockToleranceSec: 60,
-    theme: buildTheme(config.pages),
+    theme: buildTheme(config.pages, publicUrl.host),
   };
   return Object.freeze(runtime);
 }

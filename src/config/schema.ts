@@ -324,7 +324,7 @@ export const gatewaySchema = obj(
     pages: obj(
       { description: 'Look of the pages a person sees (sign-in, errors, sign-out).' },
       {
-        title: str({ default: 'Gatehouse', description: 'Page title and heading.' }),
+        title: str({ description: 'What the pages call the helpdesk (tab title, sign-in heading). Default: the host of public_url.' }),
         logo_url: str({ description: 'Logo image: a path or an http(s) URL.' }),
         accent_color: str({ default: '#2f6fde', ...COLOR, description: 'Buttons and links.' }),
         background_color: str({ default: '#f6f7f9', ...COLOR, description: 'Page background.' }),

@@ -76,7 +76,7 @@ export interface GatewayConfig {
   allowed_redirects: string[];
   cors: { allowed_origins: string[] };
   /** addition: look of the pages a person sees (sign-in, errors, logout) */
-  pages: { title: string; logo_url?: string | undefined; accent_color: string; background_color: string; text_color: string };
+  pages: { title?: string | undefined; logo_url?: string | undefined; accent_color: string; background_color: string; text_color: string };
   /** addition: operator credential for /.gatehouse/admin/* (sign out everywhere); absent = admin API off */
   admin: { token?: string | undefined };
   /** addition: request limits that protect the gateway and the helpdesk */

@@ -71,7 +71,6 @@ realms:
     paths: [/agent]
     callback_path: /agent/login/authenticate-callback/1
     logout_path: /agent/logout
-    post_logout_redirect: /agent
     login: automatic
     provider:
       issuer: ${issuer}
@@ -85,7 +84,6 @@ realms:
     paths: [/]
     callback_path: /login/authenticate-callback/2
     logout_path: /logout
-    post_logout_redirect: /
     login: button
     button_text: Sign in with Demo SSO
     provider:

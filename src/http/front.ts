@@ -17,13 +17,14 @@ import { hasFragment, hasPathParameters, normalizePath, withoutPathParameters } 
 import { authenticate, authenticateFromCache, type AuthResult } from './authenticate.js';
 import { readCookies, type CookieJar } from './cookies.js';
 import { forward, forwardUpgrade, refuseUpgrade } from './proxy.js';
-import { errorAnswer, isNavigation, jsonAnswer, htmlAnswer, writeAnswer, type Answer } from './respond.js';
+import { errorAnswer, isNavigation, jsonAnswer, writeAnswer, type Answer } from './respond.js';
 import { startLogin } from './signin.js';
 import { answerSignedOutFormPost, isBrowserFormPost } from './preserve-post.js';
-import { signInPage } from './pages/pages.js';
-import { contentSecurityPolicy } from './pages/layout.js';
+import { refusalAnswer, signInPageAnswer, signInUnavailableAnswer } from './sign-in-answers.js';
+import { postLogoutLanding } from './logout.js';
 import { warnUntrustedTerminator } from '../observe/proxy-hint.js';
 import { isPublicHost } from './host.js';
+import { loginUrl } from './return-to.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /** answered over plain http too (see route) */
@@ -45,10 +46,6 @@ type Tagged = IncomingMessage & { [REQUEST_ID_KEY]?: string };
 export function taggedRequestId(req: IncomingMessage): string {
   const tagged = req as Tagged;
   return (tagged[REQUEST_ID_KEY] ??= requestIdOf(req));
-}
-
-export function loginUrl(realm: RealmRuntime, returnTo: string): string {
-  return `/.gatehouse/login?realm=${encodeURIComponent(realm.name)}&rd=${encodeURIComponent(returnTo)}`;
 }
 
 function isReservedPrefix(rawPath: string): boolean {
@@ -87,17 +84,16 @@ function pageOfScript(gw: Gateway, req: IncomingMessage, realm: RealmRuntime): s
  * answered without one.
  */
 export function answerSignedOut(gw: Gateway, req: IncomingMessage, realm: RealmRuntime, returnTo: string, cookies: CookieJar, requestId: string, clearCookies: string[] | null): Answer | Promise<Answer> {
-  const runtime = gw.runtime;
   if (isNavigation(req)) {
+    // back from the provider's end_session_endpoint (logout.ts): "you are signed out", not a new sign-in
+    const landing = postLogoutLanding(gw, req, realm, returnTo, cookies);
+    if (landing !== null) return landing;
     if (realm.login === 'automatic') {
       gw.metrics.request(realm.name, 'redirected');
       return startLogin(gw, realm, returnTo, cookies, clearCookies ?? []);
     }
     gw.metrics.request(realm.name, 'unauthenticated');
-    const html = signInPage(runtime.theme, { realm: realm.name, returnTo, buttonText: realm.buttonText, requestId });
-    // CSP form-action also governs the redirect after the POST: allow the provider (its issuer's origin until discovery is done)
-    const providerOrigin = new URL(realm.provider.metadata?.authorization_endpoint ?? realm.provider.issuer).origin;
-    return htmlAnswer(200, html, contentSecurityPolicy(runtime.theme, [providerOrigin]), clearCookies ? { 'set-cookie': clearCookies } : {});
+    return signInPageAnswer(gw, req, realm, returnTo, requestId, clearCookies);
   }
   gw.metrics.request(realm.name, 'unauthenticated');
   // a same-origin browser form POST: keep what was typed across the sign-in (preserve-post.ts)
@@ -260,13 +256,13 @@ function answerAuthenticated(gw: Gateway, r: RealmRequest, auth: AuthResult): Pr
   if (auth.kind === 'forbidden') {
     gw.metrics.request(realm.name, 'forbidden');
     gw.log.info({ audit: 'refusal', realm: realm.name, sub: auth.entry.session.sub, reason: auth.code, ip: r.client.ip, requestId }, 'request refused by allow rules');
-    writeAnswer(res, errorAnswer(req, gw.runtime.theme, auth.code, requestId));
+    writeAnswer(res, refusalAnswer(gw, req, realm, auth.code, requestId, auth.entry.session, r.path));
     return undefined;
   }
   const cannotSignIn = (error: unknown): void => {
     const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
     gw.log.warn({ code: gh.code, detail: gh.detail, requestId, realm: realm.name }, 'cannot start sign-in');
-    writeAnswer(res, errorAnswer(req, gw.runtime.theme, gh, requestId));
+    writeAnswer(res, gh.code.startsWith('GH_DISCOVERY') ? signInUnavailableAnswer(gw, req, realm, gh, r.path, requestId) : errorAnswer(req, gw.runtime.theme, gh, requestId));
   };
   let answer: Answer | Promise<Answer>;
   try {

@@ -7,15 +7,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from './gateway.js';
 import type { RealmRuntime } from '../config/runtime.js';
 import { GatehouseError } from '../errors.js';
-import { readCookies } from './cookies.js';
+import { readCookies, type CookieJar } from './cookies.js';
 import { clientView } from './client-address.js';
 import { normalizePath } from './realm.js';
-import { safeReturnTo } from './return-to.js';
+import { loginUrl, safeReturnTo } from './return-to.js';
 import { authenticate } from './authenticate.js';
-import { callbackRateLimited, countFailedCallback, handleCallback, startLogin } from './signin.js';
-import { logout, logoutPage } from './logout.js';
-import { errorAnswer, jsonAnswer, sendAnswer } from './respond.js';
-import { loginUrl, taggedRequestId } from './front.js';
+import { callbackRateLimited, countFailedCallback, handleCallback, startLogin, type CallbackOutcome } from './signin.js';
+import { endSession, fromThisSite, logout, logoutPage } from './logout.js';
+import { errorAnswer, jsonAnswer, sendAnswer, type Answer } from './respond.js';
+import { ANOTHER_ACCOUNT, callbackFailureAnswer, signInUnavailableAnswer } from './sign-in-answers.js';
+import { joinChunks } from '../session/codec.js';
+import { taggedRequestId } from './front.js';
 import { registerBackchannelRoutes } from './backchannel.js';
 import { registerAdminRoutes } from './admin.js';
 import { registerResumeRoute } from './preserve-post.js';
@@ -29,8 +31,12 @@ function realmNamed(gw: Gateway, name: unknown): RealmRuntime {
   return realm;
 }
 
-/** The realm a helpdesk front-end call is about: ?realm=, else the Referer's path. */
-function realmOfRequest(gw: Gateway, request: FastifyRequest): RealmRuntime {
+/**
+ * The realm a helpdesk front-end call is about: ?realm=, else the Referer's
+ * path, else (an address typed into the browser) the one realm this browser
+ * has a session cookie for. Several or none: the person is told to add ?realm=.
+ */
+function realmOfRequest(gw: Gateway, request: FastifyRequest, cookies: CookieJar): RealmRuntime {
   const query = request.query as Query;
   if (typeof query.realm === 'string') return realmNamed(gw, query.realm);
   const referer = request.headers.referer;
@@ -44,7 +50,22 @@ function realmOfRequest(gw: Gateway, request: FastifyRequest): RealmRuntime {
       /* fall through */
     }
   }
-  throw new GatehouseError('GH_UNKNOWN_REALM', 'userinfo without realm= or a same-origin Referer');
+  const withCookie = [...gw.runtime.realms.values()].filter((realm) => joinChunks(cookies, realm.cookieName) !== undefined);
+  if (withCookie.length === 1) return withCookie[0]!;
+  throw new RealmRequired(withCookie.length > 1 ? withCookie : [...gw.runtime.realms.values()]);
+}
+
+/** No way to tell the realm: the candidates, for the page's links and the JSON. */
+class RealmRequired extends GatehouseError {
+  constructor(readonly candidates: RealmRuntime[]) {
+    super('GH_REALM_REQUIRED', `userinfo without realm=, a same-origin Referer or exactly one session cookie (${candidates.length} candidates)`);
+  }
+}
+
+function realmRequiredAnswer(gw: Gateway, request: FastifyRequest, error: RealmRequired): Answer {
+  const names = error.candidates.map((realm) => realm.name);
+  const actions = names.map((name) => ({ kind: 'link' as const, href: `/.gatehouse/userinfo?realm=${encodeURIComponent(name)}`, label: `/.gatehouse/userinfo?realm=${name}`, asButton: true }));
+  return errorAnswer(request.raw, gw.runtime.theme, error, taggedRequestId(request.raw), { actions, json: { realms: names } });
 }
 
 export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void {
@@ -78,8 +99,15 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
   });
 
   app.get('/.gatehouse/userinfo', async (request, reply) => {
-    const realm = realmOfRequest(gw, request);
-    const auth = await authenticate(gw, realm, readCookies(request.headers));
+    const cookies = readCookies(request.headers);
+    let realm: RealmRuntime;
+    try {
+      realm = realmOfRequest(gw, request, cookies);
+    } catch (error) {
+      if (error instanceof RealmRequired) return sendAnswer(reply, realmRequiredAnswer(gw, request, error));
+      throw error;
+    }
+    const auth = await authenticate(gw, realm, cookies);
     if (auth.kind !== 'signed-in') {
       const login = loginUrl(realm, realm.paths[0] ?? '/');
       return sendAnswer(reply, jsonAnswer(401, { error: 'GH_NOT_SIGNED_IN', realm: realm.name, login_url: login }, { 'x-gatehouse-login': login }));
@@ -93,7 +121,23 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
     const realm = realmNamed(gw, params.realm);
     const fallback = realm.paths[0] ?? '/';
     const returnTo = safeReturnTo(params.rd, gw.runtime.publicOrigin, gw.runtime.allowedRedirectOrigins, fallback);
-    return sendAnswer(reply, await startLogin(gw, realm, returnTo, readCookies(request.headers)));
+    const cookies = readCookies(request.headers);
+    const chooseAccount = params[ANOTHER_ACCOUNT.name] === ANOTHER_ACCOUNT.value;
+    let setCookies: string[] = [];
+    // "use another account": this realm's session ends first (only on a POST from this site, like signing out)
+    if (chooseAccount && request.method === 'POST' && fromThisSite(request.raw, gw.runtime.publicOrigin)) {
+      const ip = clientView(request.raw, gw.runtime.trustedProxies).ip;
+      ({ clear: setCookies } = await endSession(gw, realm, cookies, taggedRequestId(request.raw), ip));
+    }
+    try {
+      return sendAnswer(reply, await startLogin(gw, realm, returnTo, cookies, setCookies, { chooseAccount }));
+    } catch (error) {
+      if (!(error instanceof GatehouseError) || !error.code.startsWith('GH_DISCOVERY')) throw error;
+      gw.log.warn({ code: error.code, detail: error.detail, requestId: taggedRequestId(request.raw), realm: realm.name }, 'cannot start sign-in');
+      const answer = signInUnavailableAnswer(gw, request.raw, realm, error, returnTo, taggedRequestId(request.raw));
+      if (setCookies.length) answer.headers['set-cookie'] = setCookies;
+      return sendAnswer(reply, answer);
+    }
   };
   app.get('/.gatehouse/login', startHandler);
   app.post('/.gatehouse/login', startHandler);
@@ -108,7 +152,7 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
     const cookies = readCookies(request.headers);
     const ip = clientView(request.raw, gw.runtime.trustedProxies).ip;
     if (reserved.kind === 'logout') {
-      if (request.method === 'GET' || request.method === 'HEAD') return sendAnswer(reply, await logoutPage(gw, realm, cookies, requestId));
+      if (request.method === 'GET' || request.method === 'HEAD') return sendAnswer(reply, await logoutPage(gw, realm, cookies));
       if (request.method !== 'POST') throw new GatehouseError('GH_METHOD_NOT_ALLOWED');
       return sendAnswer(reply, await logout(gw, realm, request.raw, (request.body as Record<string, unknown>) ?? {}, cookies, requestId, ip));
     }
@@ -117,23 +161,24 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
       gw.metrics.signIn(realm.name, false, 'GH_RATE_LIMITED');
       return sendAnswer(reply, errorAnswer(request.raw, gw.runtime.theme, 'GH_RATE_LIMITED', requestId, { headers: { 'retry-after': '60' } }));
     }
-    let outcome;
+    let outcome: CallbackOutcome;
     try {
       outcome = await handleCallback(gw, realm, request.raw, request.query as Query, cookies);
     } catch (error) {
-      outcome = { error: error instanceof GatehouseError ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error }), clear: [] as string[] };
+      const gh = error instanceof GatehouseError ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
+      outcome = { kind: 'failed', error: gh, setCookies: [], returnTo: realm.paths[0] ?? '/' };
     }
-    if (outcome.answer && outcome.session) {
+    if (outcome.kind === 'signed-in') {
       gw.metrics.signIn(realm.name, true);
       gw.log.info({ audit: 'sign-in', realm: realm.name, sub: outcome.session.sub, session: outcome.session.id, ip, requestId }, 'signed in');
       return sendAnswer(reply, outcome.answer);
     }
-    const error = outcome.error!;
+    // a reload of a callback that already signed this browser in: on to where it was going, nothing counted
+    if (outcome.kind === 'already-signed-in') return sendAnswer(reply, outcome.answer);
+    const error = outcome.error;
     await countFailedCallback(gw, ip); // with workers: counted on every worker before this answer
     gw.metrics.signIn(realm.name, false, error.code);
     gw.log.warn({ audit: 'sign-in-failed', realm: realm.name, sub: outcome.sub, reason: error.code, detail: error.detail, ip, requestId }, 'sign-in failed');
-    const answer = errorAnswer(request.raw, gw.runtime.theme, error, requestId, { retryHref: loginUrl(realm, realm.paths[0] ?? '/') });
-    if (outcome.clear.length) answer.headers['set-cookie'] = outcome.clear;
-    return sendAnswer(reply, answer);
+    return sendAnswer(reply, callbackFailureAnswer(gw, request.raw, realm, outcome, requestId));
   });
 }

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { ERROR_CODES, GatehouseError, type ErrorCode } from '../errors.js';
 import { contentSecurityPolicy, pageHeaders, type PageTheme } from './pages/layout.js';
-import { errorPage } from './pages/pages.js';
+import { errorPage, type AccountShown, type PageAction } from './pages/pages.js';
 
 export interface Answer {
   status: number;
@@ -45,17 +45,34 @@ export function htmlAnswer(status: number, html: string, csp: string, headers: R
   return { status, headers: { ...pageHeaders(csp), ...headers }, body: html };
 }
 
+/** What an error answer may add to the code, message and request id. */
+export interface ErrorExtras {
+  headers?: Record<string, string | string[]>;
+  /** what the page offers next (the first one as its main button) */
+  actions?: readonly PageAction[];
+  /** shorthand for one "Sign in again" link */
+  retryHref?: string;
+  /** who is signed in, when that is why the person is refused */
+  account?: AccountShown;
+  /** origins a form on the page may end up at (CSP form-action also governs the redirect after the POST) */
+  formTargets?: readonly string[];
+  /** more JSON fields for scripts (never a secret) */
+  json?: Record<string, unknown>;
+}
+
 /** The error as the person or the script should see it: code, safe message, request id — never the detail. */
-export function errorAnswer(req: IncomingMessage, theme: PageTheme, error: GatehouseError | ErrorCode, requestId: string, extra: { headers?: Record<string, string | string[]>; retryHref?: string } = {}): Answer {
+export function errorAnswer(req: IncomingMessage, theme: PageTheme, error: GatehouseError | ErrorCode, requestId: string, extra: ErrorExtras = {}): Answer {
   const code = typeof error === 'string' ? error : error.code;
   const status = typeof error === 'string' ? ERROR_CODES[error].status : error.status;
   const message = ERROR_CODES[code].message;
   const headers: Record<string, string | string[]> = { 'x-request-id': requestId, ...(extra.headers ?? {}) };
   if (status === 503) headers['retry-after'] = '5';
   if (wantsHtml(req)) {
-    return htmlAnswer(status, errorPage(theme, { status, code, message, requestId, retryHref: extra.retryHref }), contentSecurityPolicy(theme), headers);
+    const actions = extra.actions ?? (extra.retryHref ? [{ kind: 'link' as const, href: extra.retryHref, label: 'Sign in again' }] : []);
+    const html = errorPage(theme, { status, code, message, requestId, actions, account: extra.account });
+    return htmlAnswer(status, html, contentSecurityPolicy(theme, extra.formTargets), headers);
   }
-  return jsonAnswer(status, { error: code, message, request_id: requestId }, headers);
+  return jsonAnswer(status, { error: code, message, request_id: requestId, ...(extra.json ?? {}) }, headers);
 }
 
 export function writeAnswer(res: ServerResponse, answer: Answer, extraHeaders?: Record<string, string | string[]>): void {

@@ -51,3 +51,8 @@ export function safeReturnTo(raw: unknown, publicOrigin: string, allowedOrigins:
   if (url.origin === publicOrigin) return samePageOf(url, fallback);
   return allowedOrigins.has(url.origin) ? url.href : fallback;
 }
+
+/** The gateway's sign-in start for a realm, coming back to `returnTo` (a GET: a person may follow it, reload it, bookmark it). */
+export function loginUrl(realm: { readonly name: string }, returnTo: string): string {
+  return `/.gatehouse/login?realm=${encodeURIComponent(realm.name)}&rd=${encodeURIComponent(returnTo)}`;
+}

@@ -20,13 +20,16 @@ import {
   newLoginAttempt,
   openLoginAttempt,
   sealLoginAttempt,
+  spentLoginAttempt,
   type LoginAttempt,
 } from '../session/login-attempt.js';
 import { newSessionId, type SessionData } from '../session/session.js';
 import { CHUNK_SIZE, MAX_CHUNKS } from '../session/codec.js';
 import { clearCookie, setCookie, type CookieJar } from './cookies.js';
 import { sessionCookies } from './authenticate.js';
+import { authenticate } from './authenticate.js';
 import type { Answer } from './respond.js';
+import type { AccountShown } from './pages/pages.js';
 
 /** The longest session cookie value the chunks a browser sends back can carry. */
 const MAX_SESSION_VALUE_LENGTH = CHUNK_SIZE * MAX_CHUNKS;
@@ -36,14 +39,28 @@ const MAX_SESSION_VALUE_LENGTH = CHUNK_SIZE * MAX_CHUNKS;
  * Without a promise when the provider's metadata is fresh (the usual case: a
  * flood of navigations costs a seal each, not a trip through the event loop).
  */
-export function startLogin(gw: Gateway, realm: RealmRuntime, returnTo: string, cookies: CookieJar, extraSetCookies: string[] = []): Answer | Promise<Answer> {
+export function startLogin(gw: Gateway, realm: RealmRuntime, returnTo: string, cookies: CookieJar, extraSetCookies: string[] = [], options: LoginOptions = {}): Answer | Promise<Answer> {
   const metadata = realm.provider.readyMetadata();
-  if (metadata !== null) return redirectToProvider(gw, realm, metadata, returnTo, cookies, extraSetCookies);
+  if (metadata !== null) return redirectToProvider(gw, realm, metadata, returnTo, cookies, extraSetCookies, options);
   // discovery not done, or due again: GH_DISCOVERY_* → 503 page
-  return realm.provider.ensureReady().then((fresh) => redirectToProvider(gw, realm, fresh, returnTo, cookies, extraSetCookies));
+  return realm.provider.ensureReady().then((fresh) => redirectToProvider(gw, realm, fresh, returnTo, cookies, extraSetCookies, options));
 }
 
-function redirectToProvider(gw: Gateway, realm: RealmRuntime, metadata: ProviderMetadata, returnTo: string, cookies: CookieJar, extraSetCookies: string[]): Answer {
+export interface LoginOptions {
+  /** the person wants another account than the one the provider would sign in silently */
+  chooseAccount?: boolean;
+}
+
+/**
+ * OIDC Core 3.1.2.1 prompt: select_account where the provider says it knows it
+ * (its account chooser), otherwise login, which every provider knows (it asks
+ * for credentials again instead of reusing its session).
+ */
+export function accountChoicePrompt(metadata: ProviderMetadata): 'select_account' | 'login' {
+  return metadata.prompt_values_supported?.includes('select_account') ? 'select_account' : 'login';
+}
+
+function redirectToProvider(gw: Gateway, realm: RealmRuntime, metadata: ProviderMetadata, returnTo: string, cookies: CookieJar, extraSetCookies: string[], options: LoginOptions): Answer {
   const attempt = newLoginAttempt(realm.name, returnTo, gw.now());
   const secure = gw.runtime.httpsOnly;
   const lines = [...extraSetCookies];
@@ -51,20 +68,32 @@ function redirectToProvider(gw: Gateway, realm: RealmRuntime, metadata: Provider
   const existing = Object.keys(cookies).filter((name) => name.startsWith(realm.attemptCookiePrefix));
   for (const name of existing.slice(0, Math.max(0, existing.length - (MAX_PARALLEL_ATTEMPTS - 1)))) lines.push(clearCookie(name, secure));
   lines.push(setCookie(realm.attemptCookiePrefix + attemptCookieSuffix(attempt.state)!, sealLoginAttempt(attempt, realm.attemptKeys), { secure, maxAge: LOGIN_ATTEMPT_TTL_MS / 1000 }));
-  const location = buildAuthorizationUrl(metadata, realm.authorization, attempt);
+  let location = buildAuthorizationUrl(metadata, realm.authorization, attempt);
+  if (options.chooseAccount) {
+    const url = new URL(location);
+    url.searchParams.set('prompt', accountChoicePrompt(metadata)); // replaces one from extra_auth_params
+    location = url.href;
+  }
   return { status: 302, headers: { location, 'set-cookie': lines, 'cache-control': 'no-store' }, body: '' };
 }
 
-export interface CallbackOutcome {
-  /** 302 to the return-to on success */
-  answer?: Answer;
-  error?: GatehouseError;
-  /** cookies to clear whatever happened (the spent attempt) */
-  clear: string[];
-  session?: SessionData;
-  /** the subject, when the provider vouched for one but the sign-in was refused (audit) */
-  sub?: string;
-}
+/** How a callback ended: signed in, sent on because it already was, or refused (the page says why and what next). */
+export type CallbackOutcome =
+  | { kind: 'signed-in'; answer: Answer; session: SessionData }
+  /** a used callback URL again (a reload, the back button) in a browser that is signed in: on to where it was going */
+  | { kind: 'already-signed-in'; answer: Answer }
+  | {
+      kind: 'failed';
+      error: GatehouseError;
+      /** Set-Cookie lines whatever happened: the attempt cleared, or kept as spent */
+      setCookies: string[];
+      /** where a new attempt should lead: where this one was going, when it is known */
+      returnTo: string;
+      /** the subject, when the provider vouched for one but the sign-in was refused (audit) */
+      sub?: string;
+      /** who the provider signed in, when the allow rules refused them */
+      account?: AccountShown;
+    };
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? undefined : value;
@@ -89,11 +118,26 @@ export function countFailedCallback(gw: Gateway, ip: string): void | Promise<voi
   return gw.failedCallbacks.count(ip, gw.now());
 }
 
+/** Is this browser signed in to the realm already? (A store that does not answer counts as no.) */
+async function signedInHere(gw: Gateway, realm: RealmRuntime, cookies: CookieJar): Promise<boolean> {
+  try {
+    return (await authenticate(gw, realm, cookies)).kind === 'signed-in';
+  } catch {
+    return false;
+  }
+}
+
+function redirectTo(location: string, setCookies: string[]): Answer {
+  return { status: 302, headers: { location, 'set-cookie': setCookies, 'cache-control': 'no-store' }, body: '' };
+}
+
 /** OIDC Core 3.1.2.5 – 3.1.3.7, in order. */
-export async function handleCallback(gw: Gateway, realm: RealmRuntime, req: IncomingMessage, query: Record<string, string | string[] | undefined>, cookies: CookieJar): Promise<CallbackOutcome> {
+export async function handleCallback(gw: Gateway, realm: RealmRuntime, _req: IncomingMessage, query: Record<string, string | string[] | undefined>, cookies: CookieJar): Promise<CallbackOutcome> {
   const secure = gw.runtime.httpsOnly;
-  const clear: string[] = [];
-  const fail = (code: ErrorCode, detail: string): CallbackOutcome => ({ error: new GatehouseError(code, detail), clear });
+  const firstPath = realm.paths[0] ?? '/';
+  let setCookies: string[] = [];
+  let returnTo = firstPath;
+  const fail = (code: ErrorCode, detail: string): CallbackOutcome & { kind: 'failed' } => ({ kind: 'failed', error: new GatehouseError(code, detail), setCookies, returnTo });
   const metadata = await realm.provider.ensureReady();
 
   // 1. find this browser's login attempt for the state (one cookie per attempt)
@@ -101,13 +145,17 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, req: Inco
   if (!state) return fail('GH_STATE_MISSING', 'callback without state');
   const suffix = attemptCookieSuffix(state);
   const cookieName = suffix ? realm.attemptCookiePrefix + suffix : null;
-  if (cookieName && cookies[cookieName] !== undefined) clear.push(clearCookie(cookieName, secure));
+  const opened: LoginAttempt | null = cookieName ? openLoginAttempt(cookies[cookieName], realm.attemptKeys, gw.now()) : null;
+  // the attempt only counts when it is this realm's and its state is this one (compared in constant time)
+  const attempt = opened && opened.realm === realm.name && constantTimeEqual(opened.state, state) ? opened : null;
+  if (attempt) returnTo = attempt.returnTo;
+  if (cookieName && cookies[cookieName] !== undefined && !attempt?.spent) setCookies = [clearCookie(cookieName, secure)];
 
-  // 2. the provider's own refusal (error=access_denied etc.): a clean page, no crash
+  // 2. the provider's own refusal: a clean page, no crash; Cancel at the provider is access_denied (RFC 6749 4.1.2.1)
   const providerError = single(query.error);
   if (providerError !== undefined) {
     const safe = providerError.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 64);
-    return fail('GH_CALLBACK_PROVIDER_ERROR', `provider answered error=${safe}`);
+    return fail(safe === 'access_denied' ? 'GH_CALLBACK_CANCELLED' : 'GH_CALLBACK_PROVIDER_ERROR', `provider answered error=${safe}`);
   }
 
   // 3. RFC 9207: the response must name the issuer we sent the browser to
@@ -116,13 +164,23 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, req: Inco
     return fail('GH_ISS_MISMATCH', iss === undefined ? 'provider advertises the iss parameter but the response has none' : 'iss parameter names another issuer');
   }
 
-  // 4. state: a login this browser started, for this realm, not expired
-  const attempt: LoginAttempt | null = cookieName ? openLoginAttempt(cookies[cookieName], realm.attemptKeys, gw.now()) : null;
-  if (!attempt || attempt.realm !== realm.name || !constantTimeEqual(attempt.state, state)) {
+  // 4. state: a login this browser started, for this realm, not expired — or one it already finished
+  if (!attempt) {
+    if (await signedInHere(gw, realm, cookies)) return { kind: 'already-signed-in', answer: redirectTo(firstPath, setCookies) };
     return fail('GH_STATE_MISMATCH', 'no login attempt for this state in this browser');
   }
+  if (attempt.spent) {
+    if (await signedInHere(gw, realm, cookies)) return { kind: 'already-signed-in', answer: redirectTo(attempt.returnTo, setCookies) };
+    return fail('GH_STATE_REUSED', 'the attempt for this state was already used in this browser');
+  }
+  // from here on the attempt stays in the browser as spent (no secrets), so a reload is told what happened
+  const remainingSec = Math.max(1, (LOGIN_ATTEMPT_TTL_MS - (gw.now() - attempt.createdAt)) / 1000);
+  setCookies = [setCookie(cookieName!, sealLoginAttempt(spentLoginAttempt(attempt), realm.attemptKeys), { secure, maxAge: remainingSec })];
   // 5. each state works once
-  if (!(await gw.spentStates.spend(state, LOGIN_ATTEMPT_TTL_MS))) return fail('GH_STATE_REUSED', 'state already used');
+  if (!(await gw.spentStates.spend(state, LOGIN_ATTEMPT_TTL_MS))) {
+    if (await signedInHere(gw, realm, cookies)) return { kind: 'already-signed-in', answer: redirectTo(attempt.returnTo, setCookies) };
+    return fail('GH_STATE_REUSED', 'state already used');
+  }
 
   // 6. redeem the code (PKCE verifier from the attempt)
   const code = single(query.code);
@@ -151,7 +209,10 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, req: Inco
 
   // 9. allow rules
   const refusal = checkAllowRules(realm.allow, claims, realm.claimNames.email);
-  if (refusal) return { ...fail(refusal, `sub ${sub} refused by allow rules`), sub };
+  if (refusal) {
+    const account = { email: stringClaim(claims[realm.claimNames.email]), name: stringClaim(claims[realm.claimNames.name]) };
+    return { ...fail(refusal, `sub ${sub} refused by allow rules`), sub, account };
+  }
 
   // 10. a new session (never a reused id: no session fixation)
   const kept: Record<string, unknown> = {};
@@ -184,6 +245,5 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, req: Inco
   if (value.length > MAX_SESSION_VALUE_LENGTH) {
     return { ...fail('GH_TOKEN_RESPONSE_INVALID', `the session would be ${value.length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)`), sub };
   }
-  const lines = [...clear, ...sessionCookies(gw, realm, value, cookies)];
-  return { answer: { status: 302, headers: { location: attempt.returnTo, 'set-cookie': lines, 'cache-control': 'no-store' }, body: '' }, clear, session };
+  return { kind: 'signed-in', answer: redirectTo(attempt.returnTo, [...setCookies, ...sessionCookies(gw, realm, value, cookies)]), session };
 }

@@ -19,6 +19,8 @@ export interface ProviderMetadata {
   id_token_signing_alg_values_supported: string[];
   authorization_response_iss_parameter_supported: boolean;
   backchannel_logout_supported: boolean;
+  /** OIDC Discovery 3 (optional): which prompt values the provider understands */
+  prompt_values_supported?: string[] | undefined;
 }
 
 export interface ProviderClientOptions {
@@ -87,6 +89,7 @@ export function parseDiscovery(doc: Record<string, unknown> | null, issuer: stri
     id_token_signing_alg_values_supported: algorithms,
     authorization_response_iss_parameter_supported: doc.authorization_response_iss_parameter_supported === true,
     backchannel_logout_supported: doc.backchannel_logout_supported === true,
+    ...(Array.isArray(doc.prompt_values_supported) ? { prompt_values_supported: doc.prompt_values_supported.filter((p): p is string => typeof p === 'string') } : {}),
   };
 }
 

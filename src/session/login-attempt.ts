@@ -21,6 +21,8 @@ export interface LoginAttempt {
   codeVerifier: string;
   returnTo: string;
   createdAt: number;
+  /** the callback already used this attempt: kept (without its secrets) only to say so on a reload */
+  spent?: true;
 }
 
 const random = (): string => randomText(32);
@@ -38,6 +40,16 @@ export function attemptCookieSuffix(state: string): string | null {
   return /^[A-Za-z0-9_-]{43}$/.test(state) ? state.slice(0, 20) : null;
 }
 
+/**
+ * What stays in the browser once the callback has used an attempt: where it
+ * was going, no nonce and no PKCE verifier, so a reload of the callback URL can
+ * be told "already used" (or taken where it was going) and can never redeem
+ * the code again, even at an instance that does not share the spent states.
+ */
+export function spentLoginAttempt(attempt: LoginAttempt): LoginAttempt {
+  return { ...attempt, nonce: '', codeVerifier: '', spent: true };
+}
+
 export function sealLoginAttempt(attempt: LoginAttempt, keys: readonly SealKey[]): string {
   return seal(attempt, keys);
 }
@@ -52,7 +64,8 @@ export function openLoginAttempt(value: string | undefined, keys: readonly SealK
     typeof attempt.nonce !== 'string' ||
     typeof attempt.codeVerifier !== 'string' ||
     typeof attempt.returnTo !== 'string' ||
-    typeof attempt.createdAt !== 'number'
+    typeof attempt.createdAt !== 'number' ||
+    (attempt.spent !== undefined && attempt.spent !== true)
   ) {
     return null;
   }

@@ -34,7 +34,7 @@ t.test('the minimal file of the contract gets every default', async (t) => {
     },
     allowed_redirects: [],
     cors: { allowed_origins: [] },
-    pages: { title: 'Gatehouse', accent_color: '#2f6fde', background_color: '#f6f7f9', text_color: '#1d2330' },
+    pages: { accent_color: '#2f6fde', background_color: '#f6f7f9', text_color: '#1d2330' },
     admin: {},
     limits: { max_header_bytes: 16384, max_url_bytes: 8192, header_timeout: '10s', body_timeout: '10s', body_min_rate: 500, failed_callbacks_per_minute: 30 },
     metrics: {},

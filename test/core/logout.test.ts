@@ -62,7 +62,24 @@ t.test('logout', async (t) => {
     const hint = decodeJwt(location.searchParams.get('id_token_hint')!);
     t.equal(hint.sub, 'user-alice', 'id_token_hint is the session ID token');
     t.equal(hint.aud, 'demo-agent');
+    const state = location.searchParams.get('state');
+    t.match(state, /^[A-Za-z0-9_-]{43}$/, 'a state goes with the end-session request (RP-Initiated Logout 1.0 §2)');
+    t.equal(jar.get(`${stack.publicUrl}/agent`, 'gatehouse-logout-agent'), state, 'and is kept in this browser until the provider sends it back');
     t.notOk(jar.get(`${stack.publicUrl}/agent`, stack.cookieName('agent')), 'the browser dropped the cookie');
+
+    // back at post_logout_redirect_uri: only this browser's state leads to "you are signed out"
+    const wrong = await fetchWithJar(`${stack.publicUrl}/agent?state=${'x'.repeat(43)}`, { jar, headers: NAVIGATION });
+    t.equal(wrong.status, 302, 'another state: an ordinary visit (login: automatic sends it to the provider)');
+    t.ok(String(wrong.headers.location).startsWith(stack.provider.issuer));
+    const none = await fetchWithJar(`${stack.publicUrl}/agent`, { jar, headers: NAVIGATION });
+    t.equal(none.status, 302, 'no state: an ordinary visit too');
+    const landing = await fetchWithJar(`${stack.publicUrl}/agent?state=${state}`, { jar, headers: NAVIGATION });
+    t.equal(landing.status, 303);
+    t.equal(landing.headers.location, '/agent/logout', 'the state this browser sent: on to the signed-out page');
+    t.notOk(jar.get(`${stack.publicUrl}/agent`, 'gatehouse-logout-agent'), 'the state is spent');
+    const signedOut = await fetchWithJar(`${stack.publicUrl}/agent/logout`, { jar, headers: NAVIGATION });
+    t.match(signedOut.body, '<h1>You are signed out</h1>');
+    t.match(signedOut.body, 'href="/.gatehouse/login?realm=agent&amp;rd=%2Fagent">Sign in again</a>');
     t.notOk(await stillSignedIn(), 'signed out');
 
     const before = stack.upstream.requests.length;

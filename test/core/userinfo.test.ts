@@ -1,6 +1,8 @@
 // /.gatehouse/userinfo: the signed-in person of the realm named by ?realm= or,
-// failing that, by the same-origin Referer's path — what the helpdesk's front end
-// asks to show "signed in as". Signed out: 401 JSON with the login URL.
+// failing that, by the same-origin Referer's path, or by the one realm the
+// browser has a session cookie for — what the helpdesk's front end asks to show
+// "signed in as". Signed out: 401 JSON with the login URL. No way to tell:
+// GH_REALM_REQUIRED with the realms to choose from.
 import t from 'tap';
 import { fetchWithJar } from '../helpers/browserless.js';
 import { ALICE, startTestStack } from '../helpers/stack.js';
@@ -28,13 +30,17 @@ t.test('userinfo by realm= and by Referer', async (t) => {
   t.match(JSON.parse(userRealm.body), { error: 'GH_NOT_SIGNED_IN', realm: 'user' });
   t.match(userRealm.headers['x-gatehouse-login'], '/.gatehouse/login?realm=user');
 
-  const foreign = await userinfo('', { referer: 'https://evil.example/agent/' });
-  t.equal(foreign.status, 404, 'a foreign Referer names no realm');
-  t.equal(JSON.parse(foreign.body).error, 'GH_UNKNOWN_REALM');
+  const foreign = await userinfo('', { referer: 'https://evil.example/user/' });
+  t.equal(foreign.status, 200, 'a foreign Referer names no realm: the one session cookie does');
+  t.equal(JSON.parse(foreign.body).realm, 'agent');
   const unknown = await userinfo('?realm=admin');
   t.equal(unknown.status, 404);
   t.equal(JSON.parse(unknown.body).error, 'GH_UNKNOWN_REALM');
-  t.equal((await userinfo('')).status, 404, 'neither realm= nor Referer');
+  t.equal(JSON.parse((await userinfo('')).body).realm, 'agent', 'neither realm= nor Referer: the realm of the one session cookie');
+
+  const none = await fetchWithJar(`${stack.publicUrl}/.gatehouse/userinfo`, { headers: { accept: 'application/json' } });
+  t.equal(none.status, 400, 'no realm=, no Referer, no session cookie: nothing to go by');
+  t.match(JSON.parse(none.body), { error: 'GH_REALM_REQUIRED', realms: ['agent', 'user'] });
 
   const signedOut = await fetchWithJar(`${stack.publicUrl}/.gatehouse/userinfo?realm=agent`, { headers: { accept: 'application/json' } });
   t.equal(signedOut.status, 401);

@@ -51,6 +51,10 @@ if (missing) {
       await page.goto(`${gateway}/tickets/new?from=mail`);
       const button = page.getByRole('button', { name: buttonText });
       t.equal((await button.textContent())?.trim(), buttonText);
+      // the demo, like the README's example, sets no pages.title: the page is named after the helpdesk's host
+      t.equal(await page.title(), `Sign in · ${new URL(gateway).host}`, 'a title a person understands, not "Gatehouse · Gatehouse"');
+      t.equal(await page.textContent('h1'), 'Sign in');
+      t.notMatch(await page.textContent('main'), /Request ID/, 'not an error page: no request id');
       t.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), buttonText, 'the button has the focus on arrival');
       await saveScreenshot(page, 'button-page', readmeImagePath('sign-in'));
 

@@ -75,7 +75,7 @@ export async function saveScreenshot(page: Page, name: string, alsoTo?: string):
  * scripts/screenshots.mjs asks for them, so a plain `npm test` never touches
  * committed files.
  */
-export function readmeImagePath(name: 'sign-in' | 'helpdesk'): string | undefined {
+export function readmeImagePath(name: 'sign-in' | 'helpdesk' | 'signed-out' | 'refused' | 'sign-in-cancelled'): string | undefined {
   return process.env.GATEHOUSE_README_IMAGES === '1' ? join(repoRoot, 'docs', 'images', `${name}.png`) : undefined;
 }
 

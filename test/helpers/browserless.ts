@@ -260,7 +260,7 @@ export interface FlowResult { jar: CookieJar; final: BrowserResponse; hops: stri
 /**
  * Keep acting like a person on `start`: fill the provider's login form with
  * `account` (once — a second login form means the password was refused),
- * click through hidden-field-only forms, and stop on any other page.
+ * click through hidden-field-only forms (not on error pages), and stop on any other page.
  */
 async function continueFlow(start: FetchWithJarResult, jar: CookieJar, account: { username: string; password: string } | undefined, headers: Record<string, string> | undefined): Promise<FlowResult> {
   const hops = [...start.hops];
@@ -274,7 +274,8 @@ async function continueFlow(start: FetchWithJarResult, jar: CookieJar, account: 
     if (login && account && !loggedIn) {
       loggedIn = true;
       next = await submitForm(login, { username: account.username, password: account.password }, { jar, pageUrl: res.url, ...(headers ? { headers } : {}) });
-    } else if (!login && forms.length === 1 && isClickThroughForm(forms[0]!)) {
+    } else if (!login && res.status < 400 && forms.length === 1 && isClickThroughForm(forms[0]!)) {
+      // (a form on an error page, such as "use another account" on a refusal, is a choice, not a click-through)
       next = await submitForm(forms[0]!, {}, { jar, pageUrl: res.url, ...(headers ? { headers } : {}) });
     } else {
       break;

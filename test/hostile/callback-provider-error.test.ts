@@ -1,7 +1,8 @@
 // The provider answers the authorization request with an error
 // (error=access_denied, error_description=...), including hostile values: HTML
 // and script, CR/LF, very long text, unicode. Gatehouse must answer
-// GH_CALLBACK_PROVIDER_ERROR (400) with its own clean page: none of the
+// GH_CALLBACK_CANCELLED for access_denied (the person pressed Cancel) and
+// GH_CALLBACK_PROVIDER_ERROR for the rest (400), with its own clean page: none of the
 // provider's text reflected, a strict CSP, the attempt cookie cleared, no crash.
 import t from 'tap';
 import { startHostileStack, expectSignInRefused, signInVia, lastSignInFailure } from '../helpers/hostile-provider.js';
@@ -19,7 +20,8 @@ t.test('error responses become a clean page', async (t) => {
   ];
   for (const extra of variants) {
     stack.provider.onAuthorize = ({ code: _drop, ...rest }) => ({ ...rest, ...extra });
-    const page = await expectSignInRefused(t, stack, 'GH_CALLBACK_PROVIDER_ERROR', { label: extra.error!.slice(0, 20) });
+    const expected = extra.error === 'access_denied' ? 'GH_CALLBACK_CANCELLED' : 'GH_CALLBACK_PROVIDER_ERROR';
+    const page = await expectSignInRefused(t, stack, expected, { label: extra.error!.slice(0, 20) });
     t.match(String(page.headers['content-type']), /^text\/html/);
     t.match(String(page.headers['content-security-policy']), /default-src 'none'/);
     t.notMatch(page.body, /<script|alert\(|injected|javascript:|The user said no|server_error/, 'nothing of the provider\'s text is shown');

@@ -1,7 +1,7 @@
 // Every page a person sees from the gateway: small, accessible, themable, no
 // external assets, a strict Content-Security-Policy (the one inline style
-// allowed by its hash, no script), a request id to quote — and never an
-// internal detail.
+// allowed by its hash, no script), a request id to quote on error pages (and
+// only there) — and never an internal detail.
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -9,13 +9,13 @@ import { fetchWithJar, CookieJar, type BrowserResponse } from '../helpers/browse
 import { ALICE, BOB, NAVIGATION, startTestStack } from '../helpers/stack.js';
 import { errorAnswer } from '../../src/http/respond.js';
 import { buildTheme } from '../../src/http/pages/layout.js';
-import type { ErrorCode } from '../../src/errors.js';
+import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 
 const THEMED = (yaml: string): string =>
   `${yaml}pages:\n  title: Acme Support\n  logo_url: https://cdn.acme.example/logo.svg\n  accent_color: '#123456'\n  background_color: '#fafafa'\n  text_color: '#111111'\n`;
 
 /** The checks every page must pass; `allowedOrigins` are the only absolute URLs it may name. */
-function checkPage(t: Tap.Test, page: Pick<BrowserResponse, 'status' | 'headers' | 'body'>, what: string, allowedOrigins: string[] = []): void {
+function checkPage(t: Tap.Test, page: Pick<BrowserResponse, 'status' | 'headers' | 'body'>, what: string, allowedOrigins: string[] = [], isError = page.status >= 400): void {
   t.test(what, async (t) => {
     t.match(page.headers['content-type'], /^text\/html; charset=utf-8/);
     const csp = String(page.headers['content-security-policy'] ?? '');
@@ -32,7 +32,8 @@ function checkPage(t: Tap.Test, page: Pick<BrowserResponse, 'status' | 'headers'
     t.match(page.body, /<html lang="en">/, 'language set');
     t.match(page.body, /<main>.*<h1>[^<]+<\/h1>/s, 'one main landmark and a heading');
     t.match(page.body, /name="viewport"/);
-    t.match(page.body, /Request ID: <code>[A-Za-z0-9._:-]+<\/code>/, 'a request id to quote');
+    if (isError) t.match(page.body, /Request ID: <code>[A-Za-z0-9._:-]+<\/code>/, 'an error page has a request id to quote');
+    else t.notMatch(page.body, /Request ID/, 'a page that is not an error shows no request id');
     t.equal(page.headers['x-content-type-options'], 'nosniff');
     t.equal(page.headers['cache-control'], 'no-store');
     t.ok(Buffer.byteLength(page.body) < 8 * 1024, 'small');
@@ -51,7 +52,8 @@ t.test('pages served by a themed gateway', async (t) => {
   t.equal(signInPage.status, 200);
   checkPage(t, signInPage, 'sign-in page', [logo]);
   t.match(signInPage.body, /<button type="submit" autofocus>Sign in with Demo SSO<\/button>/);
-  t.match(signInPage.body, /<title>Acme Support · Acme Support<\/title>|<title>[^<]*Acme Support<\/title>/);
+  t.match(signInPage.body, /<title>Sign in · Acme Support<\/title>/);
+  t.match(signInPage.body, /<h1>Acme Support<\/h1>/, 'pages.title heads the sign-in page');
   t.match(signInPage.body, /<img class="logo" src="https:\/\/cdn\.acme\.example\/logo\.svg" alt="Acme Support">/, 'the configured logo');
   t.match(signInPage.body, /--accent:#123456/, 'the configured colors');
   t.match(signInPage.headers['content-security-policy'], /img-src https:\/\/cdn\.acme\.example;/);
@@ -63,7 +65,7 @@ t.test('pages served by a themed gateway', async (t) => {
   checkPage(t, failed, 'failed sign-in page', [logo]);
   t.match(failed.body, /<h1>Sign-in did not complete<\/h1>/);
   t.match(failed.body, /GH_STATE_MISMATCH/);
-  t.match(failed.body, /<a href="\/\.gatehouse\/login\?realm=agent&amp;rd=%2Fagent">Sign in again<\/a>/);
+  t.match(failed.body, /<a class="button" href="\/\.gatehouse\/login\?realm=agent&amp;rd=%2Fagent">Sign in again<\/a>/);
   t.equal(failed.body.match(/Request ID: <code>([^<]+)<\/code>/)?.[1], failed.headers['x-request-id'], 'the id on the page is the one in the logs');
 
   // 403: bob is refused by the agent realm
@@ -73,6 +75,9 @@ t.test('pages served by a themed gateway', async (t) => {
   checkPage(t, denied.final, '403 page', [logo]);
   t.match(denied.final.body, /<h1>Access denied<\/h1>/);
   t.match(denied.final.body, /contact support and quote the request ID/);
+  t.match(denied.final.body, /You are signed in at the sign-in provider as <strong>Bob Customer<\/strong> \(bob@example\.com\)/, 'says which account was refused');
+  t.match(denied.final.body, /<button type="submit">Use another account<\/button>/);
+  t.match(denied.final.headers['content-security-policy'], new RegExp(`form-action 'self' ${stack.provider.issuer.replace(/[.:/]/g, '\\$&')}`), 'its form may lead to the provider');
 
   // logout confirmation (GET shows it; only a POST from this site signs out)
   const alice = await stack.signIn('/agent/', ALICE);
@@ -91,14 +96,14 @@ t.test('pages served by a themed gateway', async (t) => {
 });
 
 t.test('every error status renders as a strict page for people and JSON for scripts', async (t) => {
-  const theme = buildTheme({ title: 'Helpdesk', accent_color: '#2f6fde', background_color: '#f6f7f9', text_color: '#1d2330', logo_url: '/assets/logo.svg' });
+  const theme = buildTheme({ title: 'Helpdesk', accent_color: '#2f6fde', background_color: '#f6f7f9', text_color: '#1d2330', logo_url: '/assets/logo.svg' }, 'helpdesk.example.com');
   const html = { headers: { accept: 'text/html' } } as unknown as IncomingMessage;
   const json = { headers: { accept: 'application/json' } } as unknown as IncomingMessage;
   const cases: Array<[ErrorCode, number, RegExp]> = [
     ['GH_NOT_SIGNED_IN', 401, /<h1>Sign-in required<\/h1>/],
     ['GH_ALLOW_EMAIL_DOMAIN', 403, /<h1>Access denied<\/h1>/],
     ['GH_UPSTREAM_UNAVAILABLE', 502, /<h1>The helpdesk is unavailable<\/h1>/],
-    ['GH_DISCOVERY_FAILED', 503, /<h1>Sign-in is unavailable<\/h1>.*wait a little and reload/s],
+    ['GH_DISCOVERY_FAILED', 503, /<h1>Sign-in is unavailable<\/h1>.*cannot be reached right now\.<\/p><p>Try again in a minute\./s],
     ['GH_UPSTREAM_TIMEOUT', 504, /<h1>The helpdesk is taking too long<\/h1>/],
     ['GH_ID_TOKEN_SIGNATURE', 502, /<h1>Sign-in did not complete<\/h1>/],
     ['GH_INTERNAL', 500, /<h1>Temporarily unavailable<\/h1>/],
@@ -114,5 +119,30 @@ t.test('every error status renders as a strict page for people and JSON for scri
     t.equal(api.status, status);
     t.match(api.headers['content-type'], /application\/json/);
     t.same(Object.keys(JSON.parse(api.body)).sort(), ['error', 'message', 'request_id'], 'JSON: code, safe message, request id — nothing else');
+  }
+});
+
+t.test('without pages.title the sign-in page is named after the host, never "Gatehouse · Gatehouse"', async (t) => {
+  const stack = await startTestStack();
+  t.teardown(() => stack.close());
+  t.equal(stack.config.pages.title, undefined, "the demo config sets no pages.title, like the README's example");
+  const host = new URL(stack.publicUrl).host;
+  const page = await fetchWithJar(`${stack.publicUrl}/`, { jar: new CookieJar(), headers: { ...NAVIGATION } });
+  t.equal(page.status, 200);
+  t.match(page.body, `<title>Sign in · ${host}</title>`);
+  t.match(page.body, '<h1>Sign in</h1>');
+  t.match(page.body, `<p>Sign in to continue to ${host}.</p>`);
+  t.notMatch(page.body, /Gatehouse/, 'the product name is nothing a person signs in to');
+  t.notMatch(page.body, /Request ID/, 'not an error page: no request id');
+});
+
+t.test('no 5xx page asks to reload (it may be a form resubmission) or says "in a moment" twice', async (t) => {
+  const theme = buildTheme({ accent_color: '#2f6fde', background_color: '#f6f7f9', text_color: '#1d2330' }, 'helpdesk.example.com');
+  const html = { headers: { accept: 'text/html' } } as unknown as IncomingMessage;
+  for (const [code, spec] of Object.entries(ERROR_CODES)) {
+    if (spec.status < 500) continue;
+    const page = errorAnswer(html, theme, code as ErrorCode, 'req-1').body;
+    t.notMatch(page, /reload/i, `${code}: no "reload"`);
+    t.ok((page.match(/in a moment/g) ?? []).length <= 1, `${code}: "in a moment" at most once`);
   }
 });
