@@ -5,8 +5,7 @@
  * operator's file. The tests start the same stack on free ports.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { parseConfigText } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { startGateway, type RunningGateway } from '../server.js';
@@ -39,16 +38,26 @@ export interface DemoStack {
   close(): Promise<void>;
 }
 
-/** A port that was free a moment ago (loopback only). */
-export function freePort(): Promise<number> {
+/**
+ * A TCP socket listening on loopback (port 0: a port the kernel picks, held from now on), for startGateway
+ * to serve on (its `listener` option): the gateway's port is known before the config naming it in public_url
+ * is built, and no one else can take it in between. Connections that arrive before the gateway takes it over
+ * are not answered, so publish its address only once the gateway has started.
+ */
+export function listeningSocket(port = 0, host = '127.0.0.1'): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
     });
   });
+}
+
+/** The port a listening socket is bound to. */
+export function portOf(server: Server): number {
+  return (server.address() as AddressInfo).port;
 }
 
 export function demoYaml(publicUrl: string, issuer: string, helpdeskUrl: string): string {
@@ -121,45 +130,48 @@ export function demoClients(publicUrl: string): DemoClient[] {
 }
 
 export async function startDemoStack(options: DemoStackOptions = {}): Promise<DemoStack> {
-  const gatewayPort = options.gatewayPort || (await freePort());
-  const publicUrl = `http://127.0.0.1:${gatewayPort}`;
-  const provider = await startDemoProvider({
-    port: options.providerPort ?? 0,
-    refreshTokens: options.refreshTokens ?? true,
-    ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
-    ...(options.accessTokenTtlSeconds !== undefined ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
-    clients: demoClients(publicUrl),
-    accounts: DEMO_ACCOUNTS,
-  });
-  const helpdesk = await startDemoHelpdesk({ port: options.helpdeskPort ?? 0, gatewayUrl: publicUrl });
-  let yaml = demoYaml(publicUrl, provider.issuer, helpdesk.url);
-  if (options.editYaml) yaml = options.editYaml(yaml);
-  // a fresh session secret per run: demo sessions do not outlive the demo
-  const env = { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url'), GATEHOUSE_DEMO_LOG_LEVEL: process.env.GATEHOUSE_DEMO_LOG_LEVEL };
-  const { config } = parseConfigText(yaml, '(embedded demo config)', env);
-  let gateway: RunningGateway;
+  // the gateway's socket first: its port is in public_url, which the provider's clients and the config need
+  const listener = await listeningSocket(options.gatewayPort ?? 0);
+  const publicUrl = `http://127.0.0.1:${portOf(listener)}`;
+  let provider: DemoProvider | undefined;
+  let helpdesk: DemoHelpdesk | undefined;
   try {
-    gateway = await startGateway({
+    provider = await startDemoProvider({
+      port: options.providerPort ?? 0,
+      refreshTokens: options.refreshTokens ?? true,
+      ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
+      ...(options.accessTokenTtlSeconds !== undefined ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
+      clients: demoClients(publicUrl),
+      accounts: DEMO_ACCOUNTS,
+    });
+    helpdesk = await startDemoHelpdesk({ port: options.helpdeskPort ?? 0, gatewayUrl: publicUrl });
+    let yaml = demoYaml(publicUrl, provider.issuer, helpdesk.url);
+    if (options.editYaml) yaml = options.editYaml(yaml);
+    // a fresh session secret per run: demo sessions do not outlive the demo
+    const env = { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url'), GATEHOUSE_DEMO_LOG_LEVEL: process.env.GATEHOUSE_DEMO_LOG_LEVEL };
+    const { config } = parseConfigText(yaml, '(embedded demo config)', env);
+    const gateway = await startGateway({
       config,
       file: '(embedded demo config)',
-      port: gatewayPort,
+      listener,
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
+    const parts = { provider, helpdesk };
+    return {
+      gateway,
+      ...parts,
+      config,
+      publicUrl,
+      async close() {
+        await gateway.close();
+        await Promise.allSettled([parts.provider.close(), parts.helpdesk.close()]);
+      },
+    };
   } catch (error) {
-    await Promise.allSettled([provider.close(), helpdesk.close()]);
+    listener.close();
+    await Promise.allSettled([provider?.close(), helpdesk?.close()]);
     throw error;
   }
-  return {
-    gateway,
-    provider,
-    helpdesk,
-    config,
-    publicUrl,
-    async close() {
-      await gateway.close();
-      await Promise.allSettled([provider.close(), helpdesk.close()]);
-    },
-  };
 }

@@ -15,7 +15,7 @@ import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'j
 import { parseConfigText } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { startGateway, type RunningGateway } from '../../src/server.js';
-import { freePort } from '../../src/demo/stack.js';
+import { listeningSocket, portOf } from '../../src/demo/stack.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/observe/log.js';
 import { startUpstream, type Upstream } from './upstream.js';
@@ -381,7 +381,8 @@ export interface HostileStack {
 export async function startHostileStack(options: HostileStackOptions = {}): Promise<HostileStack> {
   const provider = await startHostileProvider();
   const upstream = await startUpstream();
-  const port = await freePort();
+  const listener = await listeningSocket();
+  const port = portOf(listener);
   const publicUrl = `http://127.0.0.1:${port}`;
   let yaml = hostileYaml({ publicUrl, issuer: provider.issuer, upstream: upstream.url, port });
   if (options.editYaml) yaml = options.editYaml(yaml);
@@ -394,12 +395,13 @@ export async function startHostileStack(options: HostileStackOptions = {}): Prom
     gateway = await startGateway({
       config,
       file: '(hostile test config)',
-      port,
+      listener,
       logger: logs.logger,
       ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
   } catch (error) {
+    listener.close();
     await Promise.allSettled([provider.close(), upstream.close()]);
     throw error;
   }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { connect } from 'node:net';
-import { demoYaml, freePort } from '../../src/demo/stack.js';
+import { demoYaml, listeningSocket, portOf } from '../../src/demo/stack.js';
 import { startDemoProvider, DEMO_ACCOUNTS, type DemoAccount, type DemoProvider } from '../../src/demo/provider.js';
 import { startDemoHelpdesk, type DemoHelpdesk } from '../../src/demo/helpdesk.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -121,19 +121,20 @@ function demoClients(publicUrl: string) {
 const CLOSED_UPSTREAM: Upstream = { url: '', port: 0, requests: [], close: async () => {} };
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
-  const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
+  const listener = await listeningSocket();
+  const publicUrl = `http://127.0.0.1:${portOf(listener)}`;
   const logs = captureLogger(options.logLevel ?? 'info');
-  const provider = await startDemoProvider({
-    port: 0,
-    refreshTokens: options.refreshTokens ?? false,
-    clients: demoClients(publicUrl),
-    accounts: options.accounts ?? DEMO_ACCOUNTS,
-    ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
-  });
+  let provider: DemoProvider | undefined;
   let upstream = CLOSED_UPSTREAM;
   let helpdesk: DemoHelpdesk | null = null;
   try {
+    provider = await startDemoProvider({
+      port: 0,
+      refreshTokens: options.refreshTokens ?? false,
+      clients: demoClients(publicUrl),
+      accounts: options.accounts ?? DEMO_ACCOUNTS,
+      ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
+    });
     if (options.upstream === 'helpdesk') helpdesk = await startDemoHelpdesk({ gatewayUrl: publicUrl });
     else upstream = await startUpstream();
     const upstreamUrl = helpdesk ? helpdesk.url : upstream.url;
@@ -141,12 +142,13 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     if (options.editYaml) yaml = options.editYaml(yaml);
     const env = { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url') };
     const { config } = parseConfigText(yaml, '(test config)', env);
-    const gateway = await startGateway({ config, file: '(test config)', port, host: '127.0.0.1', logger: logs.logger, ...(options.now ? { now: options.now } : {}) });
+    const gateway = await startGateway({ config, file: '(test config)', listener, logger: logs.logger, ...(options.now ? { now: options.now } : {}) });
+    const started = provider;
     return {
       publicUrl,
       gateway,
       gw: gateway.gw,
-      provider,
+      provider: started,
       upstream,
       helpdesk,
       upstreamUrl,
@@ -156,11 +158,12 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       signIn: (path, account, jar) => signIn(`${publicUrl}${path}`, account, jar ? { jar } : {}),
       async close() {
         await gateway.close();
-        await Promise.allSettled([provider.close(), upstream.close(), helpdesk?.close()]);
+        await Promise.allSettled([started.close(), upstream.close(), helpdesk?.close()]);
       },
     };
   } catch (error) {
-    await Promise.allSettled([provider.close(), upstream.close(), helpdesk?.close()]);
+    listener.close();
+    await Promise.allSettled([provider?.close(), upstream.close(), helpdesk?.close()]);
     throw error;
   }
 }

@@ -5,7 +5,6 @@ import t from 'tap';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { WebSocket } from 'ws';
-import { freePort } from '../../src/demo/stack.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { minimalYaml, spawnServe, startFakeProvider, tempDir, writeFile } from '../helpers/ops.js';
 
@@ -27,17 +26,15 @@ t.test('SIGTERM drains the request in flight, closes websockets, exits 0', async
   t.teardown(() => upstream.close());
   const provider = await startFakeProvider();
   t.teardown(() => provider.close());
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   const file = writeFile(
     tempDir(t),
     'gateway.yaml',
     // a drain bound of 21 s (upstream.timeout 20 s + 1 s): exiting well before it shows the drain ended with the last request
-    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `listen:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/slow, /favicon.ico, /ws]\n` }).replace('timeout: 5s', 'timeout: 20s'),
+    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, extra: `listen:\n  host: 127.0.0.1\n  port: 0\npublic_paths: [/slow, /favicon.ico, /ws]\n` }).replace('timeout: 5s', 'timeout: 20s'),
   );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
-  await serve.waitForLog((l) => l.msg === 'gatehouse listening');
+  const { url: base, port } = await serve.listening();
 
   // an idle keep-alive connection must not hold the shutdown
   t.equal((await fetch(`${base}/favicon.ico`)).status, 200);
@@ -69,17 +66,15 @@ t.test('a client that stalls mid-upload is cut at the bound, and the process sti
   t.teardown(() => upstream.close());
   const provider = await startFakeProvider();
   t.teardown(() => provider.close());
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   // bound = upstream.timeout (1 s) + 1 s
   const file = writeFile(
     tempDir(t),
     'gateway.yaml',
-    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `listen:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/upload]\n` }).replace('timeout: 5s', 'timeout: 1s'),
+    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, extra: `listen:\n  host: 127.0.0.1\n  port: 0\npublic_paths: [/upload]\n` }).replace('timeout: 5s', 'timeout: 1s'),
   );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
-  await serve.waitForLog((l) => l.msg === 'gatehouse listening');
+  const { port } = await serve.listening();
   const socket = connect({ host: '127.0.0.1', port });
   t.teardown(() => socket.destroy());
   const socketClosed = new Promise((resolve) => socket.on('close', resolve));
