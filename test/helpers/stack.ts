@@ -118,7 +118,15 @@ function demoClients(publicUrl: string) {
   ];
 }
 
-const CLOSED_UPSTREAM: Upstream = { url: '', port: 0, requests: [], close: async () => {} };
+const CLOSED_UPSTREAM: Upstream = {
+  url: '',
+  port: 0,
+  requests: [],
+  arrivals: [],
+  arrival: () => new Promise(() => {}),
+  settled: async () => {},
+  close: async () => {},
+};
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const listener = await listeningSocket();

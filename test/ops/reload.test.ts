@@ -14,14 +14,22 @@ import { spawnServe, startTcpFront, tempDir, writeFile } from '../helpers/ops.js
 /** Signed-in, public and anonymous requests in a loop until stopped; every status is recorded. */
 function trafficLoop(base: string, jar: CookieJar) {
   const statuses: Array<{ what: string; status: number | string }> = [];
+  const counted: Array<{ target: number; resolve: () => void }> = [];
+  const record = (entry: { what: string; status: number | string }): void => {
+    statuses.push(entry);
+    for (const waiter of counted.filter((w) => statuses.length >= w.target)) {
+      counted.splice(counted.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  };
   let running = true;
   const worker = async (what: string, url: string, withJar: boolean, expected: number) => {
     while (running) {
       try {
         const res = await fetchWithJar(url, withJar ? { jar } : { headers: { accept: 'application/json' } });
-        statuses.push({ what, status: res.status === expected ? 'ok' : res.status });
+        record({ what, status: res.status === expected ? 'ok' : res.status });
       } catch (error) {
-        statuses.push({ what, status: `error ${(error as Error).message}` });
+        record({ what, status: `error ${(error as Error).message}` });
       }
     }
   };
@@ -34,9 +42,9 @@ function trafficLoop(base: string, jar: CookieJar) {
   return {
     statuses,
     /** resolves once n more requests have completed (traffic really overlaps what happens next) */
-    async advance(n: number) {
+    advance(n: number) {
       const target = statuses.length + n;
-      while (statuses.length < target) await new Promise((r) => setTimeout(r, 5));
+      return new Promise<void>((resolve) => counted.push({ target, resolve }));
     },
     async stop() {
       running = false;

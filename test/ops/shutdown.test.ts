@@ -44,7 +44,7 @@ t.test('SIGTERM drains the request in flight, closes websockets, exits 0', async
   await new Promise((resolve) => ws.once('message', resolve));
 
   const slow = get(`${base}/slow?ms=1500`);
-  await new Promise((r) => setTimeout(r, 300));
+  await upstream.arrival((r) => r.url.startsWith('/slow')); // in flight: the helpdesk has it
   const signalledAt = performance.now();
   serve.child.kill('SIGTERM');
   await serve.waitForLog((l) => l.msg === 'draining in-flight requests');
@@ -80,7 +80,7 @@ t.test('a client that stalls mid-upload is cut at the bound, and the process sti
   const socketClosed = new Promise((resolve) => socket.on('close', resolve));
   socket.on('error', () => {});
   socket.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(10)}`);
-  await new Promise((r) => setTimeout(r, 200));
+  await upstream.arrival((r) => r.url === '/upload'); // in flight: forwarded, its body still coming
   const signalledAt = performance.now();
   serve.child.kill('SIGTERM');
   const exit = await serve.exited;
