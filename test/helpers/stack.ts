@@ -2,16 +2,16 @@
 // upstream (test/helpers/upstream.ts) or the demo helpdesk, and the gateway,
 // wired with the embedded demo config (src/demo/stack.ts demoYaml) so the tests
 // run the same YAML loading and validation an operator's file goes through.
-// Unlike startDemoStack it takes a clock and captures the gateway's log lines.
+// Built by the same startStack as the demo; unlike startDemoStack it records what
+// reaches the upstream and captures the gateway's log lines.
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { connect } from 'node:net';
-import { demoYaml, listeningSocket, portOf } from '../../src/demo/stack.js';
+import { demoClients, demoYaml, serveGateway, startStack } from '../../src/demo/stack.js';
 import { startDemoProvider, DEMO_ACCOUNTS, type DemoAccount, type DemoProvider } from '../../src/demo/provider.js';
 import { startDemoHelpdesk, type DemoHelpdesk } from '../../src/demo/helpdesk.js';
-import { parseConfigText } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
-import { startGateway, type RunningGateway } from '../../src/server.js';
+import type { RunningGateway } from '../../src/server.js';
 import { createLogger, type Logger } from '../../src/observe/log.js';
 import type { Gateway } from '../../src/http/gateway.js';
 import { startUpstream, type Upstream } from './upstream.js';
@@ -28,20 +28,26 @@ export const NAVIGATION = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q
 export interface LogCapture {
   logger: Logger;
   lines: Array<Record<string, unknown>>;
+  /** every line written, as text (JSON or not) */
+  raw: string[];
   /** every captured line as text, for "this secret never appears" checks */
   text(): string;
 }
 
-export function captureLogger(level = 'info'): LogCapture {
-  const lines: Array<Record<string, unknown>> = [];
-  const raw: string[] = [];
+/**
+ * A logger whose lines are kept in memory. `into`: add them to an existing capture (several gateways
+ * in one place); `tag`: fields added to each parsed line (which instance wrote it).
+ */
+export function captureLogger(level = 'info', options: { into?: LogCapture; tag?: Record<string, unknown> } = {}): LogCapture {
+  const lines = options.into?.lines ?? [];
+  const raw = options.into?.raw ?? [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line) continue;
         raw.push(line);
         try {
-          lines.push(JSON.parse(line) as Record<string, unknown>);
+          lines.push({ ...(JSON.parse(line) as Record<string, unknown>), ...options.tag });
         } catch {
           /* not JSON: kept in raw only */
         }
@@ -49,7 +55,7 @@ export function captureLogger(level = 'info'): LogCapture {
       done();
     },
   });
-  return { logger: createLogger({ level, format: 'json', destination }), lines, text: () => raw.join('\n') };
+  return { logger: createLogger({ level, format: 'json', destination }), lines, raw, text: () => raw.join('\n') };
 }
 
 /** Real time plus an offset a test can move forward: ID tokens stay valid at sign-in, sessions age on demand. */
@@ -77,6 +83,12 @@ export interface TestStackOptions {
   idTokenTtlSeconds?: number;
   /** default 'info' (captured, never printed) */
   logLevel?: string;
+  /**
+   * default false: the provider does not call the gateway's back-channel logout when someone signs out
+   * there, so the sign-out tests see exactly what RP-initiated logout does (test/sessions/backchannel*
+   * covers back-channel logout)
+   */
+  backchannelLogout?: boolean;
 }
 
 export interface TestStack {
@@ -98,26 +110,6 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-/** The demo clients, registered for this gateway's URLs. */
-function demoClients(publicUrl: string) {
-  return [
-    {
-      client_id: 'demo-agent',
-      client_secret: 'demo-agent-secret-0123456789abcdef',
-      redirect_uris: [`${publicUrl}/agent/login/authenticate-callback/1`],
-      post_logout_redirect_uris: [`${publicUrl}/agent`],
-      grant_types: ['authorization_code', 'refresh_token'],
-    },
-    {
-      client_id: 'demo-user',
-      client_secret: 'demo-user-secret-0123456789abcdef',
-      redirect_uris: [`${publicUrl}/login/authenticate-callback/2`],
-      post_logout_redirect_uris: [`${publicUrl}/`],
-      grant_types: ['authorization_code', 'refresh_token'],
-    },
-  ];
-}
-
 const CLOSED_UPSTREAM: Upstream = {
   url: '',
   port: 0,
@@ -129,51 +121,57 @@ const CLOSED_UPSTREAM: Upstream = {
 };
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
-  const listener = await listeningSocket();
-  const publicUrl = `http://127.0.0.1:${portOf(listener)}`;
   const logs = captureLogger(options.logLevel ?? 'info');
-  let provider: DemoProvider | undefined;
-  let upstream = CLOSED_UPSTREAM;
-  let helpdesk: DemoHelpdesk | null = null;
-  try {
-    provider = await startDemoProvider({
-      port: 0,
-      refreshTokens: options.refreshTokens ?? false,
-      clients: demoClients(publicUrl),
-      accounts: options.accounts ?? DEMO_ACCOUNTS,
-      ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
-    });
-    if (options.upstream === 'helpdesk') helpdesk = await startDemoHelpdesk({ gatewayUrl: publicUrl });
-    else upstream = await startUpstream();
-    const upstreamUrl = helpdesk ? helpdesk.url : upstream.url;
-    let yaml = demoYaml(publicUrl, provider.issuer, upstreamUrl);
-    if (options.editYaml) yaml = options.editYaml(yaml);
-    const env = { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url') };
-    const { config } = parseConfigText(yaml, '(test config)', env);
-    const gateway = await startGateway({ config, file: '(test config)', listener, logger: logs.logger, ...(options.now ? { now: options.now } : {}) });
-    const started = provider;
-    return {
-      publicUrl,
-      gateway,
-      gw: gateway.gw,
-      provider: started,
-      upstream,
-      helpdesk,
-      upstreamUrl,
-      config,
-      logs,
-      cookieName: (realm) => `${gateway.gw.runtime.cookiePrefix}gatehouse-${realm}`,
-      signIn: (path, account, jar) => signIn(`${publicUrl}${path}`, account, jar ? { jar } : {}),
-      async close() {
-        await gateway.close();
-        await Promise.allSettled([started.close(), upstream.close(), helpdesk?.close()]);
-      },
-    };
-  } catch (error) {
-    listener.close();
-    await Promise.allSettled([provider?.close(), upstream.close(), helpdesk?.close()]);
-    throw error;
+  const stack = await startStack({
+    file: '(test config)',
+    provider: (publicUrl) =>
+      startDemoProvider({
+        port: 0,
+        refreshTokens: options.refreshTokens ?? false,
+        clients: demoClients(publicUrl, { backchannelLogout: options.backchannelLogout ?? false }),
+        accounts: options.accounts ?? DEMO_ACCOUNTS,
+        ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
+      }),
+    upstream: (publicUrl) => startTestUpstream(options.upstream ?? 'recording', publicUrl),
+    yaml: (publicUrl, provider, upstream) => {
+      const yaml = demoYaml(publicUrl, provider.issuer, upstream.url);
+      return options.editYaml ? options.editYaml(yaml) : yaml;
+    },
+    env: { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url') },
+    serve: serveGateway({ logger: logs.logger, ...(options.now ? { now: options.now } : {}) }),
+  });
+  const gateway = stack.served;
+  return {
+    publicUrl: stack.publicUrl,
+    gateway,
+    gw: gateway.gw,
+    provider: stack.provider,
+    upstream: stack.upstream.recording,
+    helpdesk: stack.upstream.helpdesk,
+    upstreamUrl: stack.upstream.url,
+    config: stack.config,
+    logs,
+    cookieName: (realm) => `${gateway.gw.runtime.cookiePrefix}gatehouse-${realm}`,
+    signIn: (path, account, jar) => signIn(`${stack.publicUrl}${path}`, account, jar ? { jar } : {}),
+    close: () => stack.close(),
+  };
+}
+
+/** The test stack's upstream: the recording one or the demo helpdesk, stopped with the stack. */
+interface TestUpstream {
+  url: string;
+  recording: Upstream;
+  helpdesk: DemoHelpdesk | null;
+  close(): Promise<void>;
+}
+
+async function startTestUpstream(kind: 'recording' | 'helpdesk', publicUrl: string): Promise<TestUpstream> {
+  if (kind === 'helpdesk') {
+    const helpdesk = await startDemoHelpdesk({ gatewayUrl: publicUrl });
+    return { url: helpdesk.url, recording: CLOSED_UPSTREAM, helpdesk, close: () => helpdesk.close() };
   }
+  const recording = await startUpstream();
+  return { url: recording.url, recording, helpdesk: null, close: () => recording.close() };
 }
 
 /** The JSON the recording upstream answered with (what it received). */
