@@ -15,14 +15,13 @@ import type { RunningGateway } from '../../src/server.js';
 import { createLogger, type Logger } from '../../src/observe/log.js';
 import type { Gateway } from '../../src/http/gateway.js';
 import { startUpstream, type Upstream } from './upstream.js';
-import { fetchWithJar, parseForms, signIn, type CookieJar, type FlowResult } from './browserless.js';
+import { fetchWithJar, NAVIGATION, parseForms, signIn, type CookieJar, type FlowResult } from './browserless.js';
 
 export const ALICE = { username: 'alice', password: 'alice-demo' } as const; // agent (helpdesk-agents)
 export const BOB = { username: 'bob', password: 'bob-demo' } as const; // user (customers)
 export const CAROL = { username: 'carol', password: 'carol-demo' } as const; // unverified email, example.org
 
-/** Headers a browser sends on a top-level navigation. */
-export const NAVIGATION = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } as const;
+export { NAVIGATION };
 
 /** Log lines captured in memory (JSON objects), so tests can assert what was and was not logged. */
 export interface LogCapture {
