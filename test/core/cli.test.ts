@@ -4,7 +4,9 @@
 // exits 1 when an issuer cannot be reached. Runs the built dist/cli.js.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { demoYaml, freePort } from '../../src/demo/stack.js';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { demoYaml } from '../../src/demo/stack.js';
 import { startDemoProvider } from '../../src/demo/provider.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { runCli, tempDir, writeFile } from '../helpers/ops.js';
@@ -36,7 +38,8 @@ t.test('serve with a bad file: exit 2, file:line:key, nothing started', async (t
 
 t.test('check: every realm reached, what to register printed, exit 0 — and exit 1 when an issuer is down', async (t) => {
   const dir = tempDir(t);
-  const publicUrl = `http://127.0.0.1:${await freePort()}`;
+  // only printed, never dialled: check starts no gateway
+  const publicUrl = 'http://127.0.0.1:18080';
   const provider = await startDemoProvider({ port: 0, clients: [] });
   t.teardown(() => provider.close());
   const upstream = await startUpstream();
@@ -57,7 +60,11 @@ t.test('check: every realm reached, what to register printed, exit 0 — and exi
   }
   t.match(out, /: ok/);
 
-  const downIssuer = `http://127.0.0.1:${await freePort()}`;
+  // an issuer that cannot be reached: every connection to it is hung up on, without an answer
+  const hangUp = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => hangUp.close());
+  const downIssuer = `http://127.0.0.1:${(hangUp.address() as AddressInfo).port}`;
   const bad = await runCli(['check', '--config', writeFile(dir, 'down.yaml', demoYaml(publicUrl, downIssuer, upstream.url))], { env: SECRET });
   t.equal(bad.code, 1, 'an unreachable issuer exits 1');
   t.match(bad.stdout, downIssuer);

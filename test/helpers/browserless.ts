@@ -251,8 +251,11 @@ export async function submitForm(form: HtmlForm, values: Record<string, string>,
   });
 }
 
+/** Headers a browser sends on a top-level navigation. */
+export const NAVIGATION = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } as const;
+
 function navigationHeaders(extra: Record<string, string> = {}): Record<string, string> {
-  return { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', ...extra };
+  return { ...NAVIGATION, ...extra };
 }
 
 export interface FlowResult { jar: CookieJar; final: BrowserResponse; hops: string[] }

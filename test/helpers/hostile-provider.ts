@@ -10,14 +10,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { parseConfigText } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { startGateway, type RunningGateway } from '../../src/server.js';
-import { freePort } from '../../src/demo/stack.js';
+import { startStack } from '../../src/demo/stack.js';
+import { captureLogger, NAVIGATION } from './stack.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
-import { createLogger, type Logger } from '../../src/observe/log.js';
+import type { Logger } from '../../src/observe/log.js';
 import { startUpstream, type Upstream } from './upstream.js';
 import { CookieJar, fetchWithJar, type FetchWithJarResult } from './browserless.js';
 
@@ -280,6 +280,7 @@ export async function startHostileProvider(options: HostileProviderOptions = {})
 
 // ---- log capture -----------------------------------------------------------------
 
+/** The hostile tests' view of a log capture (test/helpers/stack.ts captureLogger): lines() parsed, raw as written. */
 export interface LogCapture {
   logger: Logger;
   /** every line written, as text */
@@ -289,24 +290,8 @@ export interface LogCapture {
 }
 
 export function captureLogs(level = 'info'): LogCapture {
-  const raw: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) raw.push(line);
-      done();
-    },
-  });
-  return {
-    logger: createLogger({ level, format: 'json', destination }),
-    raw,
-    lines: () => raw.flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    }),
-  };
+  const capture = captureLogger(level);
+  return { logger: capture.logger, raw: capture.raw, lines: () => capture.lines };
 }
 
 // ---- the stack -------------------------------------------------------------------
@@ -379,53 +364,48 @@ export interface HostileStack {
 }
 
 export async function startHostileStack(options: HostileStackOptions = {}): Promise<HostileStack> {
-  const provider = await startHostileProvider();
-  const upstream = await startUpstream();
-  const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
-  let yaml = hostileYaml({ publicUrl, issuer: provider.issuer, upstream: upstream.url, port });
-  if (options.editYaml) yaml = options.editYaml(yaml);
   const logs = options.logs ?? captureLogs('info');
-  let gateway: RunningGateway;
-  let config: GatewayConfig;
-  try {
-    await options.beforeGateway?.(provider);
-    config = parseConfigText(yaml, '(hostile test config)', {}).config;
-    gateway = await startGateway({
-      config,
-      file: '(hostile test config)',
-      port,
-      logger: logs.logger,
-      ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    });
-  } catch (error) {
-    await Promise.allSettled([provider.close(), upstream.close()]);
-    throw error;
-  }
+  const stack = await startStack({
+    file: '(hostile test config)',
+    provider: () => startHostileProvider(),
+    upstream: () => startUpstream(),
+    yaml: (publicUrl, provider, upstream) => {
+      const yaml = hostileYaml({ publicUrl, issuer: provider.issuer, upstream: upstream.url, port: Number(new URL(publicUrl).port) });
+      return options.editYaml ? options.editYaml(yaml) : yaml;
+    },
+    serve: async (listener, config, file, { provider }) => {
+      await options.beforeGateway?.(provider);
+      return startGateway({
+        config,
+        file,
+        listener,
+        logger: logs.logger,
+        ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
+        ...(options.now ? { now: options.now } : {}),
+      });
+    },
+  });
+  const gateway = stack.served;
   // the first discovery runs in the background from start; wait for it (or its failure) so tests are deterministic
   for (const realm of gateway.gw.runtime.realms.values()) await realm.provider.ensureReady().catch(() => {});
   return {
-    provider,
-    upstream,
+    provider: stack.provider,
+    upstream: stack.upstream,
     gateway,
-    config,
-    yaml,
+    config: stack.config,
+    yaml: stack.yaml,
     logs,
-    publicUrl,
+    publicUrl: stack.publicUrl,
     async reload(next: string) {
       await gateway.reload(parseConfigText(next, '(hostile test config)', {}).config);
     },
-    async close() {
-      await gateway.close();
-      await Promise.allSettled([provider.close(), upstream.close()]);
-    },
+    close: () => stack.close(),
   };
 }
 
 // ---- a browser's steps through a sign-in ------------------------------------------
 
-export const NAVIGATION = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } as const;
+export { NAVIGATION };
 
 /** Navigate to a protected page: the gateway answers 302 to the provider's authorize endpoint. */
 export async function beginSignIn(stack: HostileStack, path = '/agent/', jar = new CookieJar()): Promise<{ jar: CookieJar; authorizeUrl: string; response: FetchWithJarResult }> {

@@ -15,11 +15,12 @@
 // connection from the gateway shows up here as a second request.
 //
 // The port: nginx cannot listen on port 0 and report the port it got, so the
-// helper takes a port that was free a moment ago (freePort) and hands it to
-// nginx. Another process can take it in between; nginx then exits at once with
-// "Address already in use" in its error log, and the helper tries again with a
-// new port (a few times). A unix socket would avoid the race, but the gateway's
-// upstream.url must be http://host:port.
+// helper claims one outside the kernel's ephemeral range (test/helpers/ports.ts:
+// no port-0 listener in any test can get it, and parallel test files respect the
+// claim). Something outside the tests may still hold it; nginx then exits at
+// once with "Address already in use" in its error log, and the helper tries
+// again with another claimed port (a few times). A unix socket would avoid this,
+// but the gateway's upstream.url must be http://host:port.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -29,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { WebSocketServer } from 'ws';
-import { freePort } from '../../src/demo/stack.js';
+import { claimPort } from './ports.js';
 
 export const NGINX = '/usr/sbin/nginx';
 
@@ -170,18 +171,23 @@ export async function startNginxHelpdesk(options: NginxHelpdeskOptions = {}): Pr
   const backend = await startWebSocketBackend();
   let started: Started | null = null;
   let port = 0;
+  const claims: { release(): void }[] = [];
+  const releaseClaims = (): void => claims.forEach((claim) => claim.release());
   try {
     for (let attempt = 1; started === null; attempt++) {
-      port = await freePort();
+      const claim = claimPort();
+      claims.push(claim);
+      port = claim.port;
       await writeFile(join(dir, 'nginx.conf'), config(dir, port, backend.port, options));
       try {
         started = await startNginx(dir);
       } catch (error) {
-        // the port was taken between freePort and nginx's bind: try another; any other failure is final
+        // the port is held outside the tests: try another; any other failure is final
         if (attempt >= ATTEMPTS || !/Address already in use/.test((error as Error).message)) throw error;
       }
     }
   } catch (error) {
+    releaseClaims();
     await backend.close();
     await rm(dir, { recursive: true, force: true });
     throw error;
@@ -221,6 +227,7 @@ export async function startNginxHelpdesk(options: NginxHelpdeskOptions = {}): Pr
     async close() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
+      releaseClaims();
       await backend.close();
       await rm(dir, { recursive: true, force: true });
     },

@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -90,6 +90,8 @@ export interface ServeProcess {
   /** resolves with the first log line matching `test` (rejects after timeoutMs) */
   waitForLog(test: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** resolves with the address it listens on (listen.port 0: the port it was given), from its 'gatehouse listening' line */
+  listening(timeoutMs?: number): Promise<{ url: string; port: number }>;
   /** SIGKILL if still running (teardown) */
   kill(): void;
 }
@@ -122,22 +124,78 @@ export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}, extr
   });
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  const waitForLog = (test: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> => {
+    const seen = lines.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`no matching log line in ${timeoutMs} ms; stderr: ${stderr.slice(0, 2000)}; lines: ${JSON.stringify(lines).slice(0, 2000)}`)), timeoutMs);
+      waiters.push({ test, resolve: (line) => (clearTimeout(timer), res(line)) });
+    });
+  };
   return {
     child,
     lines,
     stderr: () => stderr,
     exited,
-    waitForLog(test, timeoutMs = 15_000) {
-      const seen = lines.find(test);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((res, rej) => {
-        const timer = setTimeout(() => rej(new Error(`no matching log line in ${timeoutMs} ms; stderr: ${stderr.slice(0, 2000)}; lines: ${JSON.stringify(lines).slice(0, 2000)}`)), timeoutMs);
-        waiters.push({ test, resolve: (line) => (clearTimeout(timer), res(line)) });
-      });
+    waitForLog,
+    async listening(timeoutMs) {
+      const url = String((await waitForLog((l) => l.msg === 'gatehouse listening', timeoutMs)).url);
+      return { url, port: Number(new URL(url).port) };
     },
     kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
+  };
+}
+
+export interface TcpFront {
+  /** http://127.0.0.1:port — what public_url names */
+  url: string;
+  port: number;
+  /** where connections go from now on (connections that came earlier wait for this) */
+  forwardTo(port: number): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback TCP front on port 0 that passes every connection through to a port set later, as a load
+ * balancer in front of a spawned gateway: its address goes into public_url (and the provider's redirect
+ * URIs) before the gateway, started with listen.port 0, has said which port it was given.
+ */
+export async function startTcpFront(): Promise<TcpFront> {
+  let target: number | undefined;
+  const waiting: Array<(port: number) => void> = [];
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  };
+  const server = createTcpServer((client) => {
+    track(client);
+    const pipe = (port: number): void => {
+      const upstream = connect({ host: '127.0.0.1', port });
+      track(upstream);
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      client.pipe(upstream).pipe(client);
+    };
+    if (target === undefined) waiting.push(pipe);
+    else pipe(target);
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    forwardTo(next) {
+      target = next;
+      for (const pipe of waiting.splice(0)) pipe(next);
+    },
+    close: () =>
+      new Promise<void>((res) => {
+        server.close(() => res());
+        for (const socket of sockets) socket.destroy();
+      }),
   };
 }
 

@@ -1,11 +1,19 @@
-// A real redis-server for one test file: loopback only, an ephemeral port, no
-// persistence (`--save '' --appendonly no`), stopped by its own PID. It can be
-// stopped and started again on the same port during a test, to play an outage
-// (data is lost, as with any Redis without persistence), or paused with
-// SIGSTOP/SIGCONT, to play a Redis that hangs without closing connections.
+// A real redis-server for one test file: loopback only, no persistence
+// (`--save '' --appendonly no`), stopped by its own PID. It can be stopped and
+// started again on the same port during a test, to play an outage (data is
+// lost, as with any Redis without persistence), or paused with SIGSTOP/SIGCONT,
+// to play a Redis that hangs without closing connections.
+//
+// Its port: redis-server cannot listen on port 0 (0 turns TCP off) and the
+// gateway only takes redis:// URLs, so this helper picks the port. It picks one
+// outside the kernel's ephemeral range, so no `listen(0)` and no outgoing
+// connection in any test can be given it, and claims it with a lock file that
+// other test files (run in parallel) respect. The first start retries with
+// another port when redis-server itself says the port is in use (something
+// outside the tests holds it); a restart binds the port it had — nothing in the
+// tests can have taken it in between, and if something else did, start() says so.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
-import { freePort } from '../../src/demo/stack.js';
+import { claimPort } from './ports.js';
 
 export interface RedisServer {
   readonly port: number;
@@ -14,87 +22,85 @@ export interface RedisServer {
   readonly pid: number | null;
   /** SIGTERM and wait until the process is gone */
   stop(): Promise<void>;
-  /** start again on the same port and wait until it answers PING */
+  /** start again on the same port; resolves once it accepts connections */
   start(): Promise<void>;
   pause(): void;
   resume(): void;
-  /** stop if running; for teardown */
+  /** stop if running and give the port back; for teardown */
   close(): Promise<void>;
 }
 
-function ping(port: number): Promise<boolean> {
+type Launch = { ok: true; child: ChildProcess; exited: Promise<void> } | { ok: false; portInUse: boolean; output: string };
+
+/** Start redis-server on `port`: settles when it logs that it accepts connections, or when it exits. */
+function launch(port: number): Promise<Launch> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let answer = '';
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => {
-      answer += chunk.toString('utf8');
-      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'notice'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let output = '';
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    const onOutput = (chunk: Buffer): void => {
+      output += chunk.toString('utf8');
+      if (/Ready to accept connections/.test(output)) {
+        child.stdout.off('data', onOutput);
+        child.stdout.resume(); // keep draining what it logs later
+        resolve({ ok: true, child, exited });
+      }
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.once('error', (error) => resolve({ ok: false, portInUse: false, output: `cannot start redis-server (is it installed?): ${error.message}` }));
+    child.once('exit', () => resolve({ ok: false, portInUse: /Address already in use/.test(output), output }));
   });
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
-
-  const launch = async (): Promise<void> => {
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child = proc;
-    let stderr = '';
-    proc.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-    });
-    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
-    const failed = new Promise<never>((_, reject) => proc.once('error', (error) => reject(new Error(`cannot start redis-server (is it installed?): ${error.message}`))));
-    await Promise.race([waitFor(() => ping(port), 5000, `redis-server on port ${port} ${stderr}`), failed]);
-  };
+  let claim = claimPort();
+  let first = await launch(claim.port);
+  for (let attempt = 1; !first.ok && first.portInUse && attempt < 20; attempt++) {
+    claim.release();
+    claim = claimPort();
+    first = await launch(claim.port);
+  }
+  if (!first.ok) {
+    claim.release();
+    throw new Error(`redis-server did not start: ${first.output}`);
+  }
+  const { port } = claim;
+  let running: { child: ChildProcess; exited: Promise<void> } | null = first;
 
   const stop = async (): Promise<void> => {
-    const proc = child;
-    if (!proc || proc.exitCode !== null || proc.pid === undefined) return;
-    process.kill(proc.pid, 'SIGCONT'); // a paused server cannot act on SIGTERM
-    process.kill(proc.pid, 'SIGTERM');
-    await exited;
-    child = null;
+    const proc = running;
+    running = null;
+    if (!proc || proc.child.exitCode !== null || proc.child.pid === undefined) return;
+    process.kill(proc.child.pid, 'SIGCONT'); // a paused server cannot act on SIGTERM
+    process.kill(proc.child.pid, 'SIGTERM');
+    await proc.exited;
   };
 
-  await launch();
   return {
     port,
     url: `redis://127.0.0.1:${port}/0`,
     get pid() {
-      return child?.pid ?? null;
+      return running?.child.pid ?? null;
     },
     stop,
     async start() {
-      if (child) return;
-      await launch();
+      if (running) return;
+      const again = await launch(port);
+      if (!again.ok) throw new Error(`redis-server did not start again on port ${port}${again.portInUse ? ' (taken while it was stopped, by something outside the tests)' : ''}: ${again.output}`);
+      running = again;
     },
     pause() {
-      if (child?.pid !== undefined) process.kill(child.pid, 'SIGSTOP');
+      if (running?.child.pid !== undefined) process.kill(running.child.pid, 'SIGSTOP');
     },
     resume() {
-      if (child?.pid !== undefined) process.kill(child.pid, 'SIGCONT');
+      if (running?.child.pid !== undefined) process.kill(running.child.pid, 'SIGCONT');
     },
-    close: stop,
+    async close() {
+      await stop();
+      claim.release();
+    },
   };
 }

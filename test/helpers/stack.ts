@@ -2,46 +2,51 @@
 // upstream (test/helpers/upstream.ts) or the demo helpdesk, and the gateway,
 // wired with the embedded demo config (src/demo/stack.ts demoYaml) so the tests
 // run the same YAML loading and validation an operator's file goes through.
-// Unlike startDemoStack it takes a clock and captures the gateway's log lines.
+// Built by the same startStack as the demo; unlike startDemoStack it records what
+// reaches the upstream and captures the gateway's log lines.
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { connect } from 'node:net';
-import { demoYaml, freePort } from '../../src/demo/stack.js';
+import { demoClients, demoYaml, serveGateway, startStack } from '../../src/demo/stack.js';
 import { startDemoProvider, DEMO_ACCOUNTS, type DemoAccount, type DemoProvider } from '../../src/demo/provider.js';
 import { startDemoHelpdesk, type DemoHelpdesk } from '../../src/demo/helpdesk.js';
-import { parseConfigText } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
-import { startGateway, type RunningGateway } from '../../src/server.js';
+import type { RunningGateway } from '../../src/server.js';
 import { createLogger, type Logger } from '../../src/observe/log.js';
 import type { Gateway } from '../../src/http/gateway.js';
 import { startUpstream, type Upstream } from './upstream.js';
-import { fetchWithJar, parseForms, signIn, type CookieJar, type FlowResult } from './browserless.js';
+import { fetchWithJar, NAVIGATION, parseForms, signIn, type CookieJar, type FlowResult } from './browserless.js';
 
 export const ALICE = { username: 'alice', password: 'alice-demo' } as const; // agent (helpdesk-agents)
 export const BOB = { username: 'bob', password: 'bob-demo' } as const; // user (customers)
 export const CAROL = { username: 'carol', password: 'carol-demo' } as const; // unverified email, example.org
 
-/** Headers a browser sends on a top-level navigation. */
-export const NAVIGATION = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } as const;
+export { NAVIGATION };
 
 /** Log lines captured in memory (JSON objects), so tests can assert what was and was not logged. */
 export interface LogCapture {
   logger: Logger;
   lines: Array<Record<string, unknown>>;
+  /** every line written, as text (JSON or not) */
+  raw: string[];
   /** every captured line as text, for "this secret never appears" checks */
   text(): string;
 }
 
-export function captureLogger(level = 'info'): LogCapture {
-  const lines: Array<Record<string, unknown>> = [];
-  const raw: string[] = [];
+/**
+ * A logger whose lines are kept in memory. `into`: add them to an existing capture (several gateways
+ * in one place); `tag`: fields added to each parsed line (which instance wrote it).
+ */
+export function captureLogger(level = 'info', options: { into?: LogCapture; tag?: Record<string, unknown> } = {}): LogCapture {
+  const lines = options.into?.lines ?? [];
+  const raw = options.into?.raw ?? [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line) continue;
         raw.push(line);
         try {
-          lines.push(JSON.parse(line) as Record<string, unknown>);
+          lines.push({ ...(JSON.parse(line) as Record<string, unknown>), ...options.tag });
         } catch {
           /* not JSON: kept in raw only */
         }
@@ -49,7 +54,7 @@ export function captureLogger(level = 'info'): LogCapture {
       done();
     },
   });
-  return { logger: createLogger({ level, format: 'json', destination }), lines, text: () => raw.join('\n') };
+  return { logger: createLogger({ level, format: 'json', destination }), lines, raw, text: () => raw.join('\n') };
 }
 
 /** Real time plus an offset a test can move forward: ID tokens stay valid at sign-in, sessions age on demand. */
@@ -79,6 +84,12 @@ export interface TestStackOptions {
   idTokenTtlSeconds?: number;
   /** default 'info' (captured, never printed) */
   logLevel?: string;
+  /**
+   * default false: the provider does not call the gateway's back-channel logout when someone signs out
+   * there, so the sign-out tests see exactly what RP-initiated logout does (test/sessions/backchannel*
+   * covers back-channel logout)
+   */
+  backchannelLogout?: boolean;
 }
 
 export interface TestStack {
@@ -100,73 +111,70 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-/** The demo clients, registered for this gateway's URLs. */
-function demoClients(publicUrl: string) {
-  return [
-    {
-      client_id: 'demo-agent',
-      client_secret: 'demo-agent-secret-0123456789abcdef',
-      redirect_uris: [`${publicUrl}/agent/login/authenticate-callback/1`],
-      post_logout_redirect_uris: [`${publicUrl}/agent`],
-      grant_types: ['authorization_code', 'refresh_token'],
-    },
-    {
-      client_id: 'demo-user',
-      client_secret: 'demo-user-secret-0123456789abcdef',
-      redirect_uris: [`${publicUrl}/login/authenticate-callback/2`],
-      post_logout_redirect_uris: [`${publicUrl}/`],
-      grant_types: ['authorization_code', 'refresh_token'],
-    },
-  ];
-}
-
-const CLOSED_UPSTREAM: Upstream = { url: '', port: 0, requests: [], close: async () => {} };
+const CLOSED_UPSTREAM: Upstream = {
+  url: '',
+  port: 0,
+  requests: [],
+  arrivals: [],
+  arrival: () => new Promise(() => {}),
+  settled: async () => {},
+  close: async () => {},
+};
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
-  const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
   const logs = captureLogger(options.logLevel ?? 'info');
-  const provider = await startDemoProvider({
-    port: 0,
-    refreshTokens: options.refreshTokens ?? false,
-    clients: demoClients(publicUrl),
-    accounts: options.accounts ?? DEMO_ACCOUNTS,
-    ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
+  const stack = await startStack({
+    file: '(test config)',
+    provider: (publicUrl) =>
+      startDemoProvider({
+        port: 0,
+        refreshTokens: options.refreshTokens ?? false,
+        clients: demoClients(publicUrl, { backchannelLogout: options.backchannelLogout ?? false }),
+        accounts: options.accounts ?? DEMO_ACCOUNTS,
+        ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
+      }),
+    upstream: (publicUrl) => startTestUpstream(options.upstreamUrl ?? options.upstream ?? 'recording', publicUrl),
+    yaml: (publicUrl, provider, upstream) => {
+      const yaml = demoYaml(publicUrl, provider.issuer, upstream.url);
+      return options.editYaml ? options.editYaml(yaml) : yaml;
+    },
+    env: { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url') },
+    serve: serveGateway({ logger: logs.logger, ...(options.now ? { now: options.now } : {}) }),
   });
-  let upstream = CLOSED_UPSTREAM;
-  let helpdesk: DemoHelpdesk | null = null;
-  try {
-    if (options.upstreamUrl) {
-      /* the test's own helpdesk */
-    } else if (options.upstream === 'helpdesk') helpdesk = await startDemoHelpdesk({ gatewayUrl: publicUrl });
-    else upstream = await startUpstream();
-    const upstreamUrl = options.upstreamUrl ?? (helpdesk ? helpdesk.url : upstream.url);
-    let yaml = demoYaml(publicUrl, provider.issuer, upstreamUrl);
-    if (options.editYaml) yaml = options.editYaml(yaml);
-    const env = { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url') };
-    const { config } = parseConfigText(yaml, '(test config)', env);
-    const gateway = await startGateway({ config, file: '(test config)', port, host: '127.0.0.1', logger: logs.logger, ...(options.now ? { now: options.now } : {}) });
-    return {
-      publicUrl,
-      gateway,
-      gw: gateway.gw,
-      provider,
-      upstream,
-      helpdesk,
-      upstreamUrl,
-      config,
-      logs,
-      cookieName: (realm) => `${gateway.gw.runtime.cookiePrefix}gatehouse-${realm}`,
-      signIn: (path, account, jar) => signIn(`${publicUrl}${path}`, account, jar ? { jar } : {}),
-      async close() {
-        await gateway.close();
-        await Promise.allSettled([provider.close(), upstream.close(), helpdesk?.close()]);
-      },
-    };
-  } catch (error) {
-    await Promise.allSettled([provider.close(), upstream.close(), helpdesk?.close()]);
-    throw error;
+  const gateway = stack.served;
+  return {
+    publicUrl: stack.publicUrl,
+    gateway,
+    gw: gateway.gw,
+    provider: stack.provider,
+    upstream: stack.upstream.recording,
+    helpdesk: stack.upstream.helpdesk,
+    upstreamUrl: stack.upstream.url,
+    config: stack.config,
+    logs,
+    cookieName: (realm) => `${gateway.gw.runtime.cookiePrefix}gatehouse-${realm}`,
+    signIn: (path, account, jar) => signIn(`${stack.publicUrl}${path}`, account, jar ? { jar } : {}),
+    close: () => stack.close(),
+  };
+}
+
+/** The test stack's upstream: the recording one or the demo helpdesk, stopped with the stack. */
+interface TestUpstream {
+  url: string;
+  recording: Upstream;
+  helpdesk: DemoHelpdesk | null;
+  close(): Promise<void>;
+}
+
+/** kind: the recording upstream, the demo helpdesk, or the URL of a helpdesk the test runs itself (not stopped here) */
+async function startTestUpstream(kind: 'recording' | 'helpdesk' | string, publicUrl: string): Promise<TestUpstream> {
+  if (kind !== 'recording' && kind !== 'helpdesk') return { url: kind, recording: CLOSED_UPSTREAM, helpdesk: null, close: async () => {} };
+  if (kind === 'helpdesk') {
+    const helpdesk = await startDemoHelpdesk({ gatewayUrl: publicUrl });
+    return { url: helpdesk.url, recording: CLOSED_UPSTREAM, helpdesk, close: () => helpdesk.close() };
   }
+  const recording = await startUpstream();
+  return { url: recording.url, recording, helpdesk: null, close: () => recording.close() };
 }
 
 /** The JSON the recording upstream answered with (what it received). */

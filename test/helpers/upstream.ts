@@ -17,10 +17,24 @@ export interface RecordedRequest {
   upgrade?: boolean; // true for a websocket upgrade
 }
 
+/** A request as it arrived: its head, before (or without) its body. */
+export interface Arrival {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[]>;
+}
+
 export interface Upstream {
   url: string;
   port: number;
+  /** every request received in full (or upgraded) */
   requests: RecordedRequest[];
+  /** every request whose head arrived, complete or not (a body that never ends is still here) */
+  arrivals: Arrival[];
+  /** resolves with the first arrival (earlier or to come) that matches */
+  arrival(match: (arrival: Arrival) => boolean): Promise<Arrival>;
+  /** resolves once every request that has arrived has been answered (or its connection closed) */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,7 +49,29 @@ export async function startUpstream(): Promise<Upstream> {
   const timers = new Set<NodeJS.Timeout>();
   const wss = new WebSocketServer({ noServer: true });
 
+  const arrivals: Arrival[] = [];
+  const arrivalWaiters: Array<{ match: (a: Arrival) => boolean; resolve: (a: Arrival) => void }> = [];
+  const arrive = (req: IncomingMessage): void => {
+    const arrived: Arrival = { method: req.method ?? 'GET', url: req.url ?? '/', headers: plainHeaders(req) };
+    arrivals.push(arrived);
+    for (const waiter of [...arrivalWaiters]) {
+      if (!waiter.match(arrived)) continue;
+      arrivalWaiters.splice(arrivalWaiters.indexOf(waiter), 1);
+      waiter.resolve(arrived);
+    }
+  };
+  let unanswered = 0;
+  let settledWaiters: Array<() => void> = [];
+  const answered = (): void => {
+    if (--unanswered > 0) return;
+    for (const resolve of settledWaiters) resolve();
+    settledWaiters = [];
+  };
+
   const server = createServer((req, res) => {
+    arrive(req);
+    unanswered++;
+    res.once('close', answered);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('error', () => res.destroy());
@@ -76,6 +112,7 @@ export async function startUpstream(): Promise<Upstream> {
   }
 
   server.on('upgrade', (req, socket, head) => {
+    arrive(req);
     requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', headers: plainHeaders(req), rawHeaders: [...req.rawHeaders], body: '', upgrade: true });
     socket.on('error', () => socket.destroy());
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -96,6 +133,12 @@ export async function startUpstream(): Promise<Upstream> {
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    arrivals,
+    arrival: (match) => {
+      const seen = arrivals.find(match);
+      return seen ? Promise.resolve(seen) : new Promise((resolve) => arrivalWaiters.push({ match, resolve }));
+    },
+    settled: () => (unanswered === 0 ? Promise.resolve() : new Promise<void>((resolve) => settledWaiters.push(resolve))),
     close: () => new Promise<void>((resolve) => {
       for (const t of timers) clearTimeout(t);
       timers.clear();

@@ -11,7 +11,8 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { parseConfigText } from '../../src/config/load.js';
 import { startGateway, type RunningGateway } from '../../src/server.js';
-import { freePort } from '../../src/demo/stack.js';
+import { listeningSocket, portOf } from '../../src/demo/stack.js';
+import type { Server as NetServer } from 'node:net';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { captureLogger, rawRequest, type LogCapture } from '../helpers/stack.js';
 import { minimalYaml, spawnServe, startFakeProvider, tempDir, writeFile } from '../helpers/ops.js';
@@ -41,9 +42,10 @@ function tlsRequest(url: string, method = 'GET', headers: Record<string, string>
   });
 }
 
-async function startWith(t: Tap.Test, yaml: string, port: number, logs: LogCapture = captureLogger('info')): Promise<RunningGateway> {
+/** Start a gateway on `listener` (a socket bound before the config naming its port), or on a port of its own. */
+async function startWith(t: Tap.Test, yaml: string, listener?: NetServer, logs: LogCapture = captureLogger('info')): Promise<RunningGateway> {
   const { config } = parseConfigText(yaml, '(https test)', {});
-  const gateway = await startGateway({ config, file: '(https test)', port, host: '127.0.0.1', logger: logs.logger });
+  const gateway = await startGateway({ config, file: '(https test)', ...(listener ? { listener } : { port: 0, host: '127.0.0.1' }), logger: logs.logger });
   t.teardown(() => gateway.close());
   return gateway;
 }
@@ -63,14 +65,15 @@ t.before(async () => {
 t.test('listen.tls terminates TLS, sends HSTS, and reloads its certificate', async (t) => {
   const dir = tempDir(t);
   const first = selfSignedCert(dir, 'first');
-  const port = await freePort();
+  const listener = await listeningSocket();
+  const port = portOf(listener);
   const yaml = minimalYaml({
     issuer,
     upstream: upstream.url,
     publicUrl: `https://127.0.0.1:${port}`,
     extra: `listen:\n  tls:\n    cert: ${first.cert}\n    key: ${first.key}\n  hsts_max_age: 180d\npublic_paths: [/favicon.ico]\n`,
   });
-  const gateway = await startWith(t, yaml, port);
+  const gateway = await startWith(t, yaml, listener);
   const base = `https://127.0.0.1:${port}`;
 
   const health = await tlsRequest(`${base}/.gatehouse/healthz`);
@@ -95,19 +98,18 @@ t.test('listen.tls terminates TLS, sends HSTS, and reloads its certificate', asy
 t.test('no HSTS unless configured', async (t) => {
   const dir = tempDir(t);
   const { cert, key } = selfSignedCert(dir, 'plain');
-  const port = await freePort();
-  await startWith(t, minimalYaml({ issuer, upstream: upstream.url, publicUrl: `https://127.0.0.1:${port}`, extra: `listen:\n  tls:\n    cert: ${cert}\n    key: ${key}\npublic_paths: [/favicon.ico]\n` }), port);
+  const listener = await listeningSocket();
+  const port = portOf(listener);
+  await startWith(t, minimalYaml({ issuer, upstream: upstream.url, publicUrl: `https://127.0.0.1:${port}`, extra: `listen:\n  tls:\n    cert: ${cert}\n    key: ${key}\npublic_paths: [/favicon.ico]\n` }), listener);
   const answer = await tlsRequest(`https://127.0.0.1:${port}/favicon.ico`);
   t.equal(answer.status, 200);
   t.equal(answer.headers['strict-transport-security'], undefined);
 });
 
 t.test('plain http is redirected with 308 and never served or signed in', async (t) => {
-  const port = await freePort();
   const logs = captureLogger('info');
   // TLS ends at a proxy on 10.0.0.0/8; this test's own connections (127.0.0.1) are not trusted
-  await startWith(t, minimalYaml({ issuer, upstream: upstream.url, publicUrl: 'https://helpdesk.example.com', extra: 'trusted_proxies: [10.0.0.0/8]\npublic_paths: [/favicon.ico]\n' }), port, logs);
-  const base = `http://127.0.0.1:${port}`;
+  const base = (await startWith(t, minimalYaml({ issuer, upstream: upstream.url, publicUrl: 'https://helpdesk.example.com', extra: 'trusted_proxies: [10.0.0.0/8]\npublic_paths: [/favicon.ico]\n' }), undefined, logs)).url;
   const before = upstream.requests.length;
 
   const post = await rawRequest(base, 'POST', '/agent/tickets?x=1', [['Content-Length', '0']]);
@@ -139,9 +141,7 @@ t.test('plain http is redirected with 308 and never served or signed in', async 
 });
 
 t.test('X-Forwarded-Proto from a trusted proxy decides', async (t) => {
-  const port = await freePort();
-  await startWith(t, minimalYaml({ issuer, upstream: upstream.url, publicUrl: 'https://helpdesk.example.com', extra: 'trusted_proxies: [127.0.0.1/32]\npublic_paths: [/favicon.ico]\n' }), port);
-  const base = `http://127.0.0.1:${port}`;
+  const base = (await startWith(t, minimalYaml({ issuer, upstream: upstream.url, publicUrl: 'https://helpdesk.example.com', extra: 'trusted_proxies: [127.0.0.1/32]\npublic_paths: [/favicon.ico]\n' }))).url;
   const http = await rawRequest(base, 'PUT', '/favicon.ico', [['X-Forwarded-Proto', 'http'], ['Content-Length', '0']]);
   t.equal(http.status, 308, 'the proxy says the browser used http: redirect');
   t.equal(http.headers.location, 'https://helpdesk.example.com/favicon.ico');
@@ -154,8 +154,7 @@ t.test('X-Forwarded-Proto from a trusted proxy decides', async (t) => {
 });
 
 t.test('behind an untrusted TLS terminator, the start-up log says what to set', async (t) => {
-  const port = await freePort();
-  const file = writeFile(tempDir(t), 'gateway.yaml', minimalYaml({ issuer, upstream: upstream.url, publicUrl: 'https://helpdesk.example.com', extra: `listen:\n  host: 127.0.0.1\n  port: ${port}\n` }));
+  const file = writeFile(tempDir(t), 'gateway.yaml', minimalYaml({ issuer, upstream: upstream.url, publicUrl: 'https://helpdesk.example.com', extra: 'listen:\n  host: 127.0.0.1\n  port: 0\n' }));
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
   const line = await serve.waitForLog((l) => l.key === 'trusted_proxies');

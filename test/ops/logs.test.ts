@@ -6,7 +6,6 @@
 import t from 'tap';
 import { fetchWithJar, signOut } from '../helpers/browserless.js';
 import { ALICE, BOB, NAVIGATION, startTestStack } from '../helpers/stack.js';
-import { freePort } from '../../src/demo/stack.js';
 import { minimalYaml, spawnServe, tempDir, writeFile } from '../helpers/ops.js';
 
 const cookies0 = (jar: { all(): Array<{ name: string; value: string }> }) => jar.all();
@@ -86,9 +85,8 @@ t.test('audit lines: sign-in, refusal, failed sign-in, sign-out — realm, subje
 });
 
 t.test('log.format: pretty is for people, not JSON', async (t) => {
-  const port = await freePort();
   const dir = tempDir(t);
-  const file = writeFile(dir, 'gateway.yaml', minimalYaml({ issuer: 'http://127.0.0.1:9', publicUrl: `http://127.0.0.1:${port}`, extra: `listen:\n  host: 127.0.0.1\n  port: ${port}\nlog:\n  format: pretty\n` }));
+  const file = writeFile(dir, 'gateway.yaml', minimalYaml({ issuer: 'http://127.0.0.1:9', extra: `listen:\n  host: 127.0.0.1\n  port: 0\nlog:\n  format: pretty\n` }));
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
   const line = await serve.waitForLog((l) => typeof l.raw === 'string' && (l.raw as string).includes('gatehouse listening'));

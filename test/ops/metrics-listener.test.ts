@@ -4,7 +4,8 @@
 // /.gatehouse/metrics on the public port is one scrape of both workers.
 import t from 'tap';
 import { request } from 'node:http';
-import { demoClients, demoYaml, freePort } from '../../src/demo/stack.js';
+import { demoClients, demoYaml } from '../../src/demo/stack.js';
+import { claimPort } from '../helpers/ports.js';
 import { startDemoProvider, DEMO_ACCOUNTS } from '../../src/demo/provider.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { spawnServe, tempDir, writeFile } from '../helpers/ops.js';
@@ -30,7 +31,7 @@ function get(url: string): Promise<{ status: number; body: string }> {
 }
 
 t.test('one process with metrics.listen: metrics there only', async (t) => {
-  const metricsPort = await freePort();
+  const metricsPort = claimPort().port;
   const stack = await startTestStack({ editYaml: (y) => `${y}metrics:\n  listen:\n    port: ${metricsPort}\n` });
   t.teardown(() => stack.close());
   t.equal(stack.gateway.metricsUrl, `http://127.0.0.1:${metricsPort}`, 'bound to loopback by default');
@@ -47,7 +48,7 @@ t.test('one process with metrics.listen: metrics there only', async (t) => {
 });
 
 t.test('workers: 2 without metrics.listen: /.gatehouse/metrics on the public port counts both workers', async (t) => {
-  const publicUrl = `http://127.0.0.1:${await freePort()}`;
+  const publicUrl = `http://127.0.0.1:${claimPort().port}`;
   const provider = await startDemoProvider({ port: 0, clients: demoClients(publicUrl), accounts: DEMO_ACCOUNTS });
   t.teardown(() => provider.close());
   const upstream = await startUpstream();

@@ -2,17 +2,10 @@
 // clear 503 page (JSON for API calls) without internal details, readiness turns
 // false — and everything recovers by itself when the provider comes back.
 import t from 'tap';
-import { startDemoStack } from '../../src/demo/stack.js';
+import { demoClients, startDemoStack } from '../../src/demo/stack.js';
 import { startDemoProvider, DEMO_ACCOUNTS } from '../../src/demo/provider.js';
 import { fetchWithJar, signIn, CookieJar } from '../helpers/browserless.js';
 import { ALICE, NAVIGATION, captureLogger } from '../helpers/stack.js';
-
-function demoClients(publicUrl: string) {
-  return [
-    { client_id: 'demo-agent', client_secret: 'demo-agent-secret-0123456789abcdef', redirect_uris: [`${publicUrl}/agent/login/authenticate-callback/1`], post_logout_redirect_uris: [`${publicUrl}/agent`], grant_types: ['authorization_code', 'refresh_token'] },
-    { client_id: 'demo-user', client_secret: 'demo-user-secret-0123456789abcdef', redirect_uris: [`${publicUrl}/login/authenticate-callback/2`], post_logout_redirect_uris: [`${publicUrl}/`], grant_types: ['authorization_code', 'refresh_token'] },
-  ];
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,24 +4,32 @@
 // running.reload(...), and for real: SIGHUP to a spawned `gatehouse serve`.
 import t from 'tap';
 import { parseConfigText } from '../../src/config/load.js';
-import { demoYaml, freePort } from '../../src/demo/stack.js';
+import { demoYaml } from '../../src/demo/stack.js';
 import { startDemoProvider, DEMO_ACCOUNTS } from '../../src/demo/provider.js';
 import { fetchWithJar, signIn, type CookieJar } from '../helpers/browserless.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { ALICE, startTestStack } from '../helpers/stack.js';
-import { spawnServe, tempDir, writeFile } from '../helpers/ops.js';
+import { spawnServe, startTcpFront, tempDir, writeFile } from '../helpers/ops.js';
 
 /** Signed-in, public and anonymous requests in a loop until stopped; every status is recorded. */
 function trafficLoop(base: string, jar: CookieJar) {
   const statuses: Array<{ what: string; status: number | string }> = [];
+  const counted: Array<{ target: number; resolve: () => void }> = [];
+  const record = (entry: { what: string; status: number | string }): void => {
+    statuses.push(entry);
+    for (const waiter of counted.filter((w) => statuses.length >= w.target)) {
+      counted.splice(counted.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  };
   let running = true;
   const worker = async (what: string, url: string, withJar: boolean, expected: number) => {
     while (running) {
       try {
         const res = await fetchWithJar(url, withJar ? { jar } : { headers: { accept: 'application/json' } });
-        statuses.push({ what, status: res.status === expected ? 'ok' : res.status });
+        record({ what, status: res.status === expected ? 'ok' : res.status });
       } catch (error) {
-        statuses.push({ what, status: `error ${(error as Error).message}` });
+        record({ what, status: `error ${(error as Error).message}` });
       }
     }
   };
@@ -34,9 +42,9 @@ function trafficLoop(base: string, jar: CookieJar) {
   return {
     statuses,
     /** resolves once n more requests have completed (traffic really overlaps what happens next) */
-    async advance(n: number) {
+    advance(n: number) {
       const target = statuses.length + n;
-      while (statuses.length < target) await new Promise((r) => setTimeout(r, 5));
+      return new Promise<void>((resolve) => counted.push({ target, resolve }));
     },
     async stop() {
       running = false;
@@ -78,8 +86,11 @@ t.test('in-process: reloads under traffic drop nothing and sign nobody out', asy
 });
 
 t.test('SIGHUP to a spawned gatehouse serve: swapped under traffic; an invalid file is rejected and logged', async (t) => {
-  const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
+  // browsers (and the provider's redirects) reach the gateway through a front whose port is known first;
+  // the spawned gateway listens on a port of its own (listen.port 0) that it reports once started
+  const front = await startTcpFront();
+  t.teardown(() => front.close());
+  const publicUrl = front.url;
   const provider = await startDemoProvider({
     port: 0,
     accounts: DEMO_ACCOUNTS,
@@ -90,11 +101,14 @@ t.test('SIGHUP to a spawned gatehouse serve: swapped under traffic; an invalid f
   t.teardown(() => upstream.close());
   const dir = tempDir(t);
   const secret = 'a-session-secret-that-stays-the-same-across-reloads';
-  const base = demoYaml(publicUrl, provider.issuer, upstream.url).replace('${GATEHOUSE_DEMO_SECRET}', `[${secret}]`).replace('${GATEHOUSE_DEMO_LOG_LEVEL:-info}', 'info') + 'workers: 1\n'; // one process: one reload counted per SIGHUP
+  const base = demoYaml(publicUrl, provider.issuer, upstream.url)
+    .replace(`  port: ${front.port}\n`, '  port: 0\n')
+    .replace('${GATEHOUSE_DEMO_SECRET}', `[${secret}]`)
+    .replace('${GATEHOUSE_DEMO_LOG_LEVEL:-info}', 'info') + 'workers: 1\n'; // one process: one reload counted per SIGHUP
   const file = writeFile(dir, 'gateway.yaml', base);
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
-  await serve.waitForLog((l) => l.msg === 'gatehouse listening');
+  front.forwardTo((await serve.listening()).port);
 
   const alice = await signIn(`${publicUrl}/agent/`, ALICE);
   t.equal(alice.final.status, 200, 'alice signed in through the spawned gateway');
@@ -131,16 +145,18 @@ t.test('SIGHUP to a spawned gatehouse serve: swapped under traffic; an invalid f
 });
 
 t.test('serve --watch reloads when the file changes', async (t) => {
-  const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
   const dir = tempDir(t);
-  const base = demoYaml(publicUrl, 'http://127.0.0.1:9', upstream.url).replace('${GATEHOUSE_DEMO_SECRET}', '[a-session-secret-that-stays-the-same-across-reloads]').replace('${GATEHOUSE_DEMO_LOG_LEVEL:-info}', 'info');
+  // nothing here signs in: the gateway is asked directly, on the port it reports (listen.port 0)
+  const base = demoYaml('http://127.0.0.1:18080', 'http://127.0.0.1:9', upstream.url)
+    .replace('  port: 18080\n', '  port: 0\n')
+    .replace('${GATEHOUSE_DEMO_SECRET}', '[a-session-secret-that-stays-the-same-across-reloads]')
+    .replace('${GATEHOUSE_DEMO_LOG_LEVEL:-info}', 'info');
   const file = writeFile(dir, 'gateway.yaml', base);
   const serve = spawnServe(file, {}, ['--watch']);
   t.teardown(() => serve.kill());
-  await serve.waitForLog((l) => l.msg === 'gatehouse listening');
+  const publicUrl = (await serve.listening()).url;
   t.equal((await fetchWithJar(`${publicUrl}/status/204`, { headers: { accept: 'application/json' } })).status, 401, 'not public yet');
   writeFile(dir, 'gateway.yaml', base.replace('  - /favicon.ico\n', '  - /favicon.ico\n  - /status/**\n'));
   const accepted = await serve.waitForLog((l) => l.msg === 'configuration reload accepted', 5000);

@@ -5,13 +5,15 @@ import t from 'tap';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { WebSocket } from 'ws';
-import { freePort } from '../../src/demo/stack.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { minimalYaml, spawnServe, startFakeProvider, tempDir, writeFile } from '../helpers/ops.js';
 
+/** public_url's host (minimalYaml's default): the gateway serves no other host (421) */
+const PUBLIC_HOST = '127.0.0.1:8080';
+
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    request(url, (res) => {
+    request(url, { headers: { host: PUBLIC_HOST } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -22,33 +24,30 @@ function get(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
-// workers: 1 — one process's drain; with workers the primary passes the signal on (test/sessions/workers-share.test.ts)
 t.test('SIGTERM drains the request in flight, closes websockets, exits 0', async (t) => {
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
   const provider = await startFakeProvider();
   t.teardown(() => provider.close());
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   const file = writeFile(
     tempDir(t),
     'gateway.yaml',
     // a drain bound of 21 s (upstream.timeout 20 s + 1 s): exiting well before it shows the drain ended with the last request
-    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/slow, /favicon.ico, /ws]\n` }).replace('timeout: 5s', 'timeout: 20s'),
+    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: 0\npublic_paths: [/slow, /favicon.ico, /ws]\n` }).replace('timeout: 5s', 'timeout: 20s'),
   );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
-  await serve.waitForLog((l) => l.msg === 'gatehouse listening');
+  const { url: base, port } = await serve.listening();
 
   // an idle keep-alive connection must not hold the shutdown
-  t.equal((await fetch(`${base}/favicon.ico`)).status, 200);
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  t.equal((await get(`${base}/favicon.ico`)).status, 200);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { host: PUBLIC_HOST } });
   const wsClosed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
   ws.on('error', () => {});
   await new Promise((resolve) => ws.once('message', resolve));
 
   const slow = get(`${base}/slow?ms=1500`);
-  await new Promise((r) => setTimeout(r, 300));
+  await upstream.arrival((r) => r.url.startsWith('/slow')); // in flight: the helpdesk has it
   const signalledAt = performance.now();
   serve.child.kill('SIGTERM');
   await serve.waitForLog((l) => l.msg === 'draining in-flight requests');
@@ -70,23 +69,21 @@ t.test('a client that stalls mid-upload is cut at the bound, and the process sti
   t.teardown(() => upstream.close());
   const provider = await startFakeProvider();
   t.teardown(() => provider.close());
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   // bound = upstream.timeout (1 s) + 1 s
   const file = writeFile(
     tempDir(t),
     'gateway.yaml',
-    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/upload]\n` }).replace('timeout: 5s', 'timeout: 1s'),
+    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: 0\npublic_paths: [/upload]\n` }).replace('timeout: 5s', 'timeout: 1s'),
   );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
-  await serve.waitForLog((l) => l.msg === 'gatehouse listening');
+  const { port } = await serve.listening();
   const socket = connect({ host: '127.0.0.1', port });
   t.teardown(() => socket.destroy());
   const socketClosed = new Promise((resolve) => socket.on('close', resolve));
   socket.on('error', () => {});
-  socket.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(10)}`);
-  await new Promise((r) => setTimeout(r, 200));
+  socket.write(`POST /upload HTTP/1.1\r\nHost: ${PUBLIC_HOST}\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(10)}`);
+  await upstream.arrival((r) => r.url === '/upload'); // in flight: forwarded, its body still coming
   const signalledAt = performance.now();
   serve.child.kill('SIGTERM');
   const exit = await serve.exited;

@@ -13,7 +13,6 @@ import { startRedis } from '../helpers/redis.js';
 import { ALICE, NAVIGATION, setCookies, startTestStack, testClock, type TestStack } from '../helpers/stack.js';
 import { refreshDueAt } from '../../src/session/refresh.js';
 import { startGateway } from '../../src/server.js';
-import { freePort } from '../../src/demo/stack.js';
 import { ALICE as CLUSTER_ALICE, startCluster } from '../sessions/fixtures/cluster.js';
 
 const MINUTE = 60_000;
@@ -148,7 +147,7 @@ t.test("two instances (or workers) each touch the same value: the successor the 
   const clock = testClock();
   const stack = await startTestStack({ now: clock.now });
   t.teardown(() => stack.close());
-  const second = await startGateway({ config: stack.config, file: '(test config)', port: await freePort(), host: '127.0.0.1', logger: stack.logs.logger, now: clock.now });
+  const second = await startGateway({ config: stack.config, file: '(test config)', port: 0, host: '127.0.0.1', logger: stack.logs.logger, now: clock.now });
   t.teardown(() => second.close());
   const instances = [stack.gateway, second];
   const gw = (i: number) => instances[i]!.gw;

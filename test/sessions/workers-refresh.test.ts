@@ -5,13 +5,14 @@
 // the person out), and the worker that did not refresh takes the outcome.
 import t from 'tap';
 import { request } from 'node:http';
-import { demoClients, demoYaml, freePort } from '../../src/demo/stack.js';
+import { demoClients, demoYaml } from '../../src/demo/stack.js';
+import { claimPort } from '../helpers/ports.js';
 import { startDemoProvider, DEMO_ACCOUNTS } from '../../src/demo/provider.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { spawnServe, tempDir, writeFile } from '../helpers/ops.js';
 import { signIn } from '../helpers/browserless.js';
 
-const publicUrl = `http://127.0.0.1:${await freePort()}`;
+const publicUrl = `http://127.0.0.1:${claimPort().port}`;
 const provider = await startDemoProvider({ port: 0, refreshTokens: true, rotateRefreshTokens: true, accessTokenTtlSeconds: 2, clients: demoClients(publicUrl), accounts: DEMO_ACCOUNTS });
 t.teardown(() => provider.close());
 const grants = { ok: 0, failed: 0 };

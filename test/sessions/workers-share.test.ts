@@ -10,7 +10,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { demoClients, demoYaml, freePort } from '../../src/demo/stack.js';
+import { demoClients, demoYaml } from '../../src/demo/stack.js';
+import { claimPort } from '../helpers/ports.js';
 import { startDemoProvider, DEMO_ACCOUNTS } from '../../src/demo/provider.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { spawnServe, tempDir, writeFile, type ServeProcess } from '../helpers/ops.js';
@@ -19,8 +20,8 @@ import { CookieJar, signIn, signOut } from '../helpers/browserless.js';
 const ALICE = { username: 'alice', password: 'alice-demo' };
 const REPLAYS = 24;
 
-const publicUrl = `http://127.0.0.1:${await freePort()}`;
-const metricsPort = await freePort();
+const publicUrl = `http://127.0.0.1:${claimPort().port}`;
+const metricsPort = claimPort().port;
 const provider = await startDemoProvider({ port: 0, clients: demoClients(publicUrl), accounts: DEMO_ACCOUNTS });
 t.teardown(() => provider.close());
 const upstream = await startUpstream();
