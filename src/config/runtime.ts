@@ -67,6 +67,8 @@ export interface Runtime {
   readonly trustedProxies: BlockList | null;
   readonly times: SessionTimes;
   readonly refresh: boolean;
+  /** session.reauthorize_every: a session's claims and allow verdict are renewed at the provider this often (ms) */
+  readonly reauthorizeEveryMs: number;
   readonly identity: { readonly prefix: string; readonly names: IdentityHeaderNames; readonly signer: AssertionSigner; readonly ttlMs: number };
   readonly publicPaths: RegExp | null;
   readonly realms: ReadonlyMap<string, RealmRuntime>;
@@ -237,6 +239,7 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
     trustedProxies: buildTrustedProxies(config.trusted_proxies),
     times: { lifetimeMs, idleTimeoutMs, touchIntervalMs: touchIntervalFor(idleTimeoutMs) },
     refresh: config.session.refresh,
+    reauthorizeEveryMs: ms(config.session.reauthorize_every),
     identity: { prefix: config.identity.header_prefix.toLowerCase(), names, signer, ttlMs: ms(config.identity.assertion_ttl) },
     publicPaths: compilePublicPaths(config.public_paths),
     realms,

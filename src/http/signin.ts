@@ -13,6 +13,7 @@ import type { ProviderMetadata } from '../oidc/provider.js';
 import { verifyIdToken, constantTimeEqual } from '../oidc/id-token.js';
 import { redeemCode, fetchUserinfo } from '../oidc/token.js';
 import { checkAllowRules } from '../allow/rules.js';
+import { identityFromClaims } from '../identity/from-claims.js';
 import {
   LOGIN_ATTEMPT_TTL_MS,
   MAX_PARALLEL_ATTEMPTS,
@@ -68,16 +69,6 @@ export interface CallbackOutcome {
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? undefined : value;
-}
-
-function stringClaim(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-function groupsClaim(value: unknown): string[] | undefined {
-  if (Array.isArray(value)) return value.filter((g): g is string => typeof g === 'string').slice(0, 200);
-  if (typeof value === 'string' && value.length > 0) return value.split(',').map((g) => g.trim()).filter(Boolean);
-  return undefined;
 }
 
 /** Is this client address over its budget of failed callbacks? */
@@ -159,19 +150,13 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, req: Inco
   if (refusal) return { ...fail(refusal, `sub ${sub} refused by allow rules`), sub };
 
   // 10. a new session (never a reused id: no session fixation)
-  const kept: Record<string, unknown> = {};
-  for (const name of realm.keptClaims) if (claims[name] !== undefined) kept[name] = claims[name];
   const idTokenExp = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
   const session: SessionData = {
     v: 1,
     id: newSessionId(),
     realm: realm.name,
     sub,
-    email: stringClaim(claims[realm.claimNames.email]),
-    name: stringClaim(claims[realm.claimNames.name]),
-    groups: groupsClaim(claims[realm.claimNames.groups]),
-    sid: stringClaim(claims.sid),
-    claims: kept,
+    ...identityFromClaims(claims, realm.claimNames, realm.keptClaims),
     createdAt: now,
     seenAt: now,
     idToken: tokens.idToken,
