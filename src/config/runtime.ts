@@ -96,8 +96,8 @@ export interface RuntimeDeps {
   /** a PEM the primary process generated, shared with cluster workers */
   generatedSigningKeyPem?: string | undefined;
   onProviderEvent?: (realm: string, event: ProviderEvent) => void;
-  /** test hook: JWKS refetch cooldown */
-  jwksCooldownMs?: number;
+  /** the gateway's clock: provider clients take every time decision on it */
+  now: () => number;
 }
 
 function ms(text: string): number {
@@ -169,7 +169,7 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
     if (!provider) {
       provider = new ProviderClient({
         issuer: rc.provider.issuer,
-        ...(deps.jwksCooldownMs !== undefined ? { jwksCooldownMs: deps.jwksCooldownMs } : {}),
+        now: deps.now,
         onEvent: (event) => deps.onProviderEvent?.(name, event),
       });
       deps.providers.set(key, provider);

@@ -24,7 +24,6 @@ export interface DemoStackOptions {
   refreshTokens?: boolean;
   idTokenTtlSeconds?: number;
   accessTokenTtlSeconds?: number;
-  jwksCooldownMs?: number;
   /** the gateway's clock (tests move it forward to expire sessions without waiting) */
   now?: () => number;
 }
@@ -144,7 +143,6 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       file: '(embedded demo config)',
       port: gatewayPort,
       ...(options.logger ? { logger: options.logger } : {}),
-      ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
   } catch (error) {

@@ -129,7 +129,7 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, req: Inco
   // 7. the ID token
   const now = gw.now();
   let claims: Record<string, unknown> = await verifyIdToken(tokens.idToken, {
-    getKey: realm.provider.keys,
+    getKey: realm.provider.keys('token-endpoint'),
     issuer: metadata.issuer,
     clientId: realm.credentials.clientId,
     algorithms: metadata.id_token_signing_alg_values_supported,

@@ -27,7 +27,7 @@
  *   the session. A refresh is also due session.reauthorize_every after the
  *   provider last vouched for the claims, however long the tokens live. When
  *   the new claims cannot be checked (userinfo, or the key that signed the
- *   token, cannot be fetched) the new tokens are kept, the old claims stand
+ *   token, cannot be fetched: GH_JWKS_UNAVAILABLE) the new tokens are kept, the old claims stand
  *   until the old tokens expire, and the check is tried again.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -312,10 +312,11 @@ export class TokenRefresher {
     const obtainedAt = this.gw.now();
     let idTokenExpiresAt: number | undefined;
     let claims: Record<string, unknown> | undefined;
+    let keysUnavailable: string | undefined;
     if (tokens.idToken) {
       try {
         claims = await verifyRefreshedIdToken(tokens.idToken, {
-          getKey: realm.provider.keys,
+          getKey: realm.provider.keys('token-endpoint'),
           issuer: metadata.issuer,
           clientId: realm.credentials.clientId,
           algorithms: metadata.id_token_signing_alg_values_supported,
@@ -327,12 +328,18 @@ export class TokenRefresher {
         idTokenExpiresAt = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
       } catch (error) {
         const code = isGatehouseError(error) ? error.code : 'GH_ID_TOKEN_MALFORMED';
-        this.gw.metrics.tokenFailure(realm.name, code);
-        return { kind: 'ended', reason: code };
+        // the key that signed it cannot be fetched now (oidc/jwks.ts): not a verdict on the person; the
+        // tokens are kept (a rotated refresh token is spent) and the token's claims are not used
+        if (code === 'GH_JWKS_UNAVAILABLE') keysUnavailable = (error as GatehouseError).detail ?? code;
+        else {
+          this.gw.metrics.tokenFailure(realm.name, code);
+          return { kind: 'ended', reason: code };
+        }
       }
     }
     const tokensExpireAt = tokens.expiresIn !== undefined ? obtainedAt + tokens.expiresIn * 1000 : (idTokenExpiresAt ?? obtainedAt + DEFAULT_TOKEN_LIFE_MS);
-    const reauthorization = await this.reauthorize(realm, session, metadata.userinfo_endpoint, tokens, claims, obtainedAt);
+    const reauthorization: Reauthorization | Extract<Outcome, { kind: 'ended' }> =
+      keysUnavailable !== undefined ? { kind: 'not-checked', detail: keysUnavailable } : await this.reauthorize(realm, session, metadata.userinfo_endpoint, tokens, claims, obtainedAt);
     if (reauthorization.kind === 'ended') return reauthorization;
     // a provider that does not rotate sends no new refresh token: the old one stays valid
     return { kind: 'refreshed', idToken: tokens.idToken ?? session.idToken, refreshToken: tokens.refreshToken ?? refreshToken, tokensExpireAt, tokensObtainedAt: obtainedAt, reauthorization };
