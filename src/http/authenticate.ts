@@ -13,6 +13,7 @@ import type { RealmRuntime } from '../config/runtime.js';
 import { joinChunks, splitIntoChunks, staleChunkNames } from '../session/codec.js';
 import { judgeSession, needsTouch, type SessionData, type SessionTimes } from '../session/session.js';
 import { renewalDueAt } from '../session/refresh.js';
+import { MAX_SESSION_VALUE_LENGTH, saveFittingSession } from '../session/fit.js';
 import { buildIdentityHeaders } from '../identity/headers.js';
 import { checkAllowRules } from '../allow/rules.js';
 import { clearCookie, setCookie, type CookieJar } from './cookies.js';
@@ -118,6 +119,18 @@ function usable(gw: Gateway, entry: SessionEntry, realm: RealmRuntime, now: numb
   return entry.realm.name === realm.name && entry.generation === gw.runtime.generation && now - entry.checkedAt <= gw.store.recheckMs;
 }
 
+/** A refreshed session whose claims no browser could carry back: ended everywhere, with an audit line (never a silent sign-out). */
+async function endOversizedSession(gw: Gateway, realm: RealmRuntime, session: SessionData, cookieValue: string, length: number): Promise<void> {
+  const now = gw.now();
+  gw.log.info(
+    { audit: 'session-ended', realm: realm.name, sub: session.sub, session: session.id, reason: 'GH_TOKEN_RESPONSE_INVALID', detail: `the refreshed session would be ${length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)` },
+    "session ended: the provider's new claims are too large for a cookie",
+  );
+  await gw.revocations.revoke({ kind: 'session', realm: realm.name, value: session.id, at: now, until: session.createdAt + gw.runtime.times.lifetimeMs }).catch(() => {});
+  await gw.store.destroy(realm, cookieValue, session).catch(() => {});
+  gw.cache.delete(cookieValue);
+}
+
 export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: CookieJar): Promise<AuthResult> {
   const cookieValue = joinChunks(cookies, realm.cookieName);
   if (cookieValue === undefined) return { kind: 'signed-out', reason: 'none', clearCookies: null };
@@ -182,8 +195,19 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
     // write "last seen" (and refreshed tokens) back. The new value's entry replaces the old value's at once
     // (cookie store: a new value per touch, refreshed tokens drop the old value too): a request still
     // carrying the old value is opened, judged on its own data, and answered from this entry (supersedes()).
-    const touched: SessionData = { ...session, seenAt: now };
-    const value = await gw.store.save(realm, touched, touched.createdAt + runtime.times.lifetimeMs - now);
+    let touched: SessionData = { ...session, seenAt: now };
+    let value: string;
+    if (refreshed) {
+      // a refresh puts a new ID token and new claims back: the same size cap as at sign-in (session/fit.ts)
+      const fitted = await saveFittingSession(gw.store, gw.log, realm, touched, touched.createdAt + runtime.times.lifetimeMs - now);
+      if (fitted.kind === 'too-large') {
+        await endOversizedSession(gw, realm, touched, cachedAs, fitted.length);
+        return { kind: 'signed-out', reason: 'ended', clearCookies: clearSessionCookies(gw, realm, cookies) };
+      }
+      ({ value, session: touched } = fitted);
+    } else {
+      value = await gw.store.save(realm, touched, touched.createdAt + runtime.times.lifetimeMs - now);
+    }
     // after a refresh the identity may have changed at the provider: headers, assertion and verdict are
     // built again from it, never carried over from the entry of the sign-in
     const next: SessionEntry = refreshed ? await prepareEntry(gw, realm, touched, now) : { ...entry, session: touched, checkedAt: now };

@@ -24,13 +24,10 @@ import {
   type LoginAttempt,
 } from '../session/login-attempt.js';
 import { newSessionId, type SessionData } from '../session/session.js';
-import { CHUNK_SIZE, MAX_CHUNKS } from '../session/codec.js';
+import { MAX_SESSION_VALUE_LENGTH, saveFittingSession } from '../session/fit.js';
 import { clearCookie, setCookie, type CookieJar } from './cookies.js';
 import { sessionCookies } from './authenticate.js';
 import type { Answer } from './respond.js';
-
-/** The longest session cookie value the chunks a browser sends back can carry. */
-const MAX_SESSION_VALUE_LENGTH = CHUNK_SIZE * MAX_CHUNKS;
 
 /**
  * Redirect the browser to the provider with a new login attempt of its own.
@@ -163,17 +160,11 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, req: Inco
     refreshToken: gw.runtime.refresh ? tokens.refreshToken : undefined,
     tokensExpireAt: tokens.expiresIn !== undefined ? now + tokens.expiresIn * 1000 : idTokenExp,
   };
-  let value = await gw.store.save(realm, session, gw.runtime.times.lifetimeMs);
-  // A browser sends back at most MAX_CHUNKS chunks: a larger session could never be read, and
-  // the person would be sent to sign in again and again. The ID token is kept only as logout's
-  // id_token_hint, so it goes first; what is still too large (huge claims) is refused.
-  if (value.length > MAX_SESSION_VALUE_LENGTH && session.idToken !== undefined) {
-    session.idToken = undefined;
-    value = await gw.store.save(realm, session, gw.runtime.times.lifetimeMs);
+  // what the browser can send back (session/fit.ts): without the ID token if need be, refused if still too large
+  const fitted = await saveFittingSession(gw.store, gw.log, realm, session, gw.runtime.times.lifetimeMs);
+  if (fitted.kind === 'too-large') {
+    return { ...fail('GH_TOKEN_RESPONSE_INVALID', `the session would be ${fitted.length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)`), sub };
   }
-  if (value.length > MAX_SESSION_VALUE_LENGTH) {
-    return { ...fail('GH_TOKEN_RESPONSE_INVALID', `the session would be ${value.length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)`), sub };
-  }
-  const lines = [...clear, ...sessionCookies(gw, realm, value, cookies)];
-  return { answer: { status: 302, headers: { location: attempt.returnTo, 'set-cookie': lines, 'cache-control': 'no-store' }, body: '' }, clear, session };
+  const lines = [...clear, ...sessionCookies(gw, realm, fitted.value, cookies)];
+  return { answer: { status: 302, headers: { location: attempt.returnTo, 'set-cookie': lines, 'cache-control': 'no-store' }, body: '' }, clear, session: fitted.session };
 }
