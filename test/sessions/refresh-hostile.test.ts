@@ -167,3 +167,18 @@ t.test("a refreshed ID token whose key cannot be fetched keeps the session (GH_J
   t.equal((await xhr(jar)).status, 200, 'the JWKS answers again: the new key is fetched, the session resumes');
   t.equal(ended().length, before, 'the rotated refresh token was kept all along (a spent one would have ended the session)');
 });
+
+t.test('a refresh set off by /.gatehouse/userinfo hands the browser the refreshed session', async (t) => {
+  reset();
+  const jar = await signedIn();
+  const before = ended().length;
+  advance(46_000);
+  const info = await fetchWithJar(`${stack.publicUrl}/.gatehouse/userinfo?realm=agent`, { jar, headers: XHR });
+  t.equal(info.status, 200);
+  t.equal(endpoint.refreshes, 1, 'refreshed (the provider rotated the refresh token)');
+  t.match(String(info.headers['set-cookie']), /gatehouse-agent=[^;]+/, 'with the new cookie');
+  advance(46_000);
+  t.equal((await xhr(jar)).status, 200, 'so the next refresh presents the new refresh token');
+  t.equal(endpoint.refreshes, 2);
+  t.equal(ended().length, before, 'and nothing ended');
+});
