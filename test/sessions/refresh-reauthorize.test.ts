@@ -122,3 +122,33 @@ t.test('session.reauthorize_every is honoured', async (t) => {
   t.equal((await whoami(cluster, flow.jar)).status, 401, 'refused after 2 min');
   t.equal(cluster.refreshGrants.ok, 1);
 });
+
+t.test('two instances with Redis: once one has re-authorized, neither serves the old verdict (both stores)', async (t) => {
+  const { startRedis } = await import('../helpers/redis.js');
+  const redis = await startRedis();
+  t.teardown(() => redis.close());
+  for (const store of ['redis', 'cookie'] as const) {
+    offsetMs = 0;
+    const upstream = await startUpstream();
+    const cluster = await startCluster({ store, redis, instances: 2, upstreamUrl: upstream.url, now, rotateRefreshTokens: true });
+    t.teardown(async () => {
+      await cluster.close();
+      await upstream.close();
+    });
+    cluster.use(0);
+    const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
+    const cookie = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
+    const on = (index: number) => fetchWithJar(`${cluster.gateways[index]!.url}/agent/api/whoami`, { headers: { ...XHR, cookie: `gatehouse-agent=${cookie}` } });
+    // both instances have the session cached with its agent verdict
+    t.equal((await on(0)).status, 200);
+    t.equal((await on(1)).status, 200);
+    alice(cluster).groups = [];
+    const removedAt = upstream.requests.length;
+    advance(15 * 60_000 + 1000);
+    t.equal((await on(0)).status, 401, `${store}: instance A re-authorizes and ends the session`);
+    t.equal((await on(1)).status, 401, `${store}: instance B, its cache warm, does not serve the old verdict`);
+    t.equal(cluster.refreshGrants.ok, 1, `${store}: one grant for both`);
+    t.equal(cluster.refreshGrants.failed, 0);
+    t.equal(upstream.requests.length, removedAt, `${store}: the helpdesk saw nothing more`);
+  }
+});
