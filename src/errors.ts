@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   GH_TOKEN_RESPONSE_INVALID: { status: 502, message: 'The sign-in provider sent an invalid answer.' },
   GH_USERINFO_FAILED: { status: 502, message: 'The sign-in provider did not return your profile.' },
   GH_USERINFO_SUB_MISMATCH: { status: 502, message: 'The sign-in provider returned a profile for someone else.' },
+  GH_JWKS_UNAVAILABLE: { status: 503, message: "The sign-in provider's keys cannot be fetched right now. Try again in a moment." },
   // ID token and logout token checks
   GH_ID_TOKEN_MALFORMED: { status: 502, message: 'The sign-in provider sent an invalid identity token.' },
   GH_ID_TOKEN_ALG: { status: 502, message: 'The identity token uses a signature algorithm that is not allowed.' },

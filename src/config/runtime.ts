@@ -69,6 +69,8 @@ export interface Runtime {
   readonly trustedProxies: BlockList | null;
   readonly times: SessionTimes;
   readonly refresh: boolean;
+  /** session.reauthorize_every: a session's claims and allow verdict are renewed at the provider this often (ms) */
+  readonly reauthorizeEveryMs: number;
   readonly identity: { readonly prefix: string; readonly names: IdentityHeaderNames; readonly signer: AssertionSigner; readonly ttlMs: number };
   readonly publicPaths: RegExp | null;
   readonly realms: ReadonlyMap<string, RealmRuntime>;
@@ -104,8 +106,8 @@ export interface RuntimeDeps {
   /** a PEM the primary process generated, shared with cluster workers */
   generatedSigningKeyPem?: string | undefined;
   onProviderEvent?: (realm: string, event: ProviderEvent) => void;
-  /** test hook: JWKS refetch cooldown */
-  jwksCooldownMs?: number;
+  /** the gateway's clock: provider clients take every time decision on it */
+  now: () => number;
 }
 
 function ms(text: string): number {
@@ -177,7 +179,7 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
     if (!provider) {
       provider = new ProviderClient({
         issuer: rc.provider.issuer,
-        ...(deps.jwksCooldownMs !== undefined ? { jwksCooldownMs: deps.jwksCooldownMs } : {}),
+        now: deps.now,
         onEvent: (event) => deps.onProviderEvent?.(name, event),
       });
       deps.providers.set(key, provider);
@@ -248,6 +250,7 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
     trustedProxies: buildTrustedProxies(config.trusted_proxies),
     times: { lifetimeMs, idleTimeoutMs, touchIntervalMs: touchIntervalFor(idleTimeoutMs) },
     refresh: config.session.refresh,
+    reauthorizeEveryMs: ms(config.session.reauthorize_every),
     identity: { prefix: config.identity.header_prefix.toLowerCase(), names, signer, ttlMs: ms(config.identity.assertion_ttl) },
     publicPaths: compilePublicPaths(config.public_paths),
     realms,

@@ -210,6 +210,12 @@ export const gatewaySchema = obj(
         lifetime: duration({ default: '12h', minMs: 60_000, description: 'Absolute maximum length of a session.' }),
         idle_timeout: duration({ default: '2h', minMs: 60_000, description: 'Sign out after this long without a request.' }),
         refresh: bool({ default: true, description: 'Use refresh tokens (when the provider issues them) to keep the session alive.' }),
+        reauthorize_every: duration({
+          default: '15m',
+          minMs: 60_000,
+          description:
+            'Ask the provider again this often whether the person is still who the session says and still allowed (allow rules on the new claims). Costs one provider call per active session per interval (a refresh-token grant, plus userinfo when provider.userinfo is on). Needs a refresh token: without one the session keeps its sign-in claims until lifetime (docs/sessions.md).',
+        }),
       },
     ),
     identity: obj(

@@ -65,6 +65,8 @@ export interface GatewayConfig {
     lifetime: string;
     idle_timeout: string;
     refresh: boolean;
+    /** addition: how often a session's authorization is renewed at the provider */
+    reauthorize_every: string;
   };
   identity: {
     header_prefix: string;

@@ -125,6 +125,14 @@ function checkSession(config: PartialConfig, error: Report, warn: Report): void 
   if (lifetime !== null && idle !== null && idle > lifetime) {
     warn(['session', 'idle_timeout'], `is longer than lifetime (${session.lifetime}), so it never applies`);
   }
+  // without refresh tokens the gateway cannot ask the provider again: the sign-in's verdict stands until lifetime
+  if (session.refresh === false) {
+    warn(['session', 'refresh'], `is false: sessions are never re-authorized at the provider, so a person removed or disabled there keeps access until lifetime (${session.lifetime ?? '12h'}) ends; shorten lifetime or use back-channel logout`);
+  }
+  const reauthorize = session.reauthorize_every === undefined ? null : parseDuration(session.reauthorize_every);
+  if (lifetime !== null && reauthorize !== null && reauthorize >= lifetime) {
+    warn(['session', 'reauthorize_every'], `is not shorter than lifetime (${session.lifetime}), so it never applies`);
+  }
 }
 
 function checkSigning(config: PartialConfig, error: Report): void {

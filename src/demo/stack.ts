@@ -25,7 +25,6 @@ export interface DemoStackOptions {
   refreshTokens?: boolean;
   idTokenTtlSeconds?: number;
   accessTokenTtlSeconds?: number;
-  jwksCooldownMs?: number;
   /** the gateway's clock (tests move it forward to expire sessions without waiting) */
   now?: () => number;
 }
@@ -231,7 +230,6 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     env: { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url'), GATEHOUSE_DEMO_LOG_LEVEL: process.env.GATEHOUSE_DEMO_LOG_LEVEL },
     serve: serveGateway({
       ...(options.logger ? { logger: options.logger } : {}),
-      ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
       ...(options.now ? { now: options.now } : {}),
     }),
   });

@@ -13,6 +13,7 @@ import { GatehouseError, isGatehouseError } from '../errors.js';
 import { handleRequest, handleUpgrade, taggedRequestId } from './front.js';
 import { registerReservedRoutes } from './reserved.js';
 import { errorAnswer, sendAnswer, writeAnswer } from './respond.js';
+import { RenewalUnavailableError } from './authenticate.js';
 
 export const MAX_FORM_BYTES = 64 * 1024;
 
@@ -83,7 +84,9 @@ export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
     else gh = new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
     if (gh.status >= 500) gw.log.error({ code: gh.code, detail: gh.detail, requestId, err: gh.code === 'GH_INTERNAL' ? error : undefined }, 'request failed');
     else gw.log.info({ code: gh.code, detail: gh.detail, requestId }, 'request refused');
-    return sendAnswer(reply, errorAnswer(request.raw, gw.runtime.theme, gh, requestId));
+    // a refreshed session that may not be used yet still goes back to the browser (authenticate.ts)
+    const extra = error instanceof RenewalUnavailableError && error.setCookies ? { headers: { 'set-cookie': error.setCookies } } : {};
+    return sendAnswer(reply, errorAnswer(request.raw, gw.runtime.theme, gh, requestId, extra));
   });
   app.setNotFoundHandler((request, reply) => sendAnswer(reply, errorAnswer(request.raw, gw.runtime.theme, 'GH_NOT_FOUND', taggedRequestId(request.raw))));
   registerReservedRoutes(app, gw);

@@ -12,16 +12,30 @@ import type { Gateway, SessionEntry } from './gateway.js';
 import type { RealmRuntime } from '../config/runtime.js';
 import { joinChunks, splitIntoChunks, staleChunkNames } from '../session/codec.js';
 import { judgeSession, needsTouch, type SessionData, type SessionTimes } from '../session/session.js';
-import { refreshDueAt } from '../session/refresh.js';
+import { renewalDueAt } from '../session/refresh.js';
+import { MAX_SESSION_VALUE_LENGTH, saveFittingSession } from '../session/fit.js';
 import { buildIdentityHeaders } from '../identity/headers.js';
 import { checkAllowRules } from '../allow/rules.js';
 import { clearCookie, setCookie, type CookieJar } from './cookies.js';
-import type { ErrorCode } from '../errors.js';
+import { GatehouseError, type ErrorCode } from '../errors.js';
 
 export type AuthResult =
   | { kind: 'signed-in'; entry: SessionEntry; setCookies: string[] | null }
   | { kind: 'forbidden'; entry: SessionEntry; code: ErrorCode }
   | { kind: 'signed-out'; reason: 'none' | 'invalid' | 'expired' | 'idle' | 'revoked' | 'ended'; clearCookies: string[] | null };
+
+/**
+ * 503 GH_REFRESH_UNAVAILABLE for a session whose tokens were refreshed but whose new claims could not
+ * be checked in time: the answer still carries the refreshed session (a rotated refresh token is spent).
+ */
+export class RenewalUnavailableError extends GatehouseError {
+  constructor(
+    detail: string,
+    readonly setCookies: string[] | null,
+  ) {
+    super('GH_REFRESH_UNAVAILABLE', detail);
+  }
+}
 
 /** Set-Cookie lines that store a session value in the browser, clearing chunks no longer used. */
 export function sessionCookies(gw: Gateway, realm: RealmRuntime, value: string, cookies: CookieJar): string[] {
@@ -75,7 +89,7 @@ export function authenticateFromCache(gw: Gateway, realm: RealmRuntime, cookies:
   const session = entry.session;
   if (entry.refusal !== null || judgeSession(session, now, runtime.times) !== 'valid' || gw.revocations.isRevoked(session)) return null;
   // session/refresh.ts refreshIfDue hands the session back unchanged unless this holds
-  if (gw.refresher && session.refreshToken !== undefined && session.tokensExpireAt !== undefined && runtime.refresh && now >= refreshDueAt(session)) return null;
+  if (gw.refresher && session.refreshToken !== undefined && session.tokensExpireAt !== undefined && runtime.refresh && now >= renewalDueAt(session, runtime.reauthorizeEveryMs)) return null;
   if (needsTouch(session, now, runtime.times) || now >= entry.assertionRenewAt) return null;
   return { kind: 'signed-in', entry, setCookies: null };
 }
@@ -103,6 +117,18 @@ function supersedes(cached: SessionData, older: SessionData, now: number, times:
 /** A cached entry may answer for this realm now: the same realm, the current config, the store's recheck not yet due. */
 function usable(gw: Gateway, entry: SessionEntry, realm: RealmRuntime, now: number): boolean {
   return entry.realm.name === realm.name && entry.generation === gw.runtime.generation && now - entry.checkedAt <= gw.store.recheckMs;
+}
+
+/** A refreshed session whose claims no browser could carry back: ended everywhere, with an audit line (never a silent sign-out). */
+async function endOversizedSession(gw: Gateway, realm: RealmRuntime, session: SessionData, cookieValue: string, length: number): Promise<void> {
+  const now = gw.now();
+  gw.log.info(
+    { audit: 'session-ended', realm: realm.name, sub: session.sub, session: session.id, reason: 'GH_TOKEN_RESPONSE_INVALID', detail: `the refreshed session would be ${length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)` },
+    "session ended: the provider's new claims are too large for a cookie",
+  );
+  await gw.revocations.revoke({ kind: 'session', realm: realm.name, value: session.id, at: now, until: session.createdAt + gw.runtime.times.lifetimeMs }).catch(() => {});
+  await gw.store.destroy(realm, cookieValue, session).catch(() => {});
+  gw.cache.delete(cookieValue);
 }
 
 export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: CookieJar): Promise<AuthResult> {
@@ -153,27 +179,47 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
   }
   if (entry.refusal) return { kind: 'forbidden', entry, code: entry.refusal };
 
+  let refreshed = false;
   if (gw.refresher && session.refreshToken !== undefined && session.tokensExpireAt !== undefined) {
-    const refreshed = await gw.refresher.refreshIfDue(realm, session, cachedAs);
-    if (refreshed === null) {
+    const renewed = await gw.refresher.refreshIfDue(realm, session, cachedAs);
+    if (renewed === null) {
       gw.cache.delete(cachedAs);
       return { kind: 'signed-out', reason: 'ended', clearCookies: clearSessionCookies(gw, realm, cookies) };
     }
-    if (refreshed !== session) session = refreshed;
+    if (renewed !== session) {
+      session = renewed;
+      refreshed = true;
+    }
   }
-  if (session !== entry.session || needsTouch(session, now, runtime.times)) {
+  if (refreshed || needsTouch(session, now, runtime.times)) {
     // write "last seen" (and refreshed tokens) back. The new value's entry replaces the old value's at once
     // (cookie store: a new value per touch, refreshed tokens drop the old value too): a request still
     // carrying the old value is opened, judged on its own data, and answered from this entry (supersedes()).
-    const touched: SessionData = { ...session, seenAt: now };
-    const value = await gw.store.save(realm, touched, touched.createdAt + runtime.times.lifetimeMs - now);
-    const next: SessionEntry = { ...entry, session: touched, checkedAt: now };
+    let touched: SessionData = { ...session, seenAt: now };
+    let value: string;
+    if (refreshed) {
+      // a refresh puts a new ID token and new claims back: the same size cap as at sign-in (session/fit.ts)
+      const fitted = await saveFittingSession(gw.store, gw.log, realm, touched, touched.createdAt + runtime.times.lifetimeMs - now);
+      if (fitted.kind === 'too-large') {
+        await endOversizedSession(gw, realm, touched, cachedAs, fitted.length);
+        return { kind: 'signed-out', reason: 'ended', clearCookies: clearSessionCookies(gw, realm, cookies) };
+      }
+      ({ value, session: touched } = fitted);
+    } else {
+      value = await gw.store.save(realm, touched, touched.createdAt + runtime.times.lifetimeMs - now);
+    }
+    // after a refresh the identity may have changed at the provider: headers, assertion and verdict are
+    // built again from it, never carried over from the entry of the sign-in
+    const next: SessionEntry = refreshed ? await prepareEntry(gw, realm, touched, now) : { ...entry, session: touched, checkedAt: now };
     gw.cache.set(value, next);
     // set() dropped the value the index named; this one too, should the index have lost track of it
     if (value !== cachedAs) gw.cache.delete(cachedAs);
     // the Redis store keeps the browser's value across touches: nothing to send then
     setCookies = value === cookieValue ? null : sessionCookies(gw, realm, value, cookies);
     entry = next;
+    if (touched.claimsStandUntil !== undefined && now >= touched.claimsStandUntil) {
+      throw new RenewalUnavailableError('the provider\'s new claims could not be checked before the old ones ran out', setCookies);
+    }
   }
   if (now >= entry.assertionRenewAt) {
     const { session: s } = entry;

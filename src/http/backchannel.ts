@@ -26,7 +26,7 @@ export const LOGOUT_TOKEN_MAX_AGE_SEC = 10 * 60;
 
 function failure(reply: FastifyReply, error: GatehouseError, requestId: string): FastifyReply {
   // OAuth 2.0 style error (2.8) plus our own code; the detail stays in the log
-  const oauthError = error.code === 'GH_SESSION_STORE_UNAVAILABLE' || error.code.startsWith('GH_DISCOVERY') ? 'temporarily_unavailable' : 'invalid_request';
+  const oauthError = error.code === 'GH_SESSION_STORE_UNAVAILABLE' || error.code === 'GH_JWKS_UNAVAILABLE' || error.code.startsWith('GH_DISCOVERY') ? 'temporarily_unavailable' : 'invalid_request';
   return sendAnswer(reply, jsonAnswer(400, { error: oauthError, error_description: ERROR_CODES[error.code].message, code: error.code, request_id: requestId }, { 'x-request-id': requestId }));
 }
 
@@ -46,7 +46,7 @@ async function handleBackchannelLogout(gw: Gateway, request: FastifyRequest<{ Pa
     const metadata = await realm.provider.ensureReady();
     const now = gw.now();
     const claims = await verifyLogoutToken(body.logout_token, {
-      getKey: realm.provider.keys,
+      getKey: realm.provider.keys('anyone'), // anyone can POST a logout token: its unknown kid refetches only after the cooldown
       issuer: metadata.issuer,
       clientId: realm.credentials.clientId,
       algorithms: metadata.id_token_signing_alg_values_supported,

@@ -21,18 +21,20 @@ const EMPTY: CookieJar = Object.freeze({});
 const JAR_PROTOTYPE: object = Object.freeze(Object.create(null) as object);
 function NewJar(this: Record<string, string>): void {}
 NewJar.prototype = JAR_PROTOTYPE;
-/** a browser sends at most a few KB per cookie; more cookies than this in one header is not a browser */
-const MAX_COOKIES = 100;
-
-/** RFC 6265 5.4 order: the first cookie of a name wins (the most specific path). */
+/**
+ * RFC 6265 5.4 order: the first cookie of a name wins (the most specific path).
+ * Every cookie of the header is read, however many there are: a sibling
+ * subdomain can set any number of cookies for the parent domain, and a count
+ * limit let it push the gateway's own out of reach (no session, no sign-in).
+ * What bounds the work is the header size (limits.max_header_bytes, enforced
+ * by the HTTP server before any handler runs).
+ */
 export function readCookies(headers: IncomingHttpHeaders): CookieJar {
   const header = headers.cookie;
   if (!header) return EMPTY;
   const jar = new (NewJar as unknown as new () => Record<string, string>)();
   // a scan over the header, not split(): no array of parts on every request
-  let count = 0;
   for (let start = 0; start <= header.length; ) {
-    if (++count > MAX_COOKIES) break;
     let end = header.indexOf(';', start);
     if (end < 0) end = header.length;
     const eq = header.indexOf('=', start);

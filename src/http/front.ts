@@ -14,7 +14,7 @@ import type { RealmRuntime } from '../config/runtime.js';
 import { isGatehouseError, GatehouseError, type ErrorCode } from '../errors.js';
 import { clientView, type ClientView } from './client-address.js';
 import { hasFragment, hasPathParameters, normalizePath, withoutPathParameters } from './realm.js';
-import { authenticate, authenticateFromCache, type AuthResult } from './authenticate.js';
+import { authenticate, authenticateFromCache, RenewalUnavailableError, type AuthResult } from './authenticate.js';
 import { readCookies, type CookieJar } from './cookies.js';
 import { forward, forwardUpgrade, refuseUpgrade } from './proxy.js';
 import { errorAnswer, isNavigation, jsonAnswer, writeAnswer, type Answer } from './respond.js';
@@ -182,7 +182,8 @@ async function authenticateOrAnswer(gw: Gateway, req: IncomingMessage, realm: Re
     const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
     if (gh.code === 'GH_SESSION_STORE_UNAVAILABLE') gw.metrics.storeError(gw.store.kind);
     gw.log.error({ code: gh.code, detail: gh.detail, requestId, realm: realm.name }, 'session check failed');
-    return errorAnswer(req, gw.runtime.theme, gh, requestId);
+    // a refreshed session that may not be used yet still goes back to the browser (its refresh token is the new one)
+    return errorAnswer(req, gw.runtime.theme, gh, requestId, error instanceof RenewalUnavailableError && error.setCookies ? { headers: { 'set-cookie': error.setCookies } } : {});
   }
 }
 

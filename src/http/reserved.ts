@@ -113,6 +113,8 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
       return sendAnswer(reply, jsonAnswer(401, { error: 'GH_NOT_SIGNED_IN', realm: realm.name, login_url: login }, { 'x-gatehouse-login': login }));
     }
     const s = auth.entry.session;
+    // a refresh on the way hands the browser its refreshed session (a rotated refresh token must not be lost)
+    if (auth.setCookies) reply.header('set-cookie', auth.setCookies);
     return reply.header('cache-control', 'no-store').send({ realm: realm.name, sub: s.sub, email: s.email ?? null, name: s.name ?? null, groups: s.groups ?? [], expires_at: new Date(s.createdAt + gw.runtime.times.lifetimeMs).toISOString() });
   });
 

@@ -13,6 +13,7 @@ import type { ProviderMetadata } from '../oidc/provider.js';
 import { verifyIdToken, constantTimeEqual } from '../oidc/id-token.js';
 import { redeemCode, fetchUserinfo } from '../oidc/token.js';
 import { checkAllowRules } from '../allow/rules.js';
+import { identityFromClaims, stringClaim } from '../identity/from-claims.js';
 import {
   LOGIN_ATTEMPT_TTL_MS,
   MAX_PARALLEL_ATTEMPTS,
@@ -24,15 +25,12 @@ import {
   type LoginAttempt,
 } from '../session/login-attempt.js';
 import { newSessionId, type SessionData } from '../session/session.js';
-import { CHUNK_SIZE, MAX_CHUNKS } from '../session/codec.js';
+import { MAX_SESSION_VALUE_LENGTH, saveFittingSession } from '../session/fit.js';
 import { clearCookie, setCookie, type CookieJar } from './cookies.js';
 import { sessionCookies } from './authenticate.js';
 import { authenticate } from './authenticate.js';
 import type { Answer } from './respond.js';
 import type { AccountShown } from './pages/pages.js';
-
-/** The longest session cookie value the chunks a browser sends back can carry. */
-const MAX_SESSION_VALUE_LENGTH = CHUNK_SIZE * MAX_CHUNKS;
 
 /**
  * Redirect the browser to the provider with a new login attempt of its own.
@@ -97,16 +95,6 @@ export type CallbackOutcome =
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? undefined : value;
-}
-
-function stringClaim(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-function groupsClaim(value: unknown): string[] | undefined {
-  if (Array.isArray(value)) return value.filter((g): g is string => typeof g === 'string').slice(0, 200);
-  if (typeof value === 'string' && value.length > 0) return value.split(',').map((g) => g.trim()).filter(Boolean);
-  return undefined;
 }
 
 /** Is this client address over its budget of failed callbacks? */
@@ -191,7 +179,7 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, _req: Inc
   // 7. the ID token
   const now = gw.now();
   let claims: Record<string, unknown> = await verifyIdToken(tokens.idToken, {
-    getKey: realm.provider.keys,
+    getKey: realm.provider.keys('token-endpoint'),
     issuer: metadata.issuer,
     clientId: realm.credentials.clientId,
     algorithms: metadata.id_token_signing_alg_values_supported,
@@ -215,35 +203,23 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, _req: Inc
   }
 
   // 10. a new session (never a reused id: no session fixation)
-  const kept: Record<string, unknown> = {};
-  for (const name of realm.keptClaims) if (claims[name] !== undefined) kept[name] = claims[name];
   const idTokenExp = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
   const session: SessionData = {
     v: 1,
     id: newSessionId(),
     realm: realm.name,
     sub,
-    email: stringClaim(claims[realm.claimNames.email]),
-    name: stringClaim(claims[realm.claimNames.name]),
-    groups: groupsClaim(claims[realm.claimNames.groups]),
-    sid: stringClaim(claims.sid),
-    claims: kept,
+    ...identityFromClaims(claims, realm.claimNames, realm.keptClaims),
     createdAt: now,
     seenAt: now,
     idToken: tokens.idToken,
     refreshToken: gw.runtime.refresh ? tokens.refreshToken : undefined,
     tokensExpireAt: tokens.expiresIn !== undefined ? now + tokens.expiresIn * 1000 : idTokenExp,
   };
-  let value = await gw.store.save(realm, session, gw.runtime.times.lifetimeMs);
-  // A browser sends back at most MAX_CHUNKS chunks: a larger session could never be read, and
-  // the person would be sent to sign in again and again. The ID token is kept only as logout's
-  // id_token_hint, so it goes first; what is still too large (huge claims) is refused.
-  if (value.length > MAX_SESSION_VALUE_LENGTH && session.idToken !== undefined) {
-    session.idToken = undefined;
-    value = await gw.store.save(realm, session, gw.runtime.times.lifetimeMs);
+  // what the browser can send back (session/fit.ts): without the ID token if need be, refused if still too large
+  const fitted = await saveFittingSession(gw.store, gw.log, realm, session, gw.runtime.times.lifetimeMs);
+  if (fitted.kind === 'too-large') {
+    return { ...fail('GH_TOKEN_RESPONSE_INVALID', `the session would be ${fitted.length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)`), sub };
   }
-  if (value.length > MAX_SESSION_VALUE_LENGTH) {
-    return { ...fail('GH_TOKEN_RESPONSE_INVALID', `the session would be ${value.length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)`), sub };
-  }
-  return { kind: 'signed-in', answer: redirectTo(attempt.returnTo, [...setCookies, ...sessionCookies(gw, realm, value, cookies)]), session };
+  return { kind: 'signed-in', answer: redirectTo(attempt.returnTo, [...setCookies, ...sessionCookies(gw, realm, fitted.value, cookies)]), session: fitted.session };
 }

@@ -1,13 +1,15 @@
 /**
  * One OpenID Provider as a realm sees it: the discovery document (whose issuer
- * must equal the configured one exactly), the JWKS through jose's remote key set
- * (cached, refetched on an unknown kid after a cooldown, single-flight), and the
+ * must equal the configured one exactly), its signing keys (oidc/jwks.ts: when
+ * an unknown kid refetches, single flight, stale-if-error, backoff), and the
  * signature algorithms we accept from it. Discovery that fails is retried in the
  * background with backoff; until it succeeds, sign-ins for the realm answer 503.
+ * Time comes from the caller's clock (the gateway's `now`).
  */
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
 import { GatehouseError } from '../errors.js';
 import { jsonObject, providerRequest } from './http.js';
+import { ProviderKeys, type KeySource } from './jwks.js';
 
 export interface ProviderMetadata {
   issuer: string;
@@ -25,11 +27,10 @@ export interface ProviderMetadata {
 
 export interface ProviderClientOptions {
   issuer: string;
+  /** the gateway's clock (ms since epoch): every time decision here is taken on it */
+  now: () => number;
   /** for calls to the provider */
   timeoutMs?: number;
-  /** minimum time between JWKS refetches on an unknown kid */
-  jwksCooldownMs?: number;
-  jwksCacheMaxAgeMs?: number;
   /** first retry delay after a failed discovery or JWKS fetch; doubles up to 60 s */
   retryBaseMs?: number;
   onEvent?: (event: ProviderEvent) => void;
@@ -101,7 +102,7 @@ const MAX_RETRY_DELAY_MS = 60_000;
 
 export class ProviderClient {
   readonly issuer: string;
-  private loaded: { metadata: ProviderMetadata; jwks: ReturnType<typeof createRemoteJWKSet> } | null = null;
+  private loaded: { metadata: ProviderMetadata; keys: ProviderKeys } | null = null;
   private inflight: Promise<ProviderMetadata> | null = null;
   private lastError: GatehouseError | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -112,18 +113,13 @@ export class ProviderClient {
   private healthy = false;
   private checkedAt = 0;
   private probing: Promise<boolean> | null = null;
-  /** JWKS refetches: the last success, and no fetch before retryAt after failures (backoff, no stampede) */
-  private keysFetchedAt = 0;
-  private keysRetryAt = 0;
-  private keysRetryDelayMs: number;
-  private keysFetching: Promise<boolean> | null = null;
-  private localKeys: { source: unknown; getKey: JWTVerifyGetKey } | null = null;
+  private readonly now: () => number;
 
   constructor(private readonly options: ProviderClientOptions) {
     this.issuer = options.issuer;
+    this.now = options.now;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.retryDelayMs = options.retryBaseMs ?? 1000;
-    this.keysRetryDelayMs = options.retryBaseMs ?? 1000;
   }
 
   /** Start discovery now; failures are retried in the background. Never rejects. */
@@ -139,80 +135,31 @@ export class ProviderClient {
     return this.lastError;
   }
 
-  /** Key resolver for jose; only valid once ready. */
-  get keys(): JWTVerifyGetKey {
-    if (!this.loaded) throw this.lastError ?? new GatehouseError('GH_DISCOVERY_FAILED', 'provider not discovered yet');
-    return this.resolveKey;
-  }
-
   /**
-   * The keys we have first; an unknown kid (a key rotation) refetches the JWKS,
-   * at most once per cooldown after a success and with backoff after failures,
-   * single-flight — so a burst of callbacks during a JWKS outage never becomes a
-   * stampede on the provider. A stale set is refreshed in the background and kept
-   * while the provider cannot be reached (stale-if-error).
+   * Key resolver for jose, for a token from `source`: from the token endpoint
+   * (an ID token of a sign-in or refresh), or from anyone (a back-channel
+   * logout token). An unknown kid refetches the JWKS as oidc/jwks.ts decides
+   * for that source. Only valid once ready.
    */
-  private readonly resolveKey: JWTVerifyGetKey = async (header, token) => {
-    const remote = this.loaded!.jwks;
-    if (Date.now() - this.keysFetchedAt > (this.options.jwksCacheMaxAgeMs ?? 10 * 60_000)) void this.refetchKeys(true);
-    try {
-      return await this.local(remote)(header, token);
-    } catch (error) {
-      if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw error;
-      if (!(await this.refetchKeys(false))) throw error;
-      return this.local(remote)(header, token);
-    }
-  };
-
-  private local(remote: ReturnType<typeof createRemoteJWKSet>): JWTVerifyGetKey {
-    const jwks = remote.jwks();
-    if (!jwks) throw new GatehouseError('GH_ID_TOKEN_KID_UNKNOWN', 'no JWKS loaded yet');
-    if (this.localKeys?.source !== jwks) this.localKeys = { source: jwks, getKey: createLocalJWKSet(jwks) };
-    return this.localKeys.getKey;
-  }
-
-  /** Refetch the JWKS unless cooling down (after a success) or backing off (after a failure). True if new keys came. */
-  private refetchKeys(background: boolean): Promise<boolean> {
-    const now = Date.now();
-    const cooldown = background ? 0 : (this.options.jwksCooldownMs ?? 30_000);
-    if (!this.loaded || now < this.keysRetryAt || now - this.keysFetchedAt < cooldown) return Promise.resolve(false);
-    if (this.keysFetching) return this.keysFetching;
-    const remote = this.loaded.jwks;
-    this.keysFetching = remote.reload().then(
-      () => {
-        this.keysFetchedAt = Date.now();
-        this.keysRetryAt = 0;
-        this.keysRetryDelayMs = this.options.retryBaseMs ?? 1000;
-        this.options.onEvent?.({ type: 'jwks', ok: true });
-        return true;
-      },
-      (cause: unknown) => {
-        this.keysRetryAt = Date.now() + this.keysRetryDelayMs;
-        this.keysRetryDelayMs = Math.min(this.keysRetryDelayMs * 2, MAX_RETRY_DELAY_MS);
-        this.options.onEvent?.({ type: 'jwks', ok: false, detail: `${(cause as Error).message}; next attempt in ${Math.round((this.keysRetryAt - Date.now()) / 1000)} s at the earliest` });
-        return false;
-      },
-    );
-    void this.keysFetching.finally(() => {
-      this.keysFetching = null;
-    });
-    return this.keysFetching;
+  keys(source: KeySource): JWTVerifyGetKey {
+    if (!this.loaded) throw this.lastError ?? new GatehouseError('GH_DISCOVERY_FAILED', 'provider not discovered yet');
+    return this.loaded.keys.resolver(source);
   }
 
   /** True once discovery succeeded, the JWKS has been fetched, and the provider answered the last time we looked. */
   isReady(): boolean {
-    return this.loaded !== null && this.healthy && this.loaded.jwks.jwks() !== undefined;
+    return this.loaded !== null && this.healthy && this.loaded.keys.loaded;
   }
 
   /** Readiness, looking at the provider again first when the last look is older than maxAgeMs. */
   async checkReady(maxAgeMs = MIN_PROBE_INTERVAL_MS): Promise<boolean> {
-    if (this.loaded && Date.now() - this.checkedAt >= maxAgeMs) await this.probe();
+    if (this.loaded && this.now() - this.checkedAt >= maxAgeMs) await this.probe();
     return this.isReady();
   }
 
   /** The metadata when ensureReady() would hand it over without a look at the provider first; otherwise null. */
   readyMetadata(): ProviderMetadata | null {
-    if (this.loaded === null || !this.healthy || Date.now() - this.checkedAt >= HEALTH_MAX_AGE_MS) return null;
+    if (this.loaded === null || !this.healthy || this.now() - this.checkedAt >= HEALTH_MAX_AGE_MS) return null;
     return this.loaded.metadata;
   }
 
@@ -223,7 +170,7 @@ export class ProviderClient {
    */
   async ensureReady(): Promise<ProviderMetadata> {
     if (this.loaded) {
-      const age = Date.now() - this.checkedAt;
+      const age = this.now() - this.checkedAt;
       if (this.healthy ? age >= HEALTH_MAX_AGE_MS : age >= MIN_PROBE_INTERVAL_MS) await this.probe();
       if (!this.healthy) throw this.lastError ?? new GatehouseError('GH_DISCOVERY_FAILED', 'provider unreachable');
       return this.loaded.metadata;
@@ -248,22 +195,21 @@ export class ProviderClient {
         throw new GatehouseError('GH_DISCOVERY_FAILED', `${discoveryUrl(this.issuer)} answered HTTP ${response.status}`);
       }
       const metadata = parseDiscovery(jsonObject(response), this.issuer);
-      const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), {
-        timeoutDuration: this.timeoutMs,
-        cooldownDuration: this.options.jwksCooldownMs ?? 30_000,
-        cacheMaxAge: this.options.jwksCacheMaxAgeMs ?? 10 * 60_000,
+      const keys = new ProviderKeys({
+        url: metadata.jwks_uri,
+        timeoutMs: this.timeoutMs,
+        now: this.now,
+        retryBaseMs: this.options.retryBaseMs ?? 1000,
+        onFetch: (ok, detail) => this.options.onEvent?.({ type: 'jwks', ok, ...(detail !== undefined ? { detail } : {}) }),
       });
       try {
-        await jwks.reload();
-        this.options.onEvent?.({ type: 'jwks', ok: true });
+        await keys.load();
       } catch (cause) {
-        this.options.onEvent?.({ type: 'jwks', ok: false, detail: (cause as Error).message });
         throw new GatehouseError('GH_DISCOVERY_FAILED', `cannot load the JWKS at ${metadata.jwks_uri}: ${(cause as Error).message}`, { cause });
       }
-      this.loaded = { metadata, jwks };
+      this.loaded = { metadata, keys };
       this.healthy = true;
-      this.checkedAt = Date.now();
-      this.keysFetchedAt = Date.now();
+      this.checkedAt = this.now();
       this.lastError = null;
       this.retryDelayMs = this.options.retryBaseMs ?? 1000;
       this.options.onEvent?.({ type: 'discovery', ok: true });
@@ -312,7 +258,7 @@ export class ProviderClient {
         },
       )
       .finally(() => {
-        this.checkedAt = Date.now();
+        this.checkedAt = this.now();
         this.probing = null;
       });
     return this.probing;
@@ -332,7 +278,7 @@ export class ProviderClient {
 
   /** Reload the JWKS now (key rotation), within the same backoff as key lookups; never throws. */
   refreshKeys(): Promise<boolean> {
-    return this.refetchKeys(true);
+    return this.loaded ? this.loaded.keys.refresh() : Promise.resolve(false);
   }
 
   close(): void {

@@ -21,13 +21,23 @@
  *   session resumes by itself when the provider is back.
  * - A refreshed ID token is validated (signature, iss, aud, sub unchanged,
  *   OIDC Core 12.2); one that fails ends the session.
+ * - Authorization follows the provider: the refreshed ID token's claims (with
+ *   userinfo's when provider.userinfo is on, as at sign-in) replace the
+ *   session's identity and are judged by the allow rules again; a refusal ends
+ *   the session. A refresh is also due session.reauthorize_every after the
+ *   provider last vouched for the claims, however long the tokens live. When
+ *   the new claims cannot be checked (userinfo, or the key that signed the
+ *   token, cannot be fetched: GH_JWKS_UNAVAILABLE) the new tokens are kept, the old claims stand
+ *   until the old tokens expire, and the check is tried again.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { RealmRuntime } from '../config/runtime.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
-import { refreshTokens, TokenEndpointError, type TokenSet } from '../oidc/token.js';
+import { fetchUserinfo, refreshTokens, TokenEndpointError, type TokenSet } from '../oidc/token.js';
 import { verifyRefreshedIdToken } from '../oidc/id-token.js';
+import { checkAllowRules } from '../allow/rules.js';
+import { identityFromClaims, type SessionIdentity } from '../identity/from-claims.js';
 import { deriveSealKeys, open, seal } from './codec.js';
 import type { SessionData } from './session.js';
 import type { SessionStore } from './store.js';
@@ -60,8 +70,17 @@ export interface RefreshCoordination {
   remember(key: string, sealed: string, ttlMs: number): Promise<void>;
 }
 
+/** What a refresh says about the person, beside the new tokens. */
+type Reauthorization =
+  /** the provider's new claims, allowed by the realm's rules: they replace the session's identity */
+  | { kind: 'claims'; identity: SessionIdentity; at: number }
+  /** no ID token and no userinfo: the provider renewed the grant, and that is all it tells */
+  | { kind: 'grant-only'; at: number }
+  /** the new claims could not be checked (keys or userinfo unavailable): the old ones stand, try again later */
+  | { kind: 'not-checked'; detail: string };
+
 type Outcome =
-  | { kind: 'refreshed'; idToken?: string | undefined; refreshToken: string; tokensExpireAt: number; tokensObtainedAt: number }
+  | { kind: 'refreshed'; idToken?: string | undefined; refreshToken: string; tokensExpireAt: number; tokensObtainedAt: number; reauthorization: Reauthorization }
   | { kind: 'ended'; reason: string }
   | { kind: 'unavailable'; detail: string };
 
@@ -106,6 +125,16 @@ export function refreshDueAt(session: SessionData): number {
 }
 
 /**
+ * When the session must go to the provider: its tokens are due, or its
+ * authorization is older than reauthorizeEveryMs (ms since epoch).
+ */
+export function renewalDueAt(session: SessionData, reauthorizeEveryMs: number): number {
+  // claims not checked since the last refresh: try again (refreshIfDue pauses between attempts)
+  if (session.claimsStandUntil !== undefined) return 0;
+  return Math.min(refreshDueAt(session), (session.authorizedAt ?? session.createdAt) + reauthorizeEveryMs);
+}
+
+/**
  * A name for one refresh of one session's tokens that reveals nothing about the
  * token: the refresh token and when the tokens it belongs to were obtained.
  * Every holder of the same tokens (tabs, instances, cookie copies) computes the
@@ -129,7 +158,7 @@ function originalNonce(idToken: string | undefined): string | undefined {
 
 /** What the refresher needs of the running gateway (http/gateway.ts Gateway has it; session/ does not import http/). */
 export interface RefresherContext {
-  readonly runtime: { readonly refresh: boolean; readonly clockToleranceSec: number; readonly times: { readonly lifetimeMs: number } };
+  readonly runtime: { readonly refresh: boolean; readonly reauthorizeEveryMs: number; readonly clockToleranceSec: number; readonly times: { readonly lifetimeMs: number } };
   readonly store: SessionStore;
   readonly revocations: RevocationList;
   readonly cache: { delete(cookieValue: string): void };
@@ -158,7 +187,7 @@ export class TokenRefresher {
     const refreshToken = session.refreshToken;
     if (!this.gw.runtime.refresh || refreshToken === undefined || session.tokensExpireAt === undefined) return session;
     const now = this.gw.now();
-    if (now < refreshDueAt(session)) return session;
+    if (now < renewalDueAt(session, this.gw.runtime.reauthorizeEveryMs)) return session;
 
     const key = refreshTokenKey(realm.name, session);
     let outcome: Outcome;
@@ -177,7 +206,7 @@ export class TokenRefresher {
     switch (outcome.kind) {
       case 'refreshed':
         this.failedUntil.delete(key);
-        return { ...session, idToken: outcome.idToken, refreshToken: outcome.refreshToken, tokensExpireAt: outcome.tokensExpireAt, tokensObtainedAt: outcome.tokensObtainedAt };
+        return this.renewed(realm, session, outcome, now);
       case 'ended':
         await this.endSession(realm, session, cookieValue, outcome.reason);
         return null;
@@ -189,9 +218,36 @@ export class TokenRefresher {
           this.failedUntil.set(key, now + Math.min(RETRY_AFTER_FAILURE_MAX_MS, Math.max(RETRY_AFTER_FAILURE_MIN_MS, life / 4)));
           this.gw.log.warn({ realm: realm.name, session: session.id, code: 'GH_REFRESH_UNAVAILABLE', detail: outcome.detail }, 'token refresh failed; the session continues until its tokens expire');
         }
-        // an unreachable provider signs no one out before the tokens really expire
-        if (this.gw.now() < session.tokensExpireAt) return session;
+        // an unreachable provider signs no one out before the tokens (or the claims not yet checked) really expire
+        if (this.gw.now() < Math.min(session.tokensExpireAt, session.claimsStandUntil ?? Number.POSITIVE_INFINITY)) return session;
         throw new GatehouseError('GH_REFRESH_UNAVAILABLE', outcome.detail);
+      }
+    }
+  }
+
+  /** The session with a refresh's tokens, and with its new identity when the provider's claims were checked. */
+  private renewed(realm: RealmRuntime, session: SessionData, outcome: Extract<Outcome, { kind: 'refreshed' }>, now: number): SessionData {
+    const tokens = { refreshToken: outcome.refreshToken, tokensObtainedAt: outcome.tokensObtainedAt };
+    const reauthorization = outcome.reauthorization;
+    switch (reauthorization.kind) {
+      case 'claims': {
+        const { identity } = reauthorization;
+        // a refreshed ID token need not carry sid (OIDC Core 12.2): the provider session stays the sign-in's
+        return { ...session, ...tokens, ...identity, sid: identity.sid ?? session.sid, idToken: outcome.idToken, tokensExpireAt: outcome.tokensExpireAt, authorizedAt: reauthorization.at, claimsStandUntil: undefined };
+      }
+      case 'grant-only':
+        return { ...session, ...tokens, idToken: outcome.idToken, tokensExpireAt: outcome.tokensExpireAt, authorizedAt: reauthorization.at, claimsStandUntil: undefined };
+      case 'not-checked': {
+        // The new tokens are kept (a rotated refresh token is spent), but not the claims nobody checked:
+        // the old claims carry the session no longer than the tokens they came with (as when the provider
+        // cannot be reached), and the check is tried again after a pause. authenticate() answers 503
+        // once claimsStandUntil has passed, still handing the browser the new tokens.
+        const kept: SessionData = { ...session, ...tokens, tokensExpireAt: outcome.tokensExpireAt, claimsStandUntil: session.claimsStandUntil ?? session.tokensExpireAt };
+        const life = (session.tokensExpireAt ?? now) - (session.tokensObtainedAt ?? session.createdAt);
+        if (this.failedUntil.size >= MAX_LOCAL_ENTRIES) this.failedUntil.clear();
+        this.failedUntil.set(refreshTokenKey(realm.name, kept), now + Math.min(RETRY_AFTER_FAILURE_MAX_MS, Math.max(RETRY_AFTER_FAILURE_MIN_MS, life / 4)));
+        this.gw.log.warn({ realm: realm.name, session: session.id, code: 'GH_REFRESH_UNAVAILABLE', detail: reauthorization.detail }, 'tokens refreshed but the new claims could not be checked; the old ones stand until the old tokens expire');
+        return kept;
       }
     }
   }
@@ -255,10 +311,12 @@ export class TokenRefresher {
     }
     const obtainedAt = this.gw.now();
     let idTokenExpiresAt: number | undefined;
+    let claims: Record<string, unknown> | undefined;
+    let keysUnavailable: string | undefined;
     if (tokens.idToken) {
       try {
-        const claims = await verifyRefreshedIdToken(tokens.idToken, {
-          getKey: realm.provider.keys,
+        claims = await verifyRefreshedIdToken(tokens.idToken, {
+          getKey: realm.provider.keys('token-endpoint'),
           issuer: metadata.issuer,
           clientId: realm.credentials.clientId,
           algorithms: metadata.id_token_signing_alg_values_supported,
@@ -270,20 +328,58 @@ export class TokenRefresher {
         idTokenExpiresAt = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
       } catch (error) {
         const code = isGatehouseError(error) ? error.code : 'GH_ID_TOKEN_MALFORMED';
-        this.gw.metrics.tokenFailure(realm.name, code);
-        return { kind: 'ended', reason: code };
+        // the key that signed it cannot be fetched now (oidc/jwks.ts): not a verdict on the person; the
+        // tokens are kept (a rotated refresh token is spent) and the token's claims are not used
+        if (code === 'GH_JWKS_UNAVAILABLE') keysUnavailable = (error as GatehouseError).detail ?? code;
+        else {
+          this.gw.metrics.tokenFailure(realm.name, code);
+          return { kind: 'ended', reason: code };
+        }
       }
     }
     const tokensExpireAt = tokens.expiresIn !== undefined ? obtainedAt + tokens.expiresIn * 1000 : (idTokenExpiresAt ?? obtainedAt + DEFAULT_TOKEN_LIFE_MS);
+    const reauthorization: Reauthorization | Extract<Outcome, { kind: 'ended' }> =
+      keysUnavailable !== undefined ? { kind: 'not-checked', detail: keysUnavailable } : await this.reauthorize(realm, session, metadata.userinfo_endpoint, tokens, claims, obtainedAt);
+    if (reauthorization.kind === 'ended') return reauthorization;
     // a provider that does not rotate sends no new refresh token: the old one stays valid
-    return { kind: 'refreshed', idToken: tokens.idToken ?? session.idToken, refreshToken: tokens.refreshToken ?? refreshToken, tokensExpireAt, tokensObtainedAt: obtainedAt };
+    return { kind: 'refreshed', idToken: tokens.idToken ?? session.idToken, refreshToken: tokens.refreshToken ?? refreshToken, tokensExpireAt, tokensObtainedAt: obtainedAt, reauthorization };
+  }
+
+  /**
+   * The person as the provider sees them now, as at sign-in: the ID token's claims over userinfo's
+   * (when provider.userinfo is on), then the allow rules. A refusal ends the session.
+   */
+  private async reauthorize(
+    realm: RealmRuntime,
+    session: SessionData,
+    userinfoEndpoint: string | undefined,
+    tokens: TokenSet,
+    idTokenClaims: Record<string, unknown> | undefined,
+    at: number,
+  ): Promise<Reauthorization | Extract<Outcome, { kind: 'ended' }>> {
+    let claims = idTokenClaims;
+    if (realm.userinfo && userinfoEndpoint && tokens.accessToken) {
+      try {
+        claims = { ...(await fetchUserinfo(userinfoEndpoint, tokens.accessToken, session.sub, TOKEN_REQUEST_TIMEOUT_MS)), ...(claims ?? {}) };
+      } catch (error) {
+        const code = isGatehouseError(error) ? error.code : 'GH_USERINFO_FAILED';
+        // OIDC Core 5.3.2: a profile of someone else is a refusal, not an outage
+        if (code === 'GH_USERINFO_SUB_MISMATCH') return { kind: 'ended', reason: code };
+        return { kind: 'not-checked', detail: isGatehouseError(error) ? (error.detail ?? code) : (error as Error).message };
+      }
+    }
+    if (claims === undefined) return { kind: 'grant-only', at };
+    const refusal = checkAllowRules(realm.allow, claims, realm.claimNames.email);
+    if (refusal) return { kind: 'ended', reason: refusal };
+    return { kind: 'claims', identity: identityFromClaims(claims, realm.claimNames, realm.keptClaims), at };
   }
 
   /** The provider no longer knows this session: end it on every instance. */
   private async endSession(realm: RealmRuntime, session: SessionData, cookieValue: string, reason: string): Promise<void> {
     const gw = this.gw;
     const now = gw.now();
-    gw.log.info({ audit: 'session-ended', realm: realm.name, sub: session.sub, session: session.id, reason }, 'session ended: the provider refused to renew it');
+    const why = reason.startsWith('GH_ALLOW_') ? 'the provider\'s new claims are no longer allowed' : 'the provider refused to renew it';
+    gw.log.info({ audit: 'session-ended', realm: realm.name, sub: session.sub, session: session.id, reason }, `session ended: ${why}`);
     await gw.revocations.revoke({ kind: 'session', realm: realm.name, value: session.id, at: now, until: session.createdAt + gw.runtime.times.lifetimeMs }).catch(() => {});
     await gw.store.destroy(realm, cookieValue, session).catch(() => {});
     gw.cache.delete(cookieValue);

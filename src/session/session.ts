@@ -27,6 +27,18 @@ export interface SessionData {
   tokensExpireAt?: number | undefined;
   /** when the current tokens were obtained (ms); absent = createdAt. Refresh is due in the last quarter of their life */
   tokensObtainedAt?: number | undefined;
+  /**
+   * when the provider last vouched for the identity and claims above (ms): the sign-in, or a refresh
+   * whose ID token (or userinfo) was checked; absent = createdAt. Re-authorization is due
+   * session.reauthorize_every after it.
+   */
+  authorizedAt?: number | undefined;
+  /**
+   * set while a refresh could not check the provider's new claims (its keys or userinfo unavailable):
+   * the claims above carry the session until then (when the tokens they came with expired), and every
+   * request tries the check again (with pauses); absent once the claims are checked
+   */
+  claimsStandUntil?: number | undefined;
 }
 
 export type SessionVerdict = 'valid' | 'expired' | 'idle';

@@ -10,7 +10,7 @@ t.test('the minimal file of the contract gets every default', async (t) => {
     listen: { host: '0.0.0.0', port: 8080, hsts_max_age: '0s' },
     trusted_proxies: [],
     upstream: { url: 'http://deskpro.internal:80', timeout: '30s', websockets: true, preserve_host: true, max_connections: 128 },
-    session: { secret: SESSION_SECRET, store: 'cookie', lifetime: '12h', idle_timeout: '2h', refresh: true },
+    session: { secret: SESSION_SECRET, store: 'cookie', lifetime: '12h', idle_timeout: '2h', refresh: true, reauthorize_every: '15m' },
     identity: { header_prefix: 'X-Auth-', signing: { alg: 'ES256' }, assertion_ttl: '60s' },
     public_paths: [],
     realms: {

@@ -42,3 +42,11 @@ t.test('keys that are set but unused, and other likely mistakes', async (t) => {
   t.same(warnings((c) => (c.session = { ...c.session, lifetime: '1h', idle_timeout: '2h' })), ['warning session.idle_timeout: is longer than lifetime (1h), so it never applies']);
   t.same(warnings((c) => (c.trusted_proxies = ['0.0.0.0/0'])), ['warning trusted_proxies[0]: trusts every client to set X-Forwarded-*; list only your proxies']);
 });
+
+t.test('sessions that are never re-authorized at the provider', async (t) => {
+  t.same(warnings((c) => (c.session.refresh = false)), [
+    'warning session.refresh: is false: sessions are never re-authorized at the provider, so a person removed or disabled there keeps access until lifetime (12h) ends; shorten lifetime or use back-channel logout',
+  ]);
+  t.same(warnings((c) => ((c.session.lifetime = '3h'), (c.session.reauthorize_every = '4h'))), ['warning session.reauthorize_every: is not shorter than lifetime (3h), so it never applies']);
+  t.same(warnings((c) => (c.session.reauthorize_every = '5m')), [], 'a shorter interval is fine');
+});

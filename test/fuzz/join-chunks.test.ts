@@ -1,6 +1,6 @@
 // Fuzz: reading the Cookie header (http/cookies.ts readCookies) and reassembling
 // chunked session cookies (session/codec.ts joinChunks, staleChunkNames) from
-// attacker-controlled headers. Nothing throws; no more than 100 cookies are read;
+// attacker-controlled headers. Nothing throws; every cookie is read (no count limit: the header size bounds it);
 // names like __proto__ cannot pollute anything; split → join round-trips; a
 // joined value always starts with the first chunk and never reads past
 // MAX_CHUNKS; staleChunkNames only names cookies that are present.
@@ -28,7 +28,7 @@ t.test('readCookies never throws and never pollutes', async (t) => {
     // an empty header gives the shared frozen empty jar; any other jar inherits nothing (an empty frozen prototype, then null)
     const proto = Object.getPrototypeOf(jar) as object | null;
     const inheritsNothing = proto !== null && Object.isFrozen(proto) && Reflect.ownKeys(proto).length === 0 && Object.getPrototypeOf(proto) === null;
-    return names.length <= 100 && (names.length === 0 || inheritsNothing) && ({} as Record<string, unknown>).polluted === undefined
+    return (names.length === 0 || inheritsNothing) && ({} as Record<string, unknown>).polluted === undefined
       && names.every((n) => typeof jar[n] === 'string');
   }), budget(3000));
   t.equal(Object.getPrototypeOf({}), Object.prototype);

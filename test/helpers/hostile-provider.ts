@@ -90,6 +90,8 @@ export class HostileProvider {
   signingAlg: KeyAlg = 'RS256';
   /** the JWKS document's keys (replace or edit to swap keys) */
   jwks: JWK[] = [];
+  /** the JWKS endpoint answers 503 while true (an outage at the provider) */
+  jwksDown = false;
   /** merged over the correct discovery document */
   discoveryOverrides: Record<string, unknown> = {};
   /** change the authorization response (return a value of undefined to drop a parameter) */
@@ -185,6 +187,7 @@ export class HostileProvider {
         return send({ body: this.discovery() });
       case '/jwks':
         this.counts.jwks++;
+        if (this.jwksDown) return send({ status: 503, body: '<html>maintenance</html>', contentType: 'text/html' });
         return send({ body: { keys: this.jwks }, contentType: 'application/jwk-set+json' });
       case '/authorize':
         this.counts.authorize++;
@@ -343,7 +346,6 @@ export interface HostileStackOptions {
   editYaml?: (yaml: string) => string;
   /** default: a capture at info */
   logs?: LogCapture;
-  jwksCooldownMs?: number;
   now?: () => number;
   /** run before the gateway starts (its discovery happens at start) */
   beforeGateway?: (provider: HostileProvider) => void | Promise<void>;
@@ -380,7 +382,6 @@ export async function startHostileStack(options: HostileStackOptions = {}): Prom
         file,
         listener,
         logger: logs.logger,
-        ...(options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}),
         ...(options.now ? { now: options.now } : {}),
       });
     },

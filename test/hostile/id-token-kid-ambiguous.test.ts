@@ -6,7 +6,7 @@ import t from 'tap';
 import { startHostileStack, expectSignInRefused, newSigningKey, signInVia } from '../helpers/hostile-provider.js';
 
 t.test('no kid and several RSA keys in the JWKS', async (t) => {
-  const stack = await startHostileStack({ jwksCooldownMs: 0 });
+  const stack = await startHostileStack();
   t.teardown(() => stack.close());
   const second = await newSigningKey('RS256');
   stack.provider.jwks = [...stack.provider.jwks, second.publicJwk];

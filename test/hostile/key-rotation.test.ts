@@ -2,13 +2,18 @@
 // tokens carry a new kid. This is not an attack but the refusals above must not
 // break it: Gatehouse must refetch the JWKS on the unknown kid and the sign-in
 // after rotation must succeed (no GH_ID_TOKEN_KID_UNKNOWN), for every key type.
+// Default JWKS policy (oidc/jwks.ts), on an injected clock: rotations of the
+// three keys a minute apart, like any real provider's (the bound is one
+// token-endpoint refetch per 5 s).
 import t from 'tap';
 import { startHostileStack, signInVia, fetchAsScript, type KeyAlg } from '../helpers/hostile-provider.js';
 
 t.test('a sign-in after key rotation succeeds', async (t) => {
-  const stack = await startHostileStack({ jwksCooldownMs: 0 });
+  let offsetMs = 0;
+  const stack = await startHostileStack({ now: () => Date.now() + offsetMs });
   t.teardown(() => stack.close());
   for (const alg of ['RS256', 'ES256', 'EdDSA'] as KeyAlg[]) {
+    offsetMs += 60_000;
     stack.provider.signingAlg = alg;
     const before = await signInVia(stack);
     t.equal(before.callback.status, 302, `${alg}: signed in before rotation`);

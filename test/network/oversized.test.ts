@@ -40,11 +40,12 @@ t.test('oversized headers, cookies, URLs and bodies', async (t) => {
   await form.body.dump();
   t.ok(form.statusCode >= 400 && form.statusCode < 500, `a 100 KB form to /.gatehouse/login: ${form.statusCode}`);
 
-  // more cookies than a browser sends: the session cookie after 150 others is not read
+  // many cookies (a sibling subdomain can set them): the bound is the header size, not a count (issue 11),
+  // so the session cookie after 150 others is still found
   const { jar } = await signInVia(stack);
   const session = jar.all(stack.publicUrl).map((c) => `${c.name}=${c.value}`).join('; ');
   const many = Array.from({ length: 150 }, (_, i) => `c${i}=1`).join('; ');
   const buried = await rawRequest(stack.gateway.url, get('/agent/', [`Cookie: ${many}; ${session}`]));
-  t.equal(status(buried), 401, 'a session cookie buried behind 150 cookies is not looked for');
+  t.equal(status(buried), 200, 'a session cookie behind 150 others is found');
   t.equal(status(await rawRequest(stack.gateway.url, get('/agent/', [`Cookie: ${session}`]))), 200, 'the gateway still serves');
 });

@@ -138,3 +138,47 @@ for (const mode of ['drop', 'http_503'] as const) {
     t.equal((await xhr(jar)).status, 200, 'and keeps going');
   });
 }
+
+// Issue 11, finding 8: the provider rotated, and its JWKS cannot be fetched when the refreshed ID token
+// (signed with the new key) arrives. That says nothing about the person: the session is kept, with the new
+// (rotated) refresh token, and the token's claims are checked again once the keys can be fetched.
+t.test("a refreshed ID token whose key cannot be fetched keeps the session (GH_JWKS_UNAVAILABLE), and it resumes", async (t) => {
+  reset();
+  const jar = await signedIn();
+  const before = ended().length;
+  await stack.provider.rotate();
+  stack.provider.jwksDown = true;
+  t.teardown(() => {
+    stack.provider.jwksDown = false;
+  });
+  advance(46_000); // due, 14 s left
+  t.equal((await xhr(jar)).status, 200, 'not signed out');
+  t.equal(endpoint.refreshes, 1);
+  t.ok(stack.logs.lines().some((l) => l.code === 'GH_REFRESH_UNAVAILABLE' && /JWKS/.test(String(l.detail))), 'the failed check is logged, naming the JWKS');
+  t.equal(ended().length, before, 'no session ended');
+
+  advance(15_000); // past the tokens the claims were last checked with
+  const expired = await xhr(jar);
+  t.equal(expired.status, 503, 'then 503, not signed out');
+  t.equal(expired.error, 'GH_REFRESH_UNAVAILABLE');
+
+  stack.provider.jwksDown = false;
+  advance(6_000);
+  t.equal((await xhr(jar)).status, 200, 'the JWKS answers again: the new key is fetched, the session resumes');
+  t.equal(ended().length, before, 'the rotated refresh token was kept all along (a spent one would have ended the session)');
+});
+
+t.test('a refresh set off by /.gatehouse/userinfo hands the browser the refreshed session', async (t) => {
+  reset();
+  const jar = await signedIn();
+  const before = ended().length;
+  advance(46_000);
+  const info = await fetchWithJar(`${stack.publicUrl}/.gatehouse/userinfo?realm=agent`, { jar, headers: XHR });
+  t.equal(info.status, 200);
+  t.equal(endpoint.refreshes, 1, 'refreshed (the provider rotated the refresh token)');
+  t.match(String(info.headers['set-cookie']), /gatehouse-agent=[^;]+/, 'with the new cookie');
+  advance(46_000);
+  t.equal((await xhr(jar)).status, 200, 'so the next refresh presents the new refresh token');
+  t.equal(endpoint.refreshes, 2);
+  t.equal(ended().length, before, 'and nothing ended');
+});
