@@ -157,11 +157,12 @@ t.test('serve --watch reloads when the file changes', async (t) => {
   const serve = spawnServe(file, {}, ['--watch']);
   t.teardown(() => serve.kill());
   const publicUrl = (await serve.listening()).url;
-  t.equal((await fetchWithJar(`${publicUrl}/status/204`, { headers: { accept: 'application/json' } })).status, 401, 'not public yet');
+  const host = '127.0.0.1:18080'; // public_url's: the gateway serves no other host name (421)
+  t.equal((await fetchWithJar(`${publicUrl}/status/204`, { headers: { accept: 'application/json', host } })).status, 401, 'not public yet');
   writeFile(dir, 'gateway.yaml', base.replace('  - /favicon.ico\n', '  - /favicon.ico\n  - /status/**\n'));
   const accepted = await serve.waitForLog((l) => l.msg === 'configuration reload accepted', 5000);
   t.equal(accepted.reason, 'file changed');
-  t.equal((await fetchWithJar(`${publicUrl}/status/204`)).status, 204, 'the change is in effect without a signal');
+  t.equal((await fetchWithJar(`${publicUrl}/status/204`, { headers: { host } })).status, 204, 'the change is in effect without a signal');
   serve.child.kill('SIGTERM');
   t.equal((await serve.exited).code, 0);
 });

@@ -138,7 +138,7 @@ t.test('two instances with Redis: once one has re-authorized, neither serves the
     cluster.use(0);
     const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
     const cookie = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
-    const on = (index: number) => fetchWithJar(`${cluster.gateways[index]!.url}/agent/api/whoami`, { headers: { ...XHR, cookie: `gatehouse-agent=${cookie}` } });
+    const on = (index: number) => fetchWithJar(`${cluster.gateways[index]!.url}/agent/api/whoami`, { headers: { ...XHR, host: new URL(cluster.publicUrl).host, cookie: `gatehouse-agent=${cookie}` } });
     // both instances have the session cached with its agent verdict
     t.equal((await on(0)).status, 200);
     t.equal((await on(1)).status, 200);
