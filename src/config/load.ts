@@ -12,6 +12,7 @@ import { checkDocument, formatKeyPath, type KeyPath, type Position } from './sch
 import { gatewaySchema } from './schema.js';
 import type { ConfigProblem, GatewayConfig } from './types.js';
 import { validateConfig, type PartialConfig } from './validate.js';
+import { readLayout } from './yaml-layout.js';
 
 export interface LoadedConfig {
   config: GatewayConfig;
@@ -49,9 +50,9 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     message: `YAML: ${withoutSourceText(e.message)}`,
     severity,
   });
-  const problems = [...doc.errors.map(fromYaml('error')), ...doc.warnings.map(fromYaml('warning'))];
   // After a syntax error the tree is unreliable: report the syntax, not its consequences.
-  if (doc.errors.length > 0) throw new ConfigError(sortProblems(problems));
+  if (doc.errors.length > 0) throw new ConfigError(sortProblems(syntaxProblems(text, doc.errors, file, fromYaml('error'))));
+  const problems = doc.warnings.map(fromYaml('warning'));
 
   const marks: Marks = { fromEnv: new WeakSet(), reported: new WeakSet() };
   problems.push(...interpolateDocument(doc, env, marks, (path, at, message) => ({ file, ...at, key: formatKeyPath(path), message, severity: 'error' }), position));
@@ -71,6 +72,33 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   const all = sortProblems(problems);
   if (all.some((p) => p.severity === 'error')) throw new ConfigError(all);
   return { config: checked.value as GatewayConfig, warnings: all, file };
+}
+
+/** the parser's codes for a mapping whose lines are indented unevenly */
+const LAYOUT_CODES = new Set<string>(['BAD_INDENT', 'BLOCK_AS_IMPLICIT_KEY', 'MULTILINE_IMPLICIT_KEY', 'DUPLICATE_KEY']);
+
+/**
+ * The syntax errors as the operator should read them: an indentation mistake in
+ * plain words at the line to change (yaml-layout.ts), and what is still wrong
+ * after those lines are repaired in the parser's words, one problem per line.
+ */
+function syntaxProblems(text: string, errors: YAMLError[], file: string, fromYaml: (e: YAMLError) => ConfigProblem): ConfigProblem[] {
+  let remaining = errors;
+  const problems: ConfigProblem[] = [];
+  const reading = errors.some((e) => LAYOUT_CODES.has(e.code)) ? readLayout(text) : null;
+  if (reading !== null && reading.problems.length > 0) {
+    for (const p of reading.problems) problems.push({ file, line: p.line, column: p.column, key: formatKeyPath(p.path), message: p.message, severity: 'error' });
+    const twice = reading.problems.some((p) => p.message.startsWith('is written twice'));
+    const lineCounter = new LineCounter();
+    remaining = parseDocument(reading.repaired, { lineCounter, prettyErrors: false, uniqueKeys: true }).errors.filter((e) => !(twice && e.code === 'DUPLICATE_KEY'));
+  }
+  const lines = new Set(problems.map((p) => p.line));
+  for (const p of remaining.map(fromYaml)) {
+    // the parser often says two things about one place ("Nested mappings…", "Implicit keys…"): the first is enough
+    if (!lines.has(p.line)) problems.push(p);
+    lines.add(p.line);
+  }
+  return problems;
 }
 
 /**
