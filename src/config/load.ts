@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Scalar, type YAMLError } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { checkDocument, formatKeyPath, type KeyPath, type Position } from './schema-check.js';
-import { gatewaySchema } from './schema.js';
+import { gatewaySchema, type AnyNode } from './schema.js';
 import type { ConfigProblem, GatewayConfig } from './types.js';
 import { validateConfig, type PartialConfig } from './validate.js';
 import { readLayout } from './yaml-layout.js';
@@ -142,7 +142,7 @@ const VARIABLE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;
  * `${NAME:-default}` → default when NAME is unset or empty, `$${` → a literal `${`.
  * One pass: a variable's value is never itself expanded.
  */
-export function interpolateString(text: string, env: NodeJS.ProcessEnv): Interpolated {
+export function interpolateString(text: string, env: NodeJS.ProcessEnv, options: { secret?: boolean } = {}): Interpolated {
   const problems: string[] = [];
   let substituted = false;
   const out = text.replace(REFERENCE, (match: string, inner: string | undefined) => {
@@ -162,7 +162,12 @@ export function interpolateString(text: string, env: NodeJS.ProcessEnv): Interpo
     const value = env[name];
     if (fallback !== undefined) return value === undefined || value === '' ? fallback : value;
     if (value === undefined) {
-      problems.push(`environment variable ${name} is not set (use \${${name}:-default} for a default)`);
+      // a default for a secret would be a secret written in the file: say how to set the variable instead
+      problems.push(
+        options.secret
+          ? `environment variable ${name} is not set: set it where gatehouse starts (export ${name}=…, docker run -e ${name}, or Environment=${name}=… in a systemd unit); a secret takes no default`
+          : `environment variable ${name} is not set (use \${${name}:-default} for a default)`,
+      );
       return '';
     }
     return value;
@@ -192,7 +197,7 @@ function interpolateDocument(
     } else if (isSeq(node)) {
       node.items.forEach((item, i) => walk(item, [...path, i]));
     } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('$')) {
-      const result = interpolateString(node.value, env);
+      const result = interpolateString(node.value, env, { secret: isSecretKey(path) });
       const at = position(node.range?.[0] ?? 0);
       for (const message of result.problems) problems.push(problem(path, at, message));
       if (result.problems.length > 0) marks.reported.add(node);
@@ -202,6 +207,19 @@ function interpolateDocument(
   };
   walk(doc.contents, []);
   return problems;
+}
+
+/** true when the schema marks the key at `path` as a secret (session.secret, client_secret, …) */
+function isSecretKey(path: KeyPath): boolean {
+  let node: AnyNode | undefined = gatewaySchema;
+  for (const part of path) {
+    if (node === undefined) return false;
+    if (node.kind === 'object') node = (node.keys as Record<string, AnyNode>)[String(part)];
+    else if (node.kind === 'map') node = node.values;
+    else if (node.kind === 'list' || node.kind === 'string-or-list') node = node.items;
+    else return false;
+  }
+  return node !== undefined && 'secret' in node && node.secret === true;
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
