@@ -10,6 +10,7 @@ import t from 'tap';
 import { LineCounter, parseDocument } from 'yaml';
 import { formatProblems } from '../../src/config/load.js';
 import { load, problemsOf } from './fixtures/config.js';
+import { runCli, tempDir, writeFile } from '../helpers/ops.js';
 
 /** The README's two-realm example as an Auth0 operator writes it (client_secret_post, the namespaced groups claim). */
 const AUTH0 = `# yaml-language-server: $schema=./gateway.schema.json
@@ -140,4 +141,15 @@ t.test('what the layout reading cannot explain keeps the parser\'s words, once p
   const problems = problemsOf(text, ENV);
   t.equal(problems.length, 1);
   t.match(problems[0], { line: 14, key: '', message: /^YAML: / });
+});
+
+t.test('what the operator sees: serve and check print it and exit 2', async (t) => {
+  const file = writeFile(tempDir(t), 'gateway.yaml', withLine(33, (l) => ` ${l}`));
+  const expected = `${file}:33:8  realms.user.provider.client_id: is indented 7 spaces, more than "issuer" on line 32 (6 spaces), which has a value and so cannot have keys inside it. Indent the keys of one block equally: 6 spaces, like "issuer"`;
+  const serve = await runCli(['serve', '--config', file], { env: ENV });
+  t.equal(serve.code, 2);
+  t.equal(serve.stderr, `${expected}\n1 problem — gatehouse did not start\n`);
+  const check = await runCli(['check', '--config', file], { env: ENV });
+  t.equal(check.code, 2);
+  t.equal(check.stderr, `${file}: the configuration is invalid\n  ${expected}\n1 problem — gatehouse would not start (exit 2)\n`);
 });
