@@ -21,7 +21,7 @@ export interface ProviderReport {
 }
 
 export interface ProviderFinding {
-  severity: 'error' | 'warning';
+  severity: 'error' | 'warning' | 'info';
   path: KeyPath | null;
   message: string;
   fix?: string | undefined;
@@ -90,7 +90,12 @@ export function checkProviderSupport(doc: Record<string, unknown>, provider: Pro
   if (claims) {
     for (const claim of Object.keys(realm.allow.claims)) {
       if (!claims.includes(claim)) {
-        out.push({ severity: 'warning', path: at('allow', 'claims', claim), message: `realm ${name}: allow.claims needs the claim "${claim}", which the provider does not list in claims_supported; without it everyone is refused (GH_ALLOW_CLAIM)`, fix: 'add a claim mapper at the provider (e.g. a groups mapper), or use the claim name it sends' });
+        // Providers list standard claims there, rarely custom ones (an Auth0 Action's namespaced claim, a Keycloak mapper): not a sign of failure
+        out.push({
+          severity: 'info',
+          path: at('allow', 'claims', claim),
+          message: `realm ${name}: allow.claims needs the claim "${claim}", which the provider does not list in claims_supported. Providers usually list only standard claims there, so this is expected for a custom claim; make sure the provider puts it in the ID token (an Auth0 Action, a Keycloak mapper), or every sign-in to this realm is refused (GH_ALLOW_CLAIM)`,
+        });
       }
     }
   }

@@ -4,7 +4,8 @@
  * (file:line:column key), each provider's discovery and JWKS reached, the
  * provider's clock against ours, the mistakes that bite later (a TLS terminator
  * that is not trusted, callbacks that shadow helpdesk pages, no end-session
- * endpoint, an unrotatable secret, scopes without email), and what to register
+ * endpoint, scopes without email), notes worth knowing (a secret written
+ * without a rotation list, a custom claim the provider does not list), and what to register
  * at each provider. Exit 0 ok, 1 something fails, 2 the file is invalid.
  */
 import { readFileSync } from 'node:fs';
@@ -25,7 +26,8 @@ import { checkProviderSupport, clockFindings, type ProviderReport } from './chec
 export type { ProviderReport } from './check-provider.js';
 
 export interface Finding {
-  severity: 'error' | 'warning';
+  /** info: worth knowing, nothing to fix (printed under "notes:") */
+  severity: 'error' | 'warning' | 'info';
   /** file:line:column when the finding is about a key of the file */
   at?: string | undefined;
   key?: string | undefined;
@@ -43,6 +45,8 @@ export interface Registration {
   redirect_uri: string;
   post_logout_redirect_uri: string;
   web_origin: string;
+  /** Auth0's "Allowed Origins (CORS)", the fourth list of the helpdesk's guide */
+  cors_origin: string;
   backchannel_logout_uri: string;
   grant_types: string[];
   scopes: string[];
@@ -54,6 +58,8 @@ export interface CheckReport {
   file: string;
   problems: Finding[];
   warnings: Finding[];
+  /** worth knowing, nothing to fix */
+  notes: Finding[];
   providers: ProviderReport[];
   upstream?: { url: string; reachable: boolean; status?: number | undefined; error?: string | undefined } | undefined;
   register: Registration[];
@@ -68,7 +74,7 @@ export interface CheckOptions {
 
 const TLS_EXPIRY_WARNING_DAYS = 14;
 
-function fromProblem(p: ConfigProblem): Finding {
+function fromProblem(p: Pick<ConfigProblem, 'severity' | 'file' | 'line' | 'column' | 'key' | 'message'>): Finding {
   return { severity: p.severity, at: `${p.file}:${p.line}:${p.column}`, key: p.key || undefined, message: p.message };
 }
 
@@ -85,6 +91,7 @@ export async function checkFile(file: string, options: CheckOptions = {}): Promi
       file,
       problems: problems.filter((p) => p.severity === 'error').map(fromProblem),
       warnings: problems.filter((p) => p.severity === 'warning').map(fromProblem),
+      notes: [],
       providers: [],
       register: [],
     };
@@ -129,6 +136,10 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
     findings.push(fromProblem(w));
   }
   checkHttpsBehindProxy(config, add);
+  if (typeof config.session.secret === 'string') {
+    // a normal setup, not a mistake: said once here, never as a warning at every start
+    add('info', ['session', 'secret'], 'one secret: to change it later without signing everyone out, write it as a list and put the new secret first (the first encrypts, all decrypt; docs/sessions.md)');
+  }
   checkFiles(config, now(), add);
   checkShadowedPaths(config, add);
 
@@ -141,6 +152,7 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
     redirect_uri: new URL(realm.callback_path, origin).href,
     post_logout_redirect_uri: new URL(realm.post_logout_redirect ?? realm.paths[0] ?? '/', origin).href,
     web_origin: origin,
+    cors_origin: origin,
     backchannel_logout_uri: new URL(`/.gatehouse/backchannel-logout/${encodeURIComponent(name)}`, origin).href,
     grant_types: config.session.refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
     scopes: [...new Set(['openid', ...realm.provider.scopes])],
@@ -167,8 +179,9 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
 
   const problems = findings.filter((f) => f.severity === 'error');
   const warnings = findings.filter((f) => f.severity === 'warning');
+  const notes = findings.filter((f) => f.severity === 'info');
   const ok = problems.length === 0;
-  return { ok, exit_code: ok ? 0 : 1, file, problems, warnings, providers, upstream, register };
+  return { ok, exit_code: ok ? 0 : 1, file, problems, warnings, notes, providers, upstream, register };
 }
 
 type Add = (severity: Finding['severity'], path: KeyPath | null, message: string, fix?: string) => void;
@@ -330,6 +343,7 @@ export function formatCheck(report: CheckReport): string {
     lines.push(`    Allowed callback / redirect URI:   ${r.redirect_uri}`);
     lines.push(`    Allowed logout / post-logout URI:  ${r.post_logout_redirect_uri}`);
     lines.push(`    Allowed web origin:                ${r.web_origin}`);
+    lines.push(`    Allowed origin (CORS):             ${r.cors_origin}`);
     lines.push(`    Back-channel logout URI:           ${r.backchannel_logout_uri}`);
     lines.push(`    Token endpoint auth method:        ${r.client_auth}`);
     lines.push(`    Grant types:                       ${r.grant_types.join(', ')}`);
@@ -337,6 +351,7 @@ export function formatCheck(report: CheckReport): string {
   }
   if (report.problems.length) lines.push('problems:', ...report.problems.flatMap(formatFinding));
   if (report.warnings.length) lines.push('warnings:', ...report.warnings.flatMap(formatFinding));
+  if (report.notes.length) lines.push('notes:', ...report.notes.flatMap(formatFinding));
   const count = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
   lines.push(`${report.file}: ${report.ok ? 'ok' : 'FAILED'} — ${count(report.problems.length, 'problem')}, ${count(report.warnings.length, 'warning')}`);
   return lines.join('\n');

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * gatehouse serve | check | demo — parse argv, call modules, map outcomes to
- * exit codes: 0 ok, 1 runtime failure, 2 bad configuration.
+ * gatehouse serve | check | demo | healthcheck — parse argv (cli-args.ts, which
+ * also holds each command's --help), call modules, map outcomes to exit codes:
+ * 0 ok, 1 runtime failure, 2 bad configuration or usage.
  */
 import cluster from 'node:cluster';
 import { unwatchFile, watchFile } from 'node:fs';
@@ -11,38 +12,11 @@ import { loadConfigFile, formatProblems, type LoadedConfig } from './config/load
 import { ConfigError } from './errors.js';
 import type { RunningGateway } from './server.js';
 import type { Logger } from './observe/log.js';
+import { HELP, OVERVIEW, parseArgs, parseDemoPort, version } from './cli-args.js';
+import { describeListenError, isListenError } from './observe/port-in-use.js';
 
-// Only the config reader is loaded up front: the cluster primary of `serve` loads
-// src/cluster/primary.ts and nothing of the gateway; each command imports its own modules.
-
-const USAGE = `usage:
-  gatehouse serve [--config gateway.yaml] [--watch]   run the gateway (--watch: reload when the file changes, as on SIGHUP)
-  gatehouse check [--config gateway.yaml] [--json]   validate, reach every provider, print what to register
-  gatehouse demo                            local provider + demo helpdesk + gateway on loopback
-  gatehouse healthcheck [--config gateway.yaml]   exit 0 if this instance's /.gatehouse/healthz answers 200 (container HEALTHCHECK)`;
-
-interface Args {
-  command: string | undefined;
-  config: string;
-  json: boolean;
-  /** serve: reload when the file changes, as on SIGHUP */
-  watch: boolean;
-}
-
-function parseArgs(argv: string[]): Args {
-  const args: Args = { command: undefined, config: 'gateway.yaml', json: false, watch: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--config' || arg === '-c') args.config = argv[++i] ?? args.config;
-    else if (arg.startsWith('--config=')) args.config = arg.slice(9);
-    else if (arg === '--json') args.json = true;
-    else if (arg === '--watch') args.watch = true;
-    else if (arg === '--help' || arg === '-h') args.command = 'help';
-    else if (!args.command) args.command = arg;
-    else throw new Error(`unexpected argument ${arg}`);
-  }
-  return args;
-}
+// Only the config reader and the argument parser are loaded up front: the cluster primary of `serve`
+// loads src/cluster/primary.ts and nothing of the gateway; each command imports its own modules.
 
 function loadOrExit(file: string): ReturnType<typeof loadConfigFile> {
   try {
@@ -81,13 +55,22 @@ async function serveGateway(loaded: LoadedConfig, file: string, watch: boolean):
   const { createLogger } = await import('./observe/log.js');
   const { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } = await import('./observe/proxy-hint.js');
   const log = createLogger({ level: config.log.level, format: config.log.format });
-  for (const w of loaded.warnings) log.warn({ key: w.key, line: w.line }, `${w.file}:${w.line}:${w.column}  ${w.key}: ${w.message}`);
   const terminatorHint = untrustedTerminatorHint(config);
+  for (const w of loaded.warnings) {
+    // the loader's terse line about trusted_proxies says what terminatorHint says in full: once is enough
+    if (terminatorHint && w.key === 'public_url' && w.message.includes('trusted_proxies')) continue;
+    log.warn({ key: w.key, line: w.line }, `${w.file}:${w.line}:${w.column}  ${w.key}: ${w.message}`);
+  }
   if (terminatorHint) log.warn({ key: 'trusted_proxies', hint: UNTRUSTED_TERMINATOR_FIX }, terminatorHint);
   let running: RunningGateway;
   try {
     running = await startGateway({ config, file, logger: log, ...(process.env.GATEHOUSE_GENERATED_SIGNING_KEY ? { generatedSigningKeyPem: process.env.GATEHOUSE_GENERATED_SIGNING_KEY } : {}) });
   } catch (error) {
+    if (isListenError(error)) {
+      // an operator's mistake, not a crash: no stack trace
+      process.stderr.write(`gatehouse: ${describeListenError(error, config.listen, `choose another port with listen.port (or listen.host) in ${file}`)}\n`);
+      process.exit(1);
+    }
     log.fatal({ err: error }, 'gatehouse could not start');
     process.exit(1);
   }
@@ -206,27 +189,36 @@ async function healthcheck(file: string): Promise<void> {
   req.end();
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 async function demo(): Promise<void> {
   const { startDemoStack } = await import('./demo/stack.js');
   const { createLogger } = await import('./observe/log.js');
   const { DEMO_ACCOUNTS } = await import('./demo/provider.js');
-  const port = Number(process.env.GATEHOUSE_DEMO_PORT ?? 8080);
-  const logger = createLogger({ level: process.env.GATEHOUSE_DEMO_LOG_LEVEL ?? 'warn', format: 'json' });
-  const stack = await startDemoStack({ gatewayPort: port, logger });
+  const { DemoLogWords, demoBanner } = await import('./demo/banner.js');
+  const port = parseDemoPort(process.env.GATEHOUSE_DEMO_PORT);
+  if (typeof port === 'string') {
+    process.stderr.write(`gatehouse demo: ${port}\n`);
+    process.exit(2);
+  }
+  const level = process.env.GATEHOUSE_DEMO_LOG_LEVEL ?? 'warn';
+  if (!LOG_LEVELS.includes(level)) {
+    process.stderr.write(`gatehouse demo: GATEHOUSE_DEMO_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(level)})\n`);
+    process.exit(2);
+  }
+  const words = new DemoLogWords(process.stderr);
+  const logger = createLogger({ level, format: 'json', destination: words });
+  let stack: Awaited<ReturnType<typeof startDemoStack>>;
+  try {
+    stack = await startDemoStack({ gatewayPort: port, logger });
+  } catch (error) {
+    if (!isListenError(error)) throw error;
+    process.stderr.write(`gatehouse demo: ${describeListenError(error, { host: '127.0.0.1', port }, `choose another port with GATEHOUSE_DEMO_PORT, e.g. GATEHOUSE_DEMO_PORT=${port === 65535 ? 8081 : port + 1} npm run demo`)}\n`);
+    process.exit(1);
+  }
   const agent = DEMO_ACCOUNTS.find((a) => a.groups.includes('helpdesk-agents'))!;
   const user = DEMO_ACCOUNTS.find((a) => a.username === 'bob')!;
-  process.stdout.write(
-    [
-      'Gatehouse demo is running (loopback only):',
-      `  helpdesk as an agent:  ${stack.publicUrl}/agent      sign in as ${agent.username} / ${agent.password}`,
-      `  helpdesk as a user:    ${stack.publicUrl}/           sign in as ${user.username} / ${user.password}`,
-      `  OpenID Provider:       ${stack.provider.issuer}`,
-      `  demo helpdesk (direct, no identity): ${stack.helpdesk.url}`,
-      `  gateway endpoints:     ${stack.publicUrl}/.gatehouse/readyz  ${stack.publicUrl}/.gatehouse/jwks.json`,
-      'Press Ctrl-C to stop.',
-      '',
-    ].join('\n'),
-  );
+  process.stdout.write(demoBanner({ publicUrl: stack.publicUrl, issuer: stack.provider.issuer, helpdeskUrl: stack.helpdesk.url, agent, user }, words.release()));
   let closing = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -242,12 +234,17 @@ async function demo(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  let args: Args;
-  try {
-    args = parseArgs(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    process.exit(2);
+  const args = parseArgs(process.argv.slice(2));
+  switch (args.kind) {
+    case 'version':
+      process.stdout.write(`gatehouse ${version()}\n`);
+      return;
+    case 'help':
+      process.stdout.write(`${args.command ? HELP[args.command] : OVERVIEW}\n`);
+      return;
+    case 'usage':
+      process.stderr.write(`${args.message}\n\n${args.command ? HELP[args.command] : OVERVIEW}\n`);
+      process.exit(2);
   }
   switch (args.command) {
     case 'serve':
@@ -258,12 +255,6 @@ async function main(): Promise<void> {
       return demo();
     case 'healthcheck':
       return healthcheck(args.config);
-    case 'help':
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    default:
-      process.stderr.write(`${USAGE}\n`);
-      process.exit(2);
   }
 }
 

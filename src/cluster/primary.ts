@@ -77,12 +77,24 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     worker.on('error', () => {}); // a send to a worker that just died: its exit is handled below
     startedAt.set(worker.id, Date.now());
   };
+  // until one worker has listened, a worker's failure is the gateway's failure to start (a port in use,
+  // an unreadable key file): the worker said why; forking it again and again would only repeat that
+  let anyListened = false;
+  cluster.on('listening', () => (anyListened = true));
   cluster.on('exit', (worker, code, signal) => {
     hub.detach(worker.id);
     ports.delete(worker.id);
     const lived = Date.now() - (startedAt.get(worker.id) ?? 0);
     startedAt.delete(worker.id);
     if (stopping) return;
+    if (!anyListened && signal === null && code !== 0) {
+      stopping = true;
+      log('error', 'gatehouse could not start: a worker failed before any listened (its reason is above)', { worker: worker.process.pid, code });
+      forward('SIGTERM');
+      void metricsListener?.close();
+      exitWhenNoWorkers(1);
+      return;
+    }
     restartDelayMs = lived < QUICK_DEATH_MS ? Math.min(MAX_RESTART_DELAY_MS, Math.max(500, restartDelayMs * 2)) : 0;
     log('warn', `worker ${worker.process.pid} exited (${signal ?? code}); starting another${restartDelayMs ? ` in ${restartDelayMs} ms` : ''}`, { worker: worker.process.pid, code, signal });
     if (restartDelayMs === 0) fork();
@@ -113,10 +125,16 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       stopping = true;
       forward(signal);
       void metricsListener?.close();
-      const timer = setInterval(() => {
-        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
-      }, 100);
-      timer.unref();
+      exitWhenNoWorkers(0);
     });
   }
+}
+
+/** Exit with `code` once every worker has exited. */
+function exitWhenNoWorkers(code: number): void {
+  const done = (): void => {
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(code);
+  };
+  cluster.on('exit', done);
+  done();
 }

@@ -9,9 +9,10 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Scalar, type YAMLError } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { checkDocument, formatKeyPath, type KeyPath, type Position } from './schema-check.js';
-import { gatewaySchema } from './schema.js';
+import { gatewaySchema, type AnyNode } from './schema.js';
 import type { ConfigProblem, GatewayConfig } from './types.js';
 import { validateConfig, type PartialConfig } from './validate.js';
+import { readLayout } from './yaml-layout.js';
 
 export interface LoadedConfig {
   config: GatewayConfig;
@@ -49,9 +50,9 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     message: `YAML: ${withoutSourceText(e.message)}`,
     severity,
   });
-  const problems = [...doc.errors.map(fromYaml('error')), ...doc.warnings.map(fromYaml('warning'))];
   // After a syntax error the tree is unreliable: report the syntax, not its consequences.
-  if (doc.errors.length > 0) throw new ConfigError(sortProblems(problems));
+  if (doc.errors.length > 0) throw new ConfigError(sortProblems(syntaxProblems(text, doc.errors, file, fromYaml('error'))));
+  const problems = doc.warnings.map(fromYaml('warning'));
 
   const marks: Marks = { fromEnv: new WeakSet(), reported: new WeakSet() };
   problems.push(...interpolateDocument(doc, env, marks, (path, at, message) => ({ file, ...at, key: formatKeyPath(path), message, severity: 'error' }), position));
@@ -71,6 +72,33 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   const all = sortProblems(problems);
   if (all.some((p) => p.severity === 'error')) throw new ConfigError(all);
   return { config: checked.value as GatewayConfig, warnings: all, file };
+}
+
+/** the parser's codes for a mapping whose lines are indented unevenly */
+const LAYOUT_CODES = new Set<string>(['BAD_INDENT', 'BLOCK_AS_IMPLICIT_KEY', 'MULTILINE_IMPLICIT_KEY', 'DUPLICATE_KEY']);
+
+/**
+ * The syntax errors as the operator should read them: an indentation mistake in
+ * plain words at the line to change (yaml-layout.ts), and what is still wrong
+ * after those lines are repaired in the parser's words, one problem per line.
+ */
+function syntaxProblems(text: string, errors: YAMLError[], file: string, fromYaml: (e: YAMLError) => ConfigProblem): ConfigProblem[] {
+  let remaining = errors;
+  const problems: ConfigProblem[] = [];
+  const reading = errors.some((e) => LAYOUT_CODES.has(e.code)) ? readLayout(text) : null;
+  if (reading !== null && reading.problems.length > 0) {
+    for (const p of reading.problems) problems.push({ file, line: p.line, column: p.column, key: formatKeyPath(p.path), message: p.message, severity: 'error' });
+    const twice = reading.problems.some((p) => p.message.startsWith('is written twice'));
+    const lineCounter = new LineCounter();
+    remaining = parseDocument(reading.repaired, { lineCounter, prettyErrors: false, uniqueKeys: true }).errors.filter((e) => !(twice && e.code === 'DUPLICATE_KEY'));
+  }
+  const lines = new Set(problems.map((p) => p.line));
+  for (const p of remaining.map(fromYaml)) {
+    // the parser often says two things about one place ("Nested mappings…", "Implicit keys…"): the first is enough
+    if (!lines.has(p.line)) problems.push(p);
+    lines.add(p.line);
+  }
+  return problems;
 }
 
 /**
@@ -114,7 +142,7 @@ const VARIABLE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;
  * `${NAME:-default}` → default when NAME is unset or empty, `$${` → a literal `${`.
  * One pass: a variable's value is never itself expanded.
  */
-export function interpolateString(text: string, env: NodeJS.ProcessEnv): Interpolated {
+export function interpolateString(text: string, env: NodeJS.ProcessEnv, options: { secret?: boolean } = {}): Interpolated {
   const problems: string[] = [];
   let substituted = false;
   const out = text.replace(REFERENCE, (match: string, inner: string | undefined) => {
@@ -134,7 +162,12 @@ export function interpolateString(text: string, env: NodeJS.ProcessEnv): Interpo
     const value = env[name];
     if (fallback !== undefined) return value === undefined || value === '' ? fallback : value;
     if (value === undefined) {
-      problems.push(`environment variable ${name} is not set (use \${${name}:-default} for a default)`);
+      // a default for a secret would be a secret written in the file: say how to set the variable instead
+      problems.push(
+        options.secret
+          ? `environment variable ${name} is not set: set it where gatehouse starts (export ${name}=…, docker run -e ${name}, or Environment=${name}=… in a systemd unit); a secret takes no default`
+          : `environment variable ${name} is not set (use \${${name}:-default} for a default)`,
+      );
       return '';
     }
     return value;
@@ -164,7 +197,7 @@ function interpolateDocument(
     } else if (isSeq(node)) {
       node.items.forEach((item, i) => walk(item, [...path, i]));
     } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('$')) {
-      const result = interpolateString(node.value, env);
+      const result = interpolateString(node.value, env, { secret: isSecretKey(path) });
       const at = position(node.range?.[0] ?? 0);
       for (const message of result.problems) problems.push(problem(path, at, message));
       if (result.problems.length > 0) marks.reported.add(node);
@@ -174,6 +207,19 @@ function interpolateDocument(
   };
   walk(doc.contents, []);
   return problems;
+}
+
+/** true when the schema marks the key at `path` as a secret (session.secret, client_secret, …) */
+function isSecretKey(path: KeyPath): boolean {
+  let node: AnyNode | undefined = gatewaySchema;
+  for (const part of path) {
+    if (node === undefined) return false;
+    if (node.kind === 'object') node = (node.keys as Record<string, AnyNode>)[String(part)];
+    else if (node.kind === 'map') node = node.values;
+    else if (node.kind === 'list' || node.kind === 'string-or-list') node = node.items;
+    else return false;
+  }
+  return node !== undefined && 'secret' in node && node.secret === true;
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {

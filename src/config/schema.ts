@@ -203,7 +203,7 @@ export const gatewaySchema = obj(
           required: true,
           secret: true,
           description:
-            'At least 32 characters of entropy. A list enables rotation: the first encrypts, all decrypt. Use ${ENV} rather than writing it here.',
+            'At least 32 characters, made by a generator (openssl rand -base64 32): a secret that repeats itself or has fewer than 8 different characters is refused. A list enables rotation: the first encrypts, all decrypt. Use ${ENV} rather than writing it here.',
         }),
         store: oneOf(['cookie', 'redis'], { default: 'cookie', description: 'cookie: stateless, encrypted in the browser; redis: server-side, only a ticket in the cookie.' }),
         redis_url: str({ description: 'redis:// or rediss:// URL; required when store is redis. With store: cookie, instances share revocations (sign-out, back-channel logout, sign out everywhere), sign-in states and refresh locks through it (docs/sessions.md).' }),
@@ -251,7 +251,7 @@ export const gatewaySchema = obj(
             minItems: 1,
             description: 'Path prefixes owned by this realm; the longest matching prefix wins.',
           }),
-          callback_path: str({ required: true, ...PATH, description: 'Redirect URI path registered at the provider.' }),
+          callback_path: str({ required: true, ...PATH, description: 'Redirect URI path registered at the provider, character for character: no trailing "/".' }),
           logout_path: str({ ...PATH, description: 'Sign-out path; default <first path>/logout.' }),
           post_logout_redirect: str({ description: 'Where the browser lands after sign-out: a path, or a URL on public_url or allowed_redirects.' }),
           login: oneOf(['automatic', 'button'], { default: 'automatic', description: 'automatic: redirect straight to the provider; button: show a sign-in page.' }),
@@ -287,7 +287,11 @@ export const gatewaySchema = obj(
                 str({ pattern: /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, patternHint: 'a domain like example.com (no @)', description: 'a domain' }),
                 { default: [], description: 'Allowed email domains; requires email_verified unless allow_unverified_email.' },
               ),
-              allow_unverified_email: bool({ default: false, description: 'Accept an email whose email_verified is not true.' }),
+              allow_unverified_email: bool({
+                default: false,
+                description:
+                  'Accept an email whose email_verified is not true. Also required to use email_domains with claims.email other than email (email_verified speaks for the email claim only), e.g. Entra ID\'s preferred_username.',
+              }),
               claims: map(stringOrList(anyString, { description: 'a value, or a list of which any one suffices' }), {
                 keyName: 'claim',
                 default: {},

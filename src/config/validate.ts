@@ -23,6 +23,36 @@ export interface ValidateWhere {
 }
 
 const MIN_SECRET_LENGTH = 32;
+export const MAKE_A_SECRET = `make one with: openssl rand -base64 32   (or: node -e "console.log(require('node:crypto').randomBytes(32).toString('base64'))")`;
+/** below this many different characters a 32+ character secret was typed, not generated */
+const MIN_DISTINCT_CHARACTERS = 8;
+
+/**
+ * Why a secret of the right length is still obviously chosen by a person, or
+ * undefined. Generated secrets (openssl rand -base64 32, -hex 16) have a dozen
+ * or more different characters and no long repeats; "aaaa…" and
+ * "changeme-changeme-…" have neither.
+ */
+export function secretWeakness(secret: string): string | undefined {
+  const distinct = new Set(secret).size;
+  if (distinct < MIN_DISTINCT_CHARACTERS) return `it has only ${distinct} different character${distinct === 1 ? '' : 's'}`;
+  // characters that copy a run of 4 or more seen earlier: a generated secret has almost none
+  let copied = 0;
+  for (let i = 1; i < secret.length; ) {
+    let longest = 0;
+    for (let from = 0; from < i; from++) {
+      let n = 0;
+      while (i + n < secret.length && secret[from + n] === secret[i + n]) n++;
+      longest = Math.max(longest, n);
+    }
+    if (longest >= 4) {
+      copied += longest;
+      i += longest;
+    } else i++;
+  }
+  if (copied * 2 > secret.length) return 'most of it repeats itself';
+  return undefined;
+}
 const RESERVED_PREFIX = '/.gatehouse';
 /** set by the gateway on every authorization request; an operator may not override them */
 const RESERVED_AUTH_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'response_mode'];
@@ -108,12 +138,14 @@ function checkSession(config: PartialConfig, error: Report, warn: Report): void 
   if (secrets !== undefined) {
     secrets.forEach((secret, i) => {
       const path = typeof session.secret === 'string' ? ['session', 'secret'] : ['session', 'secret', i];
-      // the length only: a secret is never echoed
-      if (secret.length < MIN_SECRET_LENGTH) error(path, `must be at least ${MIN_SECRET_LENGTH} characters (got ${secret.length})`);
+      // the length and the kind of weakness only: a secret is never echoed
+      if (secret.length < MIN_SECRET_LENGTH) error(path, `must be at least ${MIN_SECRET_LENGTH} characters (got ${secret.length}); ${MAKE_A_SECRET}`);
+      else {
+        const weak = secretWeakness(secret);
+        if (weak !== undefined) error(path, `does not look random: ${weak}; ${MAKE_A_SECRET}`);
+      }
     });
-    if (typeof session.secret === 'string') {
-      warn(['session', 'secret'], 'a single secret cannot be rotated without signing everyone out; write it as a list (first encrypts, all decrypt)');
-    }
+    // A single secret (not a list) is a normal setup: check mentions rotation as a note, not a warning.
   }
   if (session.store === 'redis' && session.redis_url === undefined) error(['session', 'redis_url'], 'required when store is redis');
   if (session.redis_url !== undefined) {
@@ -188,6 +220,10 @@ function checkRealms(config: PartialConfig, publicUrl: URL | undefined, error: R
       else endpoints.set(path, `realm ${name}'s ${kind}`);
     }
 
+    // the provider compares the redirect URI character for character; a trailing "/" is a different URI
+    if (realm.callback_path !== undefined && realm.callback_path.length > 1 && realm.callback_path.endsWith('/')) {
+      error(at('callback_path'), `must not end with "/": the provider compares the registered redirect URI character for character (got "${realm.callback_path}"; try "${realm.callback_path.replace(/\/+$/, '')}")`);
+    }
     if (realm.callback_path !== undefined && realm.paths !== undefined && realm.paths.length > 0 && !realm.paths.some((p) => isUnderPath(realm.callback_path!, p))) {
       warn(at('callback_path'), `is not under any of this realm's paths (${realm.paths.join(', ')}), so the sign-in response is handled outside the realm's own URL space`);
     }
@@ -200,6 +236,7 @@ function checkRealms(config: PartialConfig, publicUrl: URL | undefined, error: R
       );
     }
     checkProvider(realm, at, error, warn);
+    checkEmailClaim(realm, at, error);
   }
 }
 
@@ -231,6 +268,23 @@ function checkProvider(realm: DeepPartial<RealmConfig>, at: (...path: string[]) 
   if ((realm.allow?.email_domains?.length ?? 0) > 0 && provider.scopes !== undefined && !provider.scopes.includes('email')) {
     warn(at('provider', 'scopes'), 'lack "email" while allow.email_domains is set: the provider may not send the email claim');
   }
+}
+
+/**
+ * email_verified speaks for the "email" claim only (OIDC Core 5.1). With another
+ * claim as the email (Entra's preferred_username, which the README suggests when
+ * people have no mailbox), allow.email_domains would check a value nothing
+ * verified, and at some providers the person chooses it. Refused unless the
+ * operator says the unverified value is acceptable.
+ */
+function checkEmailClaim(realm: DeepPartial<RealmConfig>, at: (...path: string[]) => KeyPath, error: Report): void {
+  const claim = realm.claims?.email;
+  if (claim === undefined || claim === 'email' || (realm.allow?.email_domains?.length ?? 0) === 0 || realm.allow?.allow_unverified_email === true) return;
+  error(
+    at('claims', 'email'),
+    `is "${claim}" while allow.email_domains is set, but email_verified vouches only for the "email" claim, so the domain would be checked on a value nobody verified. ` +
+      'Write claims.email: email, or restrict with allow.claims instead, or, if the provider itself controls this claim (for example Entra ID\'s user principal name), say so with allow.allow_unverified_email: true',
+  );
 }
 
 function httpsUnlessLoopback(path: KeyPath, text: string, url: URL, error: Report): void {

@@ -28,10 +28,21 @@ t.test('gateway.yaml names its schema on the first line', async (t) => {
   t.equal(readFileSync(file, 'utf8').split('\n')[0], '# yaml-language-server: $schema=./gateway.schema.json');
 });
 
+t.test('an unset variable: a default is suggested for a plain key, never for a secret (issue 15, item 4)', async (t) => {
+  const error = t.throws(() => loadConfigFile(file, {})) as ConfigError;
+  const message = (key: string) => error.problems.find((p) => p.key === key)?.message;
+  t.equal(message('realms.agent.provider.client_id'), 'environment variable AGENT_CLIENT_ID is not set (use ${AGENT_CLIENT_ID:-default} for a default)');
+  t.equal(
+    message('realms.agent.provider.client_secret'),
+    'environment variable AGENT_CLIENT_SECRET is not set: set it where gatehouse starts (export AGENT_CLIENT_SECRET=…, docker run -e AGENT_CLIENT_SECRET, or Environment=AGENT_CLIENT_SECRET=… in a systemd unit); a secret takes no default',
+  );
+  t.notMatch(message('session.secret[0]'), /:-default/);
+});
+
 t.test('without its variables, gateway.yaml names each one missing', async (t) => {
   const error = t.throws(() => loadConfigFile(file, {})) as ConfigError;
   t.same(
-    error.problems.map((p) => p.message.replace(/ \(use .*/, '')),
+    error.problems.map((p) => p.message.replace(/ \(use .*|: set it where .*/, '')),
     ['GATEHOUSE_SESSION_SECRET', 'AGENT_CLIENT_ID', 'AGENT_CLIENT_SECRET', 'USER_CLIENT_ID', 'USER_CLIENT_SECRET'].map((name) => `environment variable ${name} is not set`),
   );
 });

@@ -25,8 +25,8 @@ t.test('an unset variable is a problem at that scalar, naming the variable', asy
 t.test('a value that needed an unset variable is reported once, not again by later checks', async (t) => {
   const text = MINIMAL.replace(`client_secret: ${CLIENT_SECRET}`, 'client_secret: ${AGENT_CLIENT_SECRET}').replace(/secret: session-secret\S+/, 'secret: ${S}');
   t.same(summary(errorsOf(text)), [
-    'session.secret: environment variable S is not set (use ${S:-default} for a default)',
-    'realms.agent.provider.client_secret: environment variable AGENT_CLIENT_SECRET is not set (use ${AGENT_CLIENT_SECRET:-default} for a default)',
+    'session.secret: environment variable S is not set: set it where gatehouse starts (export S=…, docker run -e S, or Environment=S=… in a systemd unit); a secret takes no default',
+    'realms.agent.provider.client_secret: environment variable AGENT_CLIENT_SECRET is not set: set it where gatehouse starts (export AGENT_CLIENT_SECRET=…, docker run -e AGENT_CLIENT_SECRET, or Environment=AGENT_CLIENT_SECRET=… in a systemd unit); a secret takes no default',
   ]);
 });
 

@@ -55,7 +55,7 @@ t.test('formatProblems counts problems and warnings', async (t) => {
 });
 
 t.test('a missing key points at its parent mapping', async (t) => {
-  const text = 'public_url: https://h.example.com\nupstream:\n  url: http://u\nsession:\n  secret: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\nrealms:\n  agent:\n    paths: [/agent]\n    provider:\n      issuer: https://idp.example.com\n      client_secret: x\n';
+  const text = 'public_url: https://h.example.com\nupstream:\n  url: http://u\nsession:\n  secret: [Tq4Wm8Zr2Xv6Bn0Lk3Jh7Gf1Ds5Pa9Ce]\nrealms:\n  agent:\n    paths: [/agent]\n    provider:\n      issuer: https://idp.example.com\n      client_secret: x\n';
   const problems = problemsOf(text).filter((p) => p.severity === 'error');
   t.match(problems, [
     { key: 'realms.agent.callback_path', message: 'required key is missing', line: 7, column: 3 },

@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { errorsOf, problemsOf, summary, variant } from './fixtures/config.js';
+import { MAKE_A_SECRET } from '../../src/config/validate.js';
 
 type Change = (c: Record<string, any>) => void;
 const cases: [string, Change, string][] = [
@@ -30,8 +31,16 @@ const cases: [string, Change, string][] = [
   ['logout_path not under /.gatehouse/', (c) => (c.realms.agent.logout_path = '/.gatehouse/logout'), 'realms.agent.logout_path: "/.gatehouse/logout" is under /.gatehouse/, which is reserved for the gateway'],
   ['realm paths not under /.gatehouse/', (c) => c.realms.agent.paths.push('/.gatehouse'), 'realms.agent.paths[1]: is under /.gatehouse/, which is reserved for the gateway'],
   ['paths unique across realms', (c) => (c.realms.user.paths = ['/', '/agent/']), 'realms.user.paths[1]: is already a path of realm agent'],
-  ['session.secret at least 32 characters', (c) => (c.session.secret = 'x'.repeat(31)), 'session.secret: must be at least 32 characters (got 31)'],
-  ['each session.secret at least 32 characters', (c) => c.session.secret.push('short'), 'session.secret[1]: must be at least 32 characters (got 5)'],
+  ['session.secret at least 32 characters', (c) => (c.session.secret = 'x'.repeat(31)), `session.secret: must be at least 32 characters (got 31); ${MAKE_A_SECRET}`],
+  ['each session.secret at least 32 characters', (c) => c.session.secret.push('short'), `session.secret[1]: must be at least 32 characters (got 5); ${MAKE_A_SECRET}`],
+  // issue 15, item 5: long enough, obviously not random
+  ['session.secret of one repeated character', (c) => (c.session.secret = 'a'.repeat(44)), `session.secret: does not look random: it has only 1 different character; ${MAKE_A_SECRET}`],
+  ['session.secret that repeats a word', (c) => (c.session.secret = 'changeme-changeme-changeme-changeme'), `session.secret: does not look random: most of it repeats itself; ${MAKE_A_SECRET}`],
+  ['session.secret in a list, of few characters', (c) => c.session.secret.push('abababababababababababababababbbaaab'), `session.secret[1]: does not look random: it has only 2 different characters; ${MAKE_A_SECRET}`],
+  // issue 15, item 2: the provider compares redirect URIs character for character
+  ['callback_path without a trailing slash', (c) => (c.realms.agent.callback_path = '/agent/login/callback/'), 'realms.agent.callback_path: must not end with "/": the provider compares the registered redirect URI character for character (got "/agent/login/callback/"; try "/agent/login/callback")'],
+  // issue 11, finding 5: email_verified vouches for "email" only
+  ['email_domains checked on another email claim', (c) => ((c.realms.agent.allow = { email_domains: ['example.com'] }), (c.realms.agent.claims = { email: 'preferred_username' })), 'realms.agent.claims.email: is "preferred_username" while allow.email_domains is set, but email_verified vouches only for the "email" claim, so the domain would be checked on a value nobody verified. Write claims.email: email, or restrict with allow.claims instead, or, if the provider itself controls this claim (for example Entra ID\'s user principal name), say so with allow.allow_unverified_email: true'],
   ['session.secret list not empty', (c) => (c.session.secret = []), 'session.secret: must list at least one entry'],
   ['store redis requires redis_url', (c) => (c.session.store = 'redis'), 'session.redis_url: required when store is redis'],
   ['redis_url is redis:// or rediss://', (c) => ((c.session.store = 'redis'), (c.session.redis_url = 'http://:pw@cache:6379')), 'session.redis_url: must be a redis:// or rediss:// URL (got "http://:***@cache:6379")'],
