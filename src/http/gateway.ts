@@ -52,6 +52,8 @@ export interface Gateway {
   refresher: SessionRefresher | null;
   /** failed callbacks per client address, for rate limiting */
   readonly failedCallbacks: Map<string, { count: number; resetAt: number }>;
+  /** set when the gateway starts to drain (shutdown): readiness answers 503 from then on */
+  draining?: boolean;
 }
 
 export function createUpstreamPool(runtime: Runtime): Pool {
