@@ -96,6 +96,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     providers,
     generatedSigningKeyPem: options.generatedSigningKeyPem,
     jwksCooldownMs: options.jwksCooldownMs,
+    now: options.now,
     onProviderEvent: (realm: string, event: import('./oidc/provider.js').ProviderEvent) => {
       metrics.provider(realm, event.type, event.ok);
       if (!event.ok) log.warn({ realm, kind: event.type, code: event.type === 'discovery' ? event.error.code : undefined, detail: event.type === 'discovery' ? event.error.detail : event.detail }, `provider ${event.type} failed`);

@@ -96,6 +96,8 @@ export interface RuntimeDeps {
   onProviderEvent?: (realm: string, event: ProviderEvent) => void;
   /** test hook: JWKS refetch cooldown */
   jwksCooldownMs?: number;
+  /** the gateway's clock, for the providers' health looks */
+  now?: (() => number) | undefined;
 }
 
 function ms(text: string): number {
@@ -168,6 +170,7 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
       provider = new ProviderClient({
         issuer: rc.provider.issuer,
         ...(deps.jwksCooldownMs !== undefined ? { jwksCooldownMs: deps.jwksCooldownMs } : {}),
+        ...(deps.now ? { now: deps.now } : {}),
         onEvent: (event) => deps.onProviderEvent?.(name, event),
       });
       deps.providers.set(key, provider);

@@ -31,6 +31,8 @@ export interface ProviderClientOptions {
   /** first retry delay after a failed discovery or JWKS fetch; doubles up to 60 s */
   retryBaseMs?: number;
   onEvent?: (event: ProviderEvent) => void;
+  /** the clock health looks are timed with (the gateway's; tests move it) */
+  now?: () => number;
 }
 
 export type ProviderEvent =
@@ -90,10 +92,15 @@ export function parseDiscovery(doc: Record<string, unknown> | null, issuer: stri
   };
 }
 
-/** A sign-in trusts the last look at the provider for this long; older, it looks again first. */
-export const HEALTH_MAX_AGE_MS = 5000;
+/**
+ * A sign-in start sends a person to the provider only if the provider answered a look less than this
+ * long ago; older, the sign-in waits for a new look (one at a time, shared by every sign-in waiting).
+ * Short, so a provider that went down is noticed within a second; long enough that under load the
+ * provider sees about one look a second per process, not one per navigation.
+ */
+export const HEALTH_MAX_AGE_MS = 1000;
 /** While the provider is down, requests never look more often than this (the retry timer backs off further). */
-const MIN_PROBE_INTERVAL_MS = 1000;
+export const MIN_PROBE_INTERVAL_MS = 1000;
 const MAX_RETRY_DELAY_MS = 60_000;
 
 export class ProviderClient {
@@ -109,15 +116,18 @@ export class ProviderClient {
   private healthy = false;
   private checkedAt = 0;
   private probing: Promise<boolean> | null = null;
-  /** JWKS refetches: the last success, and no fetch before retryAt after failures (backoff, no stampede) */
+  /** JWKS refetches: the last success, and no fetch before retryAt after failures (backoff, no stampede); real time, like jose's own cache */
   private keysFetchedAt = 0;
   private keysRetryAt = 0;
   private keysRetryDelayMs: number;
   private keysFetching: Promise<boolean> | null = null;
   private localKeys: { source: unknown; getKey: JWTVerifyGetKey } | null = null;
 
+  private readonly now: () => number;
+
   constructor(private readonly options: ProviderClientOptions) {
     this.issuer = options.issuer;
+    this.now = options.now ?? Date.now;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.retryDelayMs = options.retryBaseMs ?? 1000;
     this.keysRetryDelayMs = options.retryBaseMs ?? 1000;
@@ -203,24 +213,25 @@ export class ProviderClient {
 
   /** Readiness, looking at the provider again first when the last look is older than maxAgeMs. */
   async checkReady(maxAgeMs = MIN_PROBE_INTERVAL_MS): Promise<boolean> {
-    if (this.loaded && Date.now() - this.checkedAt >= maxAgeMs) await this.probe();
+    if (this.loaded && this.now() - this.checkedAt >= maxAgeMs) await this.probe();
     return this.isReady();
   }
 
   /** The metadata when ensureReady() would hand it over without a look at the provider first; otherwise null. */
   readyMetadata(): ProviderMetadata | null {
-    if (this.loaded === null || !this.healthy || Date.now() - this.checkedAt >= HEALTH_MAX_AGE_MS) return null;
+    if (this.loaded === null || !this.healthy || this.now() - this.checkedAt >= HEALTH_MAX_AGE_MS) return null;
     return this.loaded.metadata;
   }
 
   /**
    * The metadata, discovering now (single-flight) if not loaded yet. Once loaded,
-   * a look older than HEALTH_MAX_AGE_MS is renewed first, so a sign-in is not sent
-   * to a provider that went down: it gets GH_DISCOVERY_FAILED (a 503 page) instead.
+   * a look older than HEALTH_MAX_AGE_MS is renewed first (single-flight: every
+   * caller waiting shares it), so a sign-in is not sent to a provider that went
+   * down: it gets GH_DISCOVERY_FAILED (a 503 page) instead.
    */
   async ensureReady(): Promise<ProviderMetadata> {
     if (this.loaded) {
-      const age = Date.now() - this.checkedAt;
+      const age = this.now() - this.checkedAt;
       if (this.healthy ? age >= HEALTH_MAX_AGE_MS : age >= MIN_PROBE_INTERVAL_MS) await this.probe();
       if (!this.healthy) throw this.lastError ?? new GatehouseError('GH_DISCOVERY_FAILED', 'provider unreachable');
       return this.loaded.metadata;
@@ -259,7 +270,7 @@ export class ProviderClient {
       }
       this.loaded = { metadata, jwks };
       this.healthy = true;
-      this.checkedAt = Date.now();
+      this.checkedAt = this.now();
       this.keysFetchedAt = Date.now();
       this.lastError = null;
       this.retryDelayMs = this.options.retryBaseMs ?? 1000;
@@ -309,7 +320,8 @@ export class ProviderClient {
         },
       )
       .finally(() => {
-        this.checkedAt = Date.now();
+        // when the answer (or the failure) came: the trust runs from here
+        this.checkedAt = this.now();
         this.probing = null;
       });
     return this.probing;
