@@ -1,10 +1,14 @@
 // A real redis-server for one test file: loopback only, an ephemeral port, no
-// persistence (`--save '' --appendonly no`), stopped by its own PID. It can be
+// persistence (`--save '' --appendonly no`) unless asked for `appendonly` (then
+// `--appendonly yes` in a temp data directory of its own), stopped by its own PID. It can be
 // stopped and started again on the same port during a test, to play an outage
 // (data is lost, as with any Redis without persistence), or paused with
 // SIGSTOP/SIGCONT, to play a Redis that hangs without closing connections.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from '../../src/demo/stack.js';
 
 export interface RedisServer {
@@ -49,13 +53,20 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export async function startRedis(): Promise<RedisServer> {
+export interface RedisOptions {
+  /** `--appendonly yes` (every write logged, replayed on start) in a data directory kept across stop/start */
+  appendonly?: boolean;
+}
+
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   const port = await freePort();
+  const dataDir = options.appendonly ? mkdtempSync(join(tmpdir(), 'gatehouse-redis-')) : null;
+  const persistence = dataDir ? ['--dir', dataDir, '--save', '', '--appendonly', 'yes'] : ['--save', '', '--appendonly', 'no'];
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
 
   const launch = async (): Promise<void> => {
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], {
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--protected-mode', 'yes', '--loglevel', 'warning'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child = proc;
@@ -95,6 +106,9 @@ export async function startRedis(): Promise<RedisServer> {
     resume() {
       if (child?.pid !== undefined) process.kill(child.pid, 'SIGCONT');
     },
-    close: stop,
+    async close() {
+      await stop();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
