@@ -10,7 +10,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { connect } from 'node:net';
 import { request } from 'undici';
 import { LineCounter, parseDocument } from 'yaml';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
@@ -22,8 +21,10 @@ import { jsonObject, providerRequest } from './oidc/http.js';
 import { compilePublicPaths } from './http/realm.js';
 import { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } from './observe/proxy-hint.js';
 import { checkProviderSupport, clockFindings, type ProviderReport } from './check-provider.js';
+import { PERSISTENCE_FIX, describePersistence, probeRedis, type RedisReport } from './check-redis.js';
 
 export type { ProviderReport } from './check-provider.js';
+export type { RedisReport } from './check-redis.js';
 
 export interface Finding {
   /** info: worth knowing, nothing to fix (printed under "notes:") */
@@ -62,6 +63,8 @@ export interface CheckReport {
   notes: Finding[];
   providers: ProviderReport[];
   upstream?: { url: string; reachable: boolean; status?: number | undefined; error?: string | undefined } | undefined;
+  /** session.redis_url: reachable, and whether it keeps sessions across its own restart */
+  redis?: RedisReport | undefined;
   register: Registration[];
 }
 
@@ -161,11 +164,12 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
   const byIssuer = new Map<string, string[]>();
   const documents = new Map<string, Record<string, unknown>>();
   for (const [name, realm] of Object.entries(config.realms)) byIssuer.set(realm.provider.issuer, [...(byIssuer.get(realm.provider.issuer) ?? []), name]);
-  const [providers, upstream] = await Promise.all([
+  const [providers, upstream, redis] = await Promise.all([
     Promise.all([...byIssuer].map(([issuer, realms]) => probeProvider(issuer, realms, timeoutMs, now, documents))),
     probeUpstream(config.upstream.url, timeoutMs),
-    config.session.store === 'redis' && config.session.redis_url ? probeRedis(config.session.redis_url, timeoutMs, add) : undefined,
+    config.session.redis_url ? probeRedis(config.session.redis_url, timeoutMs) : undefined,
   ]);
+  if (redis) checkRedis(config, redis, add);
 
   for (const provider of providers) {
     if (provider.error) add('error', ['realms', provider.realms[0]!, 'provider', 'issuer'], `provider ${provider.issuer} (realms ${provider.realms.join(', ')}): ${provider.error}`);
@@ -181,7 +185,19 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
   const warnings = findings.filter((f) => f.severity === 'warning');
   const notes = findings.filter((f) => f.severity === 'info');
   const ok = problems.length === 0;
-  return { ok, exit_code: ok ? 0 : 1, file, problems, warnings, notes, providers, upstream, register };
+  return { ok, exit_code: ok ? 0 : 1, file, problems, warnings, notes, providers, upstream, redis, register };
+}
+
+/** Redis must answer (store: redis), and should keep what it holds when it restarts. */
+function checkRedis(config: GatewayConfig, redis: RedisReport, add: Add): void {
+  if (!redis.reachable) {
+    if (config.session.store === 'redis') add('error', ['session', 'redis_url'], `Redis at ${redis.address}: ${redis.error}; every signed-in request would answer 503`);
+    return;
+  }
+  if (redis.persistence === 'none') {
+    const lost = config.session.store === 'redis' ? 'every session is lost (everyone signs in again) and so is every sign-out it remembered' : 'every sign-out it remembered is lost (a signed-out cookie that has not expired works again)';
+    add('warning', ['session', 'redis_url'], `Redis at ${redis.address} keeps nothing across its own restart (appendonly ${redis.appendonly}, save "${redis.save}"): when it restarts, ${lost}`, PERSISTENCE_FIX);
+  }
 }
 
 type Add = (severity: Finding['severity'], path: KeyPath | null, message: string, fix?: string) => void;
@@ -294,27 +310,6 @@ async function probeUpstream(url: string, timeoutMs: number): Promise<NonNullabl
   }
 }
 
-/** A Redis PING over a plain socket: enough to tell "not listening" and "wants a password" apart. */
-function probeRedis(redisUrl: string, timeoutMs: number, add: Add): Promise<void> {
-  const url = new URL(redisUrl);
-  if (url.protocol === 'rediss:') return Promise.resolve(); // TLS: leave it to the gateway's own client
-  return new Promise((resolve) => {
-    const socket = connect({ host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 6379), timeout: timeoutMs });
-    const done = (problem?: string): void => {
-      socket.destroy();
-      if (problem) add('error', ['session', 'redis_url'], `Redis at ${url.host}: ${problem}; every signed-in request would answer 503`);
-      resolve();
-    };
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      const reply = data.toString('utf8');
-      done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH') ? undefined : `unexpected answer to PING (${reply.slice(0, 40).trim()})`);
-    });
-    socket.once('timeout', () => done(`no answer within ${timeoutMs} ms`));
-    socket.once('error', (error: NodeJS.ErrnoException) => done(`cannot connect (${error.code ?? error.message})`));
-  });
-}
-
 function formatFinding(f: Finding): string[] {
   // the loader's own layout: `gateway.yaml:23:7  realms.agent.provider.issuer: message`
   const lines = [`  ${f.at ? `${f.at}  ` : ''}${f.key ? `${f.key}: ` : ''}${f.message}`];
@@ -338,6 +333,7 @@ export function formatCheck(report: CheckReport): string {
     if (p.discovery === 'ok') lines.push(`  end_session_endpoint: ${p.end_session_endpoint ?? 'none'}   back-channel logout: ${p.backchannel_logout_supported ? 'supported' : 'not advertised'}`);
   }
   if (report.upstream) lines.push(`upstream ${report.upstream.url}: ${report.upstream.reachable ? `reachable (HTTP ${report.upstream.status})` : `NOT reachable (${report.upstream.error})`}`);
+  if (report.redis) lines.push(`redis ${report.redis.address}: ${report.redis.reachable ? `reachable; persistence: ${describePersistence(report.redis)}` : `NOT reachable (${report.redis.error})`}`);
   for (const r of report.register) {
     lines.push(`register at ${r.issuer} for realm ${r.realm} (client_id ${r.client_id}):`);
     lines.push(`    Allowed callback / redirect URI:   ${r.redirect_uri}`);

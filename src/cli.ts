@@ -6,8 +6,6 @@
  */
 import cluster from 'node:cluster';
 import { unwatchFile, watchFile } from 'node:fs';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { loadConfigFile, formatProblems, type LoadedConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
 import type { RunningGateway } from './server.js';
@@ -51,7 +49,7 @@ async function serve(file: string, watch: boolean): Promise<void> {
 /** One gateway process: the only process with workers: 1, or one worker of a cluster. */
 async function serveGateway(loaded: LoadedConfig, file: string, watch: boolean): Promise<void> {
   const { config } = loaded;
-  const { startGateway } = await import('./server.js');
+  const { startGateway, drainBoundMs } = await import('./server.js');
   const { createLogger } = await import('./observe/log.js');
   const { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } = await import('./observe/proxy-hint.js');
   const log = createLogger({ level: config.log.level, format: config.log.format });
@@ -103,47 +101,31 @@ async function serveGateway(loaded: LoadedConfig, file: string, watch: boolean):
       if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino) reload('file changed');
     });
   }
-  drainOnSignals(running, log);
+  drainOnSignals(running, log, drainBoundMs);
 }
 
 /**
  * SIGTERM/SIGINT: stop accepting, answer what is in flight, then exit 0 — within
  * a bound (upstream.timeout, at most 25 s, plus a second), so an orchestrator's
- * grace period is never overrun. WebSockets have no natural end: they are closed
- * at once, so their clients reconnect to another instance while requests drain.
+ * grace period is never overrun. Every answer after the signal says
+ * Connection: close, and the process exits as soon as the last connection has
+ * closed (src/http/drain.ts). WebSockets are closed at once, so their clients
+ * reconnect to another instance while requests drain.
  */
-function drainOnSignals(running: RunningGateway, log: Logger): void {
-  const server = running.app.server;
-  const sockets = new Set<Socket>();
-  const upgraded = new Set<Duplex>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  server.on('upgrade', (_req, socket: Duplex) => {
-    upgraded.add(socket);
-    socket.once('close', () => upgraded.delete(socket));
-  });
+function drainOnSignals(running: RunningGateway, log: Logger, drainBoundMs: (runtime: RunningGateway['gw']['runtime']) => number): void {
   let closing = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       if (closing) return;
       closing = true;
-      const boundMs = Math.min(running.gw.runtime.upstream.timeoutMs, 25_000) + 1000;
-      log.info({ signal, in_flight_connections: sockets.size, websockets: upgraded.size, bound_ms: boundMs }, 'draining in-flight requests');
+      const { size, websockets } = running.connections;
+      const drained = running.close();
+      log.info({ signal, in_flight_connections: size, websockets, bound_ms: drainBoundMs(running.gw.runtime) }, 'draining in-flight requests');
       unwatchFile(running.gw.runtime.file);
-      for (const socket of upgraded) socket.destroy();
-      // a keep-alive connection whose request ends during the drain goes idle; close it then, not at its timeout
-      const idle = setInterval(() => (server as { closeIdleConnections?: () => void }).closeIdleConnections?.(), 100);
-      idle.unref();
-      const cut = setTimeout(() => {
-        log.warn({ connections: sockets.size }, 'drain bound reached; closing the remaining connections');
-        for (const socket of sockets) socket.destroy();
-      }, boundMs);
-      cut.unref();
-      const hardStop = setTimeout(() => process.exit(0), boundMs + 2000);
+      // close() cuts connections at the bound; this only guards against a close that hangs past it
+      const hardStop = setTimeout(() => process.exit(0), drainBoundMs(running.gw.runtime) + 2000);
       hardStop.unref();
-      running.close().then(
+      drained.then(
         () => {
           log.info('drained; exiting');
           process.exit(0);

@@ -12,6 +12,7 @@ import type { GatewayConfig } from './config/types.js';
 import { buildRuntime, type Runtime } from './config/runtime.js';
 import type { ProviderClient } from './oidc/provider.js';
 import { buildApp } from './http/app.js';
+import { ConnectionDrain } from './http/drain.js';
 import { createUpstreamPool, type Gateway } from './http/gateway.js';
 import { SessionCache } from './session/cache.js';
 import { UpstreamSlots } from './http/upstream-slots.js';
@@ -54,9 +55,21 @@ export interface RunningGateway {
   readonly port: number;
   /** metrics.listen's listener, when this process runs it (not in a cluster worker: the primary does) */
   readonly metricsUrl: string | undefined;
+  /** the listener's connections, as the drain sees them */
+  readonly connections: ConnectionDrain;
   /** Swap in a new, already validated config; the old runtime keeps serving if building fails. */
   reload(config: GatewayConfig): Promise<Runtime>;
+  /**
+   * Stop accepting, answer what is in flight (every answer from now on says
+   * Connection: close), then release everything. Connections still open at the
+   * drain bound (drainBoundMs) are cut.
+   */
   close(): Promise<void>;
+}
+
+/** How long a drain may take: upstream.timeout (at most 25 s) plus a second, so an orchestrator's grace period is never overrun. */
+export function drainBoundMs(runtime: Runtime): number {
+  return Math.min(runtime.upstream.timeoutMs, 25_000) + 1000;
 }
 
 /**
@@ -136,6 +149,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   };
   gw.refresher = createSessionRefresher(gw, shared.refreshCoordination);
   const app = await buildApp(gw);
+  const connections = new ConnectionDrain(app.server, config.listen.tls !== undefined);
   try {
     await app.listen(options.listener ? adopt(options.listener) : { port: options.port ?? config.listen.port, host: options.host ?? config.listen.host });
   } catch (error) {
@@ -166,6 +180,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     url,
     port: address.port,
     metricsUrl: metricsListener?.url,
+    connections,
     async reload(next: GatewayConfig): Promise<Runtime> {
       const previous = gw.runtime;
       const fresh = await buildRuntime(next, { ...runtimeDeps, generation: ++generation, previous });
@@ -185,7 +200,19 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     },
     async close(): Promise<void> {
       await metricsListener?.close();
-      await app.close();
+      gw.draining = true;
+      connections.drain();
+      const boundMs = drainBoundMs(gw.runtime);
+      const cut = setTimeout(() => {
+        log.warn({ connections: connections.size, bound_ms: boundMs }, 'drain bound reached; closing the remaining connections');
+        connections.cut();
+      }, boundMs);
+      cut.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
       for (const provider of providers.values()) provider.close();
       await gw.upstreamPool.close().catch(() => {});
       await gw.store.close();

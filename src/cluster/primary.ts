@@ -130,11 +130,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   }
 }
 
-/** Exit with `code` once every worker has exited. */
+/** Exit with `code` once every worker has gone (a worker leaves cluster.workers on exit or on disconnect, whichever is last). */
 function exitWhenNoWorkers(code: number): void {
   const done = (): void => {
     if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(code);
   };
-  cluster.on('exit', done);
+  cluster.on('exit', done).on('disconnect', done);
   done();
 }

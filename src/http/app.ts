@@ -64,6 +64,8 @@ export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
     bodyLimit: MAX_FORM_BYTES,
     genReqId: (req) => taggedRequestId(req),
     serverFactory: (handler) => createServer(gw, handler),
+    // while draining, a callback or sign-in on a kept-alive connection is answered (with Connection: close), not a bare 503
+    return503OnClosing: false,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_FORM_BYTES }, (_req, body, done) => {

@@ -56,6 +56,8 @@ export interface Gateway {
   refresher: SessionRefresher | null;
   /** failed callbacks per client address, for rate limiting (shared by the workers of a cluster) */
   readonly failedCallbacks: FailedCallbacks;
+  /** set when the gateway starts to drain (shutdown): readiness answers 503 from then on */
+  draining?: boolean;
 }
 
 export function createUpstreamPool(runtime: Runtime): Pool {

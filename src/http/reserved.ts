@@ -75,6 +75,7 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
   app.get('/.gatehouse/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
 
   app.get('/.gatehouse/readyz', async (_request, reply) => {
+    if (gw.draining) return reply.code(503).header('cache-control', 'no-store').send({ ready: false, draining: true });
     const realms: Record<string, { provider: boolean; error?: string }> = {};
     // started first: it runs while the providers are looked at
     const upstreamCheck = helpdeskAcceptsConnections(gw.runtime.upstream.url);

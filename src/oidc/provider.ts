@@ -94,10 +94,15 @@ export function parseDiscovery(doc: Record<string, unknown> | null, issuer: stri
   };
 }
 
-/** A sign-in trusts the last look at the provider for this long; older, it looks again first. */
-export const HEALTH_MAX_AGE_MS = 5000;
+/**
+ * A sign-in start sends a person to the provider only if the provider answered a look less than this
+ * long ago; older, the sign-in waits for a new look (one at a time, shared by every sign-in waiting).
+ * Short, so a provider that went down is noticed within a second; long enough that under load the
+ * provider sees about one look a second per process, not one per navigation.
+ */
+export const HEALTH_MAX_AGE_MS = 1000;
 /** While the provider is down, requests never look more often than this (the retry timer backs off further). */
-const MIN_PROBE_INTERVAL_MS = 1000;
+export const MIN_PROBE_INTERVAL_MS = 1000;
 const MAX_RETRY_DELAY_MS = 60_000;
 
 export class ProviderClient {
@@ -165,8 +170,9 @@ export class ProviderClient {
 
   /**
    * The metadata, discovering now (single-flight) if not loaded yet. Once loaded,
-   * a look older than HEALTH_MAX_AGE_MS is renewed first, so a sign-in is not sent
-   * to a provider that went down: it gets GH_DISCOVERY_FAILED (a 503 page) instead.
+   * a look older than HEALTH_MAX_AGE_MS is renewed first (single-flight: every
+   * caller waiting shares it), so a sign-in is not sent to a provider that went
+   * down: it gets GH_DISCOVERY_FAILED (a 503 page) instead.
    */
   async ensureReady(): Promise<ProviderMetadata> {
     if (this.loaded) {
@@ -258,6 +264,7 @@ export class ProviderClient {
         },
       )
       .finally(() => {
+        // when the answer (or the failure) came: the trust runs from here
         this.checkedAt = this.now();
         this.probing = null;
       });

@@ -1,5 +1,6 @@
 // A real redis-server for one test file: loopback only, no persistence
-// (`--save '' --appendonly no`), stopped by its own PID. It can be stopped and
+// (`--save '' --appendonly no`) unless asked for `appendonly` (then
+// `--appendonly yes` in a temp data directory of its own), stopped by its own PID. It can be stopped and
 // started again on the same port during a test, to play an outage (data is
 // lost, as with any Redis without persistence), or paused with SIGSTOP/SIGCONT,
 // to play a Redis that hangs without closing connections.
@@ -13,6 +14,9 @@
 // outside the tests holds it); a restart binds the port it had — nothing in the
 // tests can have taken it in between, and if something else did, start() says so.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { claimPort } from './ports.js';
 
 export interface RedisServer {
@@ -33,9 +37,9 @@ export interface RedisServer {
 type Launch = { ok: true; child: ChildProcess; exited: Promise<void> } | { ok: false; portInUse: boolean; output: string };
 
 /** Start redis-server on `port`: settles when it logs that it accepts connections, or when it exits. */
-function launch(port: number): Promise<Launch> {
+function launch(port: number, persistence: string[]): Promise<Launch> {
   return new Promise((resolve) => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'notice'], {
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--protected-mode', 'yes', '--loglevel', 'notice'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -55,13 +59,20 @@ function launch(port: number): Promise<Launch> {
   });
 }
 
-export async function startRedis(): Promise<RedisServer> {
+export interface RedisOptions {
+  /** `--appendonly yes` (every write logged, replayed on start) in a data directory kept across stop/start */
+  appendonly?: boolean;
+}
+
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
+  const dataDir = options.appendonly ? mkdtempSync(join(tmpdir(), 'gatehouse-redis-')) : null;
+  const persistence = dataDir ? ['--dir', dataDir, '--save', '', '--appendonly', 'yes'] : ['--save', '', '--appendonly', 'no'];
   let claim = claimPort();
-  let first = await launch(claim.port);
+  let first = await launch(claim.port, persistence);
   for (let attempt = 1; !first.ok && first.portInUse && attempt < 20; attempt++) {
     claim.release();
     claim = claimPort();
-    first = await launch(claim.port);
+    first = await launch(claim.port, persistence);
   }
   if (!first.ok) {
     claim.release();
@@ -88,7 +99,7 @@ export async function startRedis(): Promise<RedisServer> {
     stop,
     async start() {
       if (running) return;
-      const again = await launch(port);
+      const again = await launch(port, persistence);
       if (!again.ok) throw new Error(`redis-server did not start again on port ${port}${again.portInUse ? ' (taken while it was stopped, by something outside the tests)' : ''}: ${again.output}`);
       running = again;
     },
@@ -101,6 +112,7 @@ export async function startRedis(): Promise<RedisServer> {
     async close() {
       await stop();
       claim.release();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

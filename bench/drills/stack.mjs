@@ -1,0 +1,279 @@
+// What the drills run against, all on loopback: a helpdesk whose behaviour a
+// drill changes (up, down, slow), the demo OpenID Provider (stopped and started
+// again on its port), redis-server, and Gatehouse as an operator runs it
+// (`node dist/cli.js serve --config FILE`), its JSON log lines collected.
+// Every process is stopped by its own PID.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { REPO } from '../lib/gatehouse.mjs';
+import { freePort, waitForPort } from '../lib/procs.mjs';
+import { signIn } from '../lib/browser.mjs';
+
+const { startDemoProvider, DEMO_ACCOUNTS } = await import(join(REPO, 'dist', 'demo', 'provider.js'));
+const { demoClients } = await import(join(REPO, 'dist', 'demo', 'stack.js'));
+const { deriveSealKeys, open, seal } = await import(join(REPO, 'dist', 'session', 'codec.js'));
+const { newSessionId } = await import(join(REPO, 'dist', 'session', 'session.js'));
+
+export const ALICE = DEMO_ACCOUNTS.find((a) => a.username === 'alice');
+export const NAVIGATION = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
+export const XHR = { accept: 'application/json', 'x-requested-with': 'XMLHttpRequest' };
+
+/**
+ * A helpdesk that answers JSON after `delayMs` (or ?ms=N), notes by X-Request-Id
+ * when it answered, and can be taken down (its port closed) and brought back.
+ */
+export async function startHelpdesk() {
+  const port = await freePort();
+  const answeredAt = new Map();
+  const received = new Set();
+  const state = { delayMs: 0 };
+  let server = null;
+  const handler = (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://helpdesk');
+    const ms = url.searchParams.has('ms') ? Number(url.searchParams.get('ms')) : state.delayMs;
+    if (typeof req.headers['x-request-id'] === 'string') received.add(req.headers['x-request-id']);
+    const timer = setTimeout(() => {
+      const id = req.headers['x-request-id'];
+      if (typeof id === 'string') answeredAt.set(id, performance.now());
+      const body = JSON.stringify({ ok: true, path: url.pathname, user: req.headers['x-auth-request-email'] ?? null });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    }, ms);
+    res.on('close', () => clearTimeout(timer));
+  };
+  const up = () =>
+    new Promise((resolve, reject) => {
+      server = createServer(handler);
+      server.keepAliveTimeout = 30_000;
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  const down = () =>
+    new Promise((resolve) => {
+      if (!server) return resolve();
+      const s = server;
+      server = null;
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+  await up();
+  return { url: `http://127.0.0.1:${port}`, port, state, answeredAt, received, up, down, close: down };
+}
+
+/** The demo provider on a port of its own; stop() and start() again on the same port (with new signing keys). */
+export async function startProvider(publicUrl) {
+  let provider = await startDemoProvider({ port: 0, clients: demoClients(publicUrl), accounts: DEMO_ACCOUNTS });
+  const port = provider.port;
+  let running = true;
+  return {
+    issuer: provider.issuer,
+    port,
+    async stop() {
+      if (!running) return;
+      running = false;
+      await provider.close();
+    },
+    async start() {
+      if (running) return;
+      provider = await startDemoProvider({ port, clients: demoClients(publicUrl), accounts: DEMO_ACCOUNTS });
+      running = true;
+    },
+    close() {
+      return this.stop();
+    },
+  };
+}
+
+function ping(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}
+
+/** redis-server with appendonly yes in `dir`; kill() is kill -9, start() brings it back on the same port with the same data. */
+export async function startRedis(dir) {
+  const port = await freePort();
+  let child = null;
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--protected-mode', 'yes', '--loglevel', 'warning'], { stdio: 'ignore' });
+    const until = Date.now() + 10_000;
+    while (!(await ping(port))) {
+      if (Date.now() > until) throw new Error('redis-server did not answer PING');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const exited = () => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}/0`,
+    port,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited();
+    },
+    start,
+    async close() {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited();
+      }
+    },
+  };
+}
+
+export function gatewayYaml({ port, helpdesk, issuer, workers = 1, store = 'cookie', redisUrl, timeout = '10s', maxConnections = 128, valid = true }) {
+  const yaml = `# written by bench/drills
+public_url: http://127.0.0.1:${port}
+workers: ${workers}
+listen:
+  host: 127.0.0.1
+  port: ${port}
+upstream:
+  url: ${helpdesk}
+  timeout: ${timeout}
+  max_connections: ${maxConnections}
+session:
+  secret: \${GATEHOUSE_DRILL_SECRET}
+  store: ${store}
+${redisUrl ? `  redis_url: ${redisUrl}\n` : ''}  refresh: false
+public_paths: [/favicon.ico]
+realms:
+  agent:
+    paths: [/agent]
+    callback_path: /agent/login/authenticate-callback/1
+    login: automatic
+    provider:
+      issuer: ${issuer}
+      client_id: demo-agent
+      client_secret: demo-agent-secret-0123456789abcdef
+  user:
+    paths: [/]
+    callback_path: /login/authenticate-callback/2
+    login: automatic
+    provider:
+      issuer: ${issuer}
+      client_id: demo-user
+      client_secret: demo-user-secret-0123456789abcdef
+log:
+  level: info
+`;
+  // an unknown key: the file no longer validates (exit 2 at start, rejected on reload)
+  return valid ? yaml : yaml.replace('  timeout:', '  timout:');
+}
+
+/** `gatehouse serve` in a process of its own; resolves once it listens and is ready. */
+export async function startGateway({ dir, port, name = 'gateway', ...yamlOptions }) {
+  const file = join(dir, `${name}-${port}.yaml`);
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, gatewayYaml({ port, ...yamlOptions }));
+  const child = spawn(process.execPath, [join(REPO, 'dist', 'cli.js'), 'serve', '--config', file], {
+    env: { ...process.env, GATEHOUSE_DRILL_SECRET: secret, NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines = [];
+  const waiters = new Set();
+  let buffer = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    buffer += chunk.toString();
+    let nl;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const text = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      let line;
+      try {
+        line = JSON.parse(text);
+      } catch {
+        line = { raw: text };
+      }
+      line.seenAt = performance.now();
+      lines.push(line);
+      for (const w of [...waiters]) if (w.test(line)) (waiters.delete(w), w.resolve(line));
+    }
+  });
+  child.stderr.on('data', (c) => (stderr = (stderr + c.toString()).slice(-8000)));
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() })));
+  const gateway = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid,
+    child,
+    file,
+    secret,
+    lines,
+    exited,
+    stderr: () => stderr,
+    waitForLog(test, timeoutMs = 15_000) {
+      const seen = lines.find(test);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const w = { test, resolve: (l) => (clearTimeout(timer), resolve(l)) };
+        const timer = setTimeout(() => (waiters.delete(w), reject(new Error(`no such log line within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`))), timeoutMs);
+        waiters.add(w);
+      });
+    },
+    writeConfig(options) {
+      writeFileSync(file, gatewayYaml({ port, ...yamlOptions, ...options }));
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  try {
+    await Promise.race([
+      waitForPort(port, 20_000, 'gatehouse'),
+      exited.then(({ code }) => {
+        throw new Error(`gatehouse exited (${code}) before listening: ${stderr.slice(-2000)}`);
+      }),
+    ]);
+    // every worker listening and every provider discovered
+    const until = Date.now() + 20_000;
+    while ((await fetch(`${gateway.url}/.gatehouse/readyz`).then((r) => r.status, () => 0)) !== 200) {
+      if (Date.now() > until) throw new Error('gatehouse never became ready');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch (error) {
+    await gateway.stop();
+    throw error;
+  }
+  return gateway;
+}
+
+/** One real sign-in through the provider: the session cookie ("name=value") it leaves. */
+export async function realSession(gateway, path = '/agent/tickets') {
+  const flow = await signIn(`${gateway.url}${path}`, ALICE);
+  if (flow.res.status !== 200) throw new Error(`sign-in ended with ${flow.res.status}: ${flow.res.body.slice(0, 200)}`);
+  const cookie = flow.jar.cookies.find((c) => c.name.endsWith('gatehouse-agent'));
+  if (!cookie) throw new Error('sign-in left no session cookie');
+  return `${cookie.name}=${cookie.value}`;
+}
+
+/** `count` cookie sessions: one real sign-in, then that session sealed again with new ids and subjects (as bench/soak.mjs). */
+export async function manySessions(gateway, count) {
+  const real = await realSession(gateway);
+  const [name, value] = [real.slice(0, real.indexOf('=')), real.slice(real.indexOf('=') + 1)];
+  const keys = deriveSealKeys([gateway.secret], 'session:agent');
+  const template = await open(value, keys);
+  if (!template) throw new Error('cannot open the session just signed in (secret or codec changed?)');
+  const cookies = [real];
+  for (let i = 1; i < count; i++) cookies.push(`${name}=${await seal({ ...template, id: newSessionId(), sub: `drill-user-${i}`, email: `drill-user-${i}@example.com`, seenAt: Date.now() }, keys)}`);
+  return cookies;
+}
+
+export { freePort, signIn };
