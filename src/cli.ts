@@ -53,8 +53,10 @@ async function serveGateway(loaded: LoadedConfig, file: string, watch: boolean):
   const { createLogger } = await import('./observe/log.js');
   const { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } = await import('./observe/proxy-hint.js');
   const log = createLogger({ level: config.log.level, format: config.log.format });
-  const terminatorHint = untrustedTerminatorHint(config);
-  for (const w of loaded.warnings) {
+  // the workers of a cluster share one config: its start-up warnings and failures are said once, by the first
+  const speaksForAll = !cluster.isWorker || cluster.worker?.id === 1;
+  const terminatorHint = speaksForAll ? untrustedTerminatorHint(config) : null;
+  for (const w of speaksForAll ? loaded.warnings : []) {
     // the loader's terse line about trusted_proxies says what terminatorHint says in full: once is enough
     if (terminatorHint && w.key === 'public_url' && w.message.includes('trusted_proxies')) continue;
     log.warn({ key: w.key, line: w.line }, `${w.file}:${w.line}:${w.column}  ${w.key}: ${w.message}`);
@@ -62,12 +64,18 @@ async function serveGateway(loaded: LoadedConfig, file: string, watch: boolean):
   if (terminatorHint) log.warn({ key: 'trusted_proxies', hint: UNTRUSTED_TERMINATOR_FIX }, terminatorHint);
   let running: RunningGateway;
   try {
-    running = await startGateway({ config, file, logger: log, ...(process.env.GATEHOUSE_GENERATED_SIGNING_KEY ? { generatedSigningKeyPem: process.env.GATEHOUSE_GENERATED_SIGNING_KEY } : {}) });
+    running = await startGateway({ config, file, logger: log, startupWarnings: speaksForAll, ...(process.env.GATEHOUSE_GENERATED_SIGNING_KEY ? { generatedSigningKeyPem: process.env.GATEHOUSE_GENERATED_SIGNING_KEY } : {}) });
   } catch (error) {
     if (isListenError(error)) {
       // an operator's mistake, not a crash: no stack trace
-      process.stderr.write(`gatehouse: ${describeListenError(error, config.listen, `choose another port with listen.port (or listen.host) in ${file}`)}\n`);
-      process.exit(1);
+      const reason = `gatehouse: ${describeListenError(error, config.listen, `choose another port with listen.port (or listen.host) in ${file}`)}`;
+      // a cluster worker hands it to the primary, which says it once for all workers
+      if (cluster.isWorker && process.send) process.send({ gh: 1, kind: 'start-failed', reason }, () => process.exit(1));
+      else {
+        process.stderr.write(`${reason}\n`);
+        process.exit(1);
+      }
+      return;
     }
     log.fatal({ err: error }, 'gatehouse could not start');
     process.exit(1);

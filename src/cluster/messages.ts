@@ -45,6 +45,12 @@ export interface HelloAnswer {
 /** Primary → worker requests (answered with a reply) and notices (not answered). */
 export type PrimaryRequest = { kind: 'apply-revocation'; entry: RevocationEntry } | { kind: 'collect-metrics' };
 export type PrimaryNotice = { kind: 'callback-count'; count: CallbackCount };
+/** Worker → primary, not answered: the worker could not start (said once by the primary, for all workers). */
+export type StartFailure = { gh: 1; kind: 'start-failed'; reason: string };
+
+export function isStartFailure(message: unknown): message is StartFailure {
+  return isEnvelope(message) && (message as { kind?: unknown }).kind === 'start-failed' && typeof (message as { reason?: unknown }).reason === 'string';
+}
 
 export type Envelope =
   | ({ gh: 1; id: number } & (WorkerRequest | PrimaryRequest))

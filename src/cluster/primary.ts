@@ -9,7 +9,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { generateKeyPairSync } from 'node:crypto';
 import { ClusterHub, type WorkerPort } from './hub.js';
-import { isEnvelope } from './messages.js';
+import { isEnvelope, isStartFailure } from './messages.js';
 import { startMetricsListener, type MetricsListener } from '../observe/metrics-listener.js';
 
 export interface PrimaryOptions {
@@ -65,7 +65,14 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     }
     return port;
   };
+  let startFailureSaid = false;
   cluster.on('message', (worker, message: unknown) => {
+    if (isStartFailure(message)) {
+      // every worker meets the same failure (a port in use): the operator reads it once
+      if (!startFailureSaid) process.stderr.write(`${message.reason}\n`);
+      startFailureSaid = true;
+      return;
+    }
     if (isEnvelope(message)) hub.receive(portOf(worker), message);
   });
 

@@ -3,13 +3,13 @@
 // untrusted-terminator warning once, in one wording.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { freePort } from '../../src/demo/stack.js';
+import { claimPort } from '../helpers/ports.js';
 import { startDemoProvider } from '../../src/demo/provider.js';
 import { CLI, cleanEnv, ensureBuilt, minimalYaml, spawnServe, tempDir, writeFile } from '../helpers/ops.js';
 
 t.test('the demo terminal: one banner in words, no JSON lines, each warning once', async (t) => {
   ensureBuilt();
-  const port = await freePort();
+  const port = claimPort().port;
   const child = spawn(process.execPath, [CLI, 'demo'], { env: { ...cleanEnv(), GATEHOUSE_DEMO_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -7,7 +7,7 @@ import t from 'tap';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
-import { freePort } from '../../src/demo/stack.js';
+import { claimPort } from '../helpers/ports.js';
 import { minimalYaml, spawnServe, startFakeProvider, tempDir, writeFile } from '../helpers/ops.js';
 
 const CONNECTIONS = 8;
@@ -55,12 +55,12 @@ t.test('SIGTERM under steady keep-alive load: no reset, Connection: close after 
   t.teardown(() => upstream.close());
   const provider = await startFakeProvider();
   t.teardown(() => provider.close());
-  const port = await freePort();
+  const port = claimPort().port;
   const base = `http://127.0.0.1:${port}`;
   const file = writeFile(
     tempDir(t),
     'gateway.yaml',
-    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `listen:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/load]\nlog:\n  level: info\n` }).replace('timeout: 5s', 'timeout: 20s'),
+    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/load]\nlog:\n  level: info\n` }).replace('timeout: 5s', 'timeout: 20s'),
   );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
@@ -132,9 +132,9 @@ t.test('during the drain, the reserved endpoints answer on kept-alive connection
   t.teardown(() => upstream.close());
   const provider = await startFakeProvider();
   t.teardown(() => provider.close());
-  const port = await freePort();
+  const port = claimPort().port;
   const base = `http://127.0.0.1:${port}`;
-  const file = writeFile(tempDir(t), 'gateway.yaml', minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `listen:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/load]\n` }).replace('timeout: 5s', 'timeout: 20s'));
+  const file = writeFile(tempDir(t), 'gateway.yaml', minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/load]\n` }).replace('timeout: 5s', 'timeout: 20s'));
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
   await serve.waitForLog((l) => l.msg === 'gatehouse listening');

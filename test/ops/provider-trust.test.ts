@@ -6,7 +6,7 @@
 // look is single-flight: concurrent sign-in starts share one request to the
 // provider, and within the trust none is made.
 import t from 'tap';
-import { freePort } from '../../src/demo/stack.js';
+import { claimPort } from '../helpers/ports.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { startGateway } from '../../src/server.js';
 import { captureLogger, startTestStack } from '../helpers/stack.js';
@@ -48,7 +48,7 @@ t.test('a look older than the trust is renewed once for all sign-ins waiting; wi
   const provider = await startFakeProvider();
   t.teardown(() => provider.close());
   const clock = handClock();
-  const port = await freePort();
+  const port = claimPort().port;
   const { config } = parseConfigText(minimalYaml({ issuer: provider.issuer, publicUrl: `http://127.0.0.1:${port}` }), '(test)', {});
   const running = await startGateway({ config, file: '(test)', port, host: '127.0.0.1', logger: captureLogger('warn').logger, now: clock.now });
   t.teardown(() => running.close());
