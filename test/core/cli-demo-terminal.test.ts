@@ -57,10 +57,13 @@ t.test('serve behind an untrusted TLS terminator: the warning once, in one wordi
   const file = writeFile(tempDir(t), 'gateway.yaml', minimalYaml({ issuer: provider.issuer, publicUrl: 'https://helpdesk.example.com', extra: 'listen: {host: 127.0.0.1, port: 0}\n' }));
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
+  const mentionsTrustedProxies = (l: { msg?: unknown; raw?: unknown }): boolean => /trusted_proxies/.test(String(l.msg ?? l.raw ?? ''));
   await serve.waitForLog((l) => l.msg === 'gatehouse listening');
-  const mentions = serve.lines.filter((l) => /trusted_proxies/.test(String(l.msg ?? l.raw ?? '')));
-  t.equal(mentions.length, 1, `one start-up line about trusted_proxies:\n${mentions.map((l) => l.msg).join('\n')}`);
-  t.match(mentions[0]?.msg, /redirect loop/);
+  await serve.waitForLog(mentionsTrustedProxies);
+  // counted once the process (every worker of a cluster, workers: auto) has exited: a second line would be in by then
   serve.child.kill('SIGTERM');
   await serve.exited;
+  const mentions = serve.lines.filter(mentionsTrustedProxies);
+  t.equal(mentions.length, 1, `one start-up line about trusted_proxies:\n${mentions.map((l) => l.msg).join('\n')}`);
+  t.match(mentions[0]?.msg, /redirect loop/);
 });
