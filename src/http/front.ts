@@ -168,7 +168,7 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
   if (hasPathParameters(path) && placeOf(gw, withoutPathParameters(path)) !== placeOf(gw, path)) return ambiguous(req, gw, requestId);
   const full = q < 0 ? path : path + url.slice(q);
   // what the helpdesk is given as its host is public_url's: a request naming another one is not forwarded
-  if (!isPublicHost(runtime, client.host)) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_MISDIRECTED_REQUEST', requestId) };
+  if (!isPublicHost(runtime, client.host)) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_MISDIRECTED_REQUEST', requestId), code: 'GH_MISDIRECTED_REQUEST' };
   if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return { kind: 'forward-public', path: full };
   const realm = runtime.realmTable.match(path);
   if (!realm) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_NOT_FOUND', requestId) };

@@ -6,7 +6,7 @@
  * upstream request. WebSocket upgrades are piped byte for byte after the same
  * header treatment.
  */
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Gateway, SessionEntry } from './gateway.js';
@@ -425,8 +425,7 @@ function writeRawResponse(socket: Duplex, status: number, reason: string, header
 /** Refuse an upgrade on the raw socket (no HTTP response object exists for it). */
 export function refuseUpgrade(socket: Duplex, status: number, code: string, requestId: string): void {
   const body = JSON.stringify({ error: code, request_id: requestId });
-  const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 502 ? 'Bad Gateway' : 'Bad Request';
-  writeRawResponse(socket, status, reason, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close'], body);
+  writeRawResponse(socket, status, STATUS_CODES[status] ?? '', ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'connection', 'close'], body);
 }
 
 /**

@@ -9,6 +9,7 @@
 // gateway's own endpoints stay reachable under any name: probes call
 // 127.0.0.1:port with whatever Host they like.
 import t from 'tap';
+import { connect } from 'node:net';
 import { ALICE, rawRequest, startTestStack } from '../helpers/stack.js';
 
 t.test('another host name is refused with 421, never forwarded', async (t) => {
@@ -72,4 +73,20 @@ t.test("behind a trusted proxy: public_url's host, unless the proxy names anothe
   const rewritten = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [['Host', 'gatehouse:8080'], ['Accept', 'application/json']]);
   t.equal(rewritten.status, 421, 'a proxy that rewrote Host and did not say where the browser went: refused');
   t.equal(stack.upstream.requests.length, before, 'nothing reached the helpdesk');
+});
+
+t.test('a WebSocket upgrade naming another host is refused with 421 Misdirected Request, never forwarded', async (t) => {
+  const stack = await startTestStack();
+  t.teardown(() => stack.close());
+  const { port } = new URL(stack.publicUrl);
+  const socket = connect({ host: '127.0.0.1', port: Number(port) });
+  t.teardown(() => socket.destroy());
+  let answer = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+  const closed = new Promise((resolve) => socket.on('close', resolve));
+  socket.write('GET /favicon.ico HTTP/1.1\r\nHost: evil.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  await closed;
+  t.match(answer, /^HTTP\/1\.1 421 Misdirected Request\r\n/, 'the status line names its own status');
+  t.match(answer, /"error":"GH_MISDIRECTED_REQUEST"/, 'and the code says why');
+  t.equal(stack.upstream.requests.length, 0, 'nothing reached the helpdesk');
 });
