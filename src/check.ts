@@ -19,6 +19,7 @@ import { ConfigError, isGatehouseError } from './errors.js';
 import { discoveryUrl, parseDiscovery } from './oidc/provider.js';
 import { jsonObject, providerRequest } from './oidc/http.js';
 import { compilePublicPaths } from './http/realm.js';
+import { clientAssertionKey, proveClientAssertionKey } from './oidc/client-key.js';
 import { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } from './observe/proxy-hint.js';
 import { checkProviderSupport, clockFindings, type ProviderReport } from './check-provider.js';
 import { PERSISTENCE_FIX, describePersistence, probeRedis, type RedisReport } from './check-redis.js';
@@ -232,14 +233,22 @@ function checkFiles(config: GatewayConfig, nowMs: number, add: Add): void {
       if (key && !cert.checkPrivateKey(key)) add('error', ['listen', 'tls', 'key'], 'this private key does not belong to the certificate in listen.tls.cert');
     }
   }
-  const pemFiles: Array<[KeyPath, string | undefined]> = [[['identity', 'signing', 'key_file'], config.identity.signing.key_file]];
-  for (const [name, realm] of Object.entries(config.realms)) pemFiles.push([['realms', name, 'provider', 'private_key_file'], realm.provider.private_key_file]);
-  for (const [path, file] of pemFiles) {
-    if (file === undefined) continue;
+  const signingKey = config.identity.signing.key_file;
+  if (signingKey !== undefined) {
     try {
-      createPrivateKey(readFileSync(file));
+      createPrivateKey(readFileSync(signingKey));
     } catch (error) {
-      add('error', path, `cannot read a PEM private key from ${file}: ${(error as Error).message}`);
+      add('error', ['identity', 'signing', 'key_file'], `cannot read a PEM private key from ${signingKey}: ${(error as Error).message}`);
+    }
+  }
+  for (const [name, realm] of Object.entries(config.realms)) {
+    const file = realm.provider.private_key_file;
+    if (file === undefined) continue;
+    // proven by signing, as the token request will: a key that only parses can still fail there
+    try {
+      proveClientAssertionKey(clientAssertionKey(readFileSync(file)));
+    } catch (error) {
+      add('error', ['realms', name, 'provider', 'private_key_file'], `cannot sign a client assertion with the key in ${file}: ${(error as Error).message}`);
     }
   }
 }

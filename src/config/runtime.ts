@@ -6,7 +6,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { importPKCS8 } from 'jose';
+import { clientAssertionKey } from '../oidc/client-key.js';
 import type { GatewayConfig, RealmConfig } from './types.js';
 import { parseDuration } from './duration.js';
 import { deriveSealKeys, type SealKey } from '../session/codec.js';
@@ -135,10 +135,8 @@ function buildTrustedProxies(entries: readonly string[]): BlockList | null {
 async function clientCredentials(realm: RealmConfig): Promise<ClientCredentials> {
   const p = realm.provider;
   if (p.client_auth !== 'private_key_jwt') return { clientId: p.client_id, method: p.client_auth, clientSecret: p.client_secret };
-  const pem = readFileSync(p.private_key_file!, 'utf8');
-  // RS256 for RSA keys, ES256 for P-256: the two every provider accepts
-  const alg = /BEGIN (RSA )?PRIVATE KEY/.test(pem) && pem.length > 1000 ? 'RS256' : 'ES256';
-  const key = await importPKCS8(pem, alg);
+  // the algorithm comes from the key itself (oidc/client-key.ts)
+  const { key, alg } = clientAssertionKey(readFileSync(p.private_key_file!));
   return { clientId: p.client_id, method: 'private_key_jwt', privateKey: { key, alg } };
 }
 
