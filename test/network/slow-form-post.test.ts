@@ -31,3 +31,28 @@ t.test('a form POST body that stops arriving is answered within limits.body_time
   t.ok(ms < 5000, `the connection was closed after about body_timeout (${Math.round(ms)} ms)`);
   t.equal(stack.upstream.requests.length, 0, 'nothing reached the helpdesk');
 });
+
+t.test('so does a slow body to the gateway\'s own POST routes (back-channel logout, sign-in, sign-out)', async (t) => {
+  const stack = await startTestStack({ editYaml: (y) => `${y}\nlimits:\n  body_timeout: 2s\n` });
+  t.teardown(() => stack.close());
+  const { hostname, port, host } = new URL(stack.publicUrl);
+  const paths = ['/.gatehouse/backchannel-logout/agent', '/.gatehouse/login', '/agent/logout', '/.gatehouse/admin/sign-out'];
+  const results = await Promise.all(paths.map((path) => new Promise<{ status: number; ms: number }>((resolve) => {
+    const socket = connect(Number(port), hostname);
+    const opened = performance.now();
+    let received = '';
+    socket.on('data', (c: Buffer) => (received += c.toString('latin1')));
+    socket.on('error', () => {});
+    const timer = setTimeout(() => socket.destroy(), 8000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0), ms: performance.now() - opened });
+    });
+    // 100 bytes announced: allowed body_timeout + 0.2 s at the default body_min_rate (500 bytes/s)
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${stack.publicUrl}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nlogout_token=a`);
+  })));
+  for (const [i, { status, ms }] of results.entries()) {
+    t.equal(status, 408, `${paths[i]}: 408 GH_BODY_TIMEOUT`);
+    t.ok(ms < 5000, `${paths[i]}: the connection was closed after about body_timeout (${Math.round(ms)} ms)`);
+  }
+});
