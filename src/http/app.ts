@@ -82,6 +82,9 @@ export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
   // in time too: limits.body_timeout plus 1 s per body_min_rate bytes announced, then 408 and a closed
   // connection, so that no anonymous client holds a connection here by sending its body slowly (or never)
   app.addHook('preParsing', (request, reply, payload, done) => {
+    // only a body has this deadline: a bodiless request (a callback waiting for the provider) has its own
+    const length = request.headers['content-length'];
+    if (request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return done(null, payload);
     const limits = gw.runtime.limits;
     const declared = Math.min(Number(request.headers['content-length']) || 0, MAX_FORM_BYTES);
     const timer = setTimeout(() => {
