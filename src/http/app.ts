@@ -78,6 +78,27 @@ export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
       done(new GatehouseError('GH_BAD_REQUEST', 'body is not JSON'), undefined);
     }
   });
+  // the bodies these routes read (back-channel logout, sign-in, sign-out forms) are bounded in size, and
+  // in time too: limits.body_timeout plus 1 s per body_min_rate bytes announced, then 408 and a closed
+  // connection, so that no anonymous client holds a connection here by sending its body slowly (or never)
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    // only a body has this deadline: a bodiless request (a callback waiting for the provider) has its own
+    const length = request.headers['content-length'];
+    if (request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return done(null, payload);
+    const limits = gw.runtime.limits;
+    const declared = Math.min(Number(request.headers['content-length']) || 0, MAX_FORM_BYTES);
+    const timer = setTimeout(() => {
+      if (reply.raw.headersSent) return;
+      reply.hijack();
+      const requestId = taggedRequestId(request.raw);
+      gw.log.warn({ code: 'GH_BODY_TIMEOUT', requestId, path: request.url.split('?')[0] }, 'request body too slow');
+      writeAnswer(reply.raw, errorAnswer(request.raw, gw.runtime.theme, 'GH_BODY_TIMEOUT', requestId), { connection: 'close' });
+    }, limits.bodyTimeoutMs + (declared * 1000) / limits.bodyMinRate);
+    const stop = (): void => clearTimeout(timer);
+    payload.once('end', stop);
+    reply.raw.once('close', stop);
+    done(null, payload);
+  });
   app.setErrorHandler((error, request, reply) => {
     const requestId = taggedRequestId(request.raw);
     let gh: GatehouseError;

@@ -62,14 +62,30 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-/** The body, or null when it is larger than we keep. Stops reading without destroying the socket, so the answer still arrives. */
-function readFormBody(req: IncomingMessage): Promise<string | null> {
+/**
+ * The body, or null when it is larger than we keep or too slow: the forwarding rules' deadline
+ * (limits.body_timeout plus 1 s per body_min_rate bytes), else an anonymous client could hold
+ * this read for ever. Stops reading without destroying the socket, so the answer still arrives.
+ */
+function readFormBody(req: IncomingMessage, limits: { bodyTimeoutMs: number; bodyMinRate: number }): Promise<string | null> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_PRESERVED_BYTES) return Promise.resolve(null);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const startedAt = performance.now();
+    const onDeadline = (): void => {
+      const allowedUntil = startedAt + limits.bodyTimeoutMs + (size * 1000) / limits.bodyMinRate;
+      const now = performance.now();
+      if (now < allowedUntil) timer = setTimeout(onDeadline, allowedUntil - now);
+      else {
+        req.pause(); // the answer says connection: close
+        finish(null);
+      }
+    };
+    let timer = setTimeout(onDeadline, limits.bodyTimeoutMs);
     const finish = (value: string | null): void => {
+      clearTimeout(timer);
       req.off('data', onData).off('end', onEnd).off('error', onError);
       resolve(value);
     };
@@ -122,7 +138,7 @@ export async function answerSignedOutFormPost(gw: Gateway, req: IncomingMessage,
   const headers: Record<string, string | string[]> = { 'x-request-id': requestId };
   if (clearCookies) headers['set-cookie'] = clearCookies;
   const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const body = contentType === 'application/x-www-form-urlencoded' ? await readFormBody(req) : null;
+  const body = contentType === 'application/x-www-form-urlencoded' ? await readFormBody(req, runtime.limits) : null;
   if (body === null) {
     const login = loginHref(realm, back || realm.paths[0] || '/');
     gw.log.info({ realm: realm.name, requestId, contentType: contentType.slice(0, 60) }, 'form POST after the session ended could not be kept');

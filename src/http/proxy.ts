@@ -28,6 +28,9 @@ const DROPPED_REQUEST_HEADERS = new Set([
   'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'client-ip', 'x-original-url', 'x-rewrite-url',
   // httpoxy: CGI/FastCGI helpdesks see it as HTTP_PROXY, which their HTTP clients take as their proxy
   'proxy',
+  // node's server has already answered "100 Continue" to the client; undici refuses a request
+  // carrying Expect, which made every upload that asked (curl, over 1 KiB) a 502
+  'expect',
 ]);
 const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate']);
 const WEBSOCKET_HEADERS = new Set(['upgrade', 'connection']);
