@@ -354,7 +354,7 @@ export const gatewaySchema = obj(
         body_timeout: duration({
           default: '10s',
           minMs: 1_000,
-          description: 'Time allowed to receive a forwarded request body, extended by 1 s for every body_min_rate bytes received; then 408.',
+          description: 'Time allowed to receive a request body (forwarded, or read by the gateway itself: a kept form, sign-in, sign-out, back-channel logout), extended by 1 s for every body_min_rate bytes received; then 408.',
         }),
         body_min_rate: int({ default: 500, min: 1, max: 1_000_000_000, description: 'Bytes per second a request body must keep up, on average, beyond body_timeout.' }),
         failed_callbacks_per_minute: int({ default: 30, min: 1, max: 1_000_000, description: 'Failed sign-in callbacks allowed per client IP per minute.' }),
