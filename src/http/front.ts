@@ -22,8 +22,8 @@ import { startLogin } from './signin.js';
 import { answerSignedOutFormPost, isBrowserFormPost } from './preserve-post.js';
 import { refusalAnswer, signInPageAnswer, signInUnavailableAnswer } from './sign-in-answers.js';
 import { postLogoutLanding } from './logout.js';
-import { warnUntrustedTerminator } from '../observe/proxy-hint.js';
-import { isPublicHost } from './host.js';
+import { warnMisdirected, warnUntrustedTerminator } from '../observe/proxy-hint.js';
+import { isPublicHost, publicHost } from './host.js';
 import { loginUrl } from './return-to.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -168,7 +168,10 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
   if (hasPathParameters(path) && placeOf(gw, withoutPathParameters(path)) !== placeOf(gw, path)) return ambiguous(req, gw, requestId);
   const full = q < 0 ? path : path + url.slice(q);
   // what the helpdesk is given as its host is public_url's: a request naming another one is not forwarded
-  if (!isPublicHost(runtime, client.host)) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_MISDIRECTED_REQUEST', requestId), code: 'GH_MISDIRECTED_REQUEST' };
+  if (!isPublicHost(runtime, client.host)) {
+    warnMisdirected(gw, gw.log, client.peer, client.host, publicHost(runtime));
+    return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_MISDIRECTED_REQUEST', requestId), code: 'GH_MISDIRECTED_REQUEST' };
+  }
   if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return { kind: 'forward-public', path: full };
   const realm = runtime.realmTable.match(path);
   if (!realm) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_NOT_FOUND', requestId) };

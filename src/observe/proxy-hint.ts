@@ -41,3 +41,24 @@ export function warnUntrustedTerminator(owner: object, log: Logger, peer: string
       `If ${peer} is your TLS terminator (load balancer, ingress), set trusted_proxies: [${cidr}] (or its subnet) and send SIGHUP.`,
   );
 }
+
+const warnedMisdirected = new WeakMap<object, Set<string>>();
+
+/**
+ * A forwarded request named a host other than public_url's (421). The usual
+ * cause is the operator's own proxy rewriting Host (nginx's proxy_pass sends
+ * the upstream's name unless told otherwise): say so once per peer, with the
+ * fix, so a whole site of 421s is not a mystery.
+ */
+export function warnMisdirected(owner: object, log: Logger, peer: string, named: string, publicHost: string): void {
+  let peers = warnedMisdirected.get(owner);
+  if (!peers) warnedMisdirected.set(owner, (peers = new Set()));
+  if (peers.has(peer) || peers.size >= MAX_REMEMBERED_PEERS) return;
+  peers.add(peer);
+  const host = named.length > 100 ? `${named.slice(0, 100)}…` : named;
+  log.warn(
+    { peer, host, public_host: publicHost, hint: 'proxy_set_header Host $host;' },
+    `a request from ${peer} names the host ${JSON.stringify(host)}, not public_url's ${publicHost}: it is refused with 421 (GH_MISDIRECTED_REQUEST), and so is every such request. ` +
+      `If ${peer} is a proxy in front of Gatehouse, make it keep the browser's host (nginx: proxy_set_header Host $host;), or list it in trusted_proxies and have it send X-Forwarded-Host.`,
+  );
+}

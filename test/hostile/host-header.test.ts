@@ -90,3 +90,13 @@ t.test('a WebSocket upgrade naming another host is refused with 421 Misdirected 
   t.match(answer, /"error":"GH_MISDIRECTED_REQUEST"/, 'and the code says why');
   t.equal(stack.upstream.requests.length, 0, 'nothing reached the helpdesk');
 });
+
+t.test("a 421 tells the operator once per peer what to fix (a proxy in front that rewrites Host)", async (t) => {
+  const stack = await startTestStack();
+  t.teardown(() => stack.close());
+  const publicHost = new URL(stack.publicUrl).host;
+  for (let i = 0; i < 3; i++) t.equal((await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [['Host', 'helpdesk-backend:8080']])).status, 421);
+  const hints = stack.logs.lines.filter((l) => l.msg?.toString().includes('refused with 421'));
+  t.equal(hints.length, 1, 'said once for this peer, not per request');
+  t.match(hints[0], { level: 40, peer: '127.0.0.1', host: 'helpdesk-backend:8080', public_host: publicHost, hint: 'proxy_set_header Host $host;' });
+});
