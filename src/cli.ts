@@ -117,7 +117,7 @@ async function serveGateway(loaded: LoadedConfig, file: string, watch: boolean):
  * a bound (upstream.timeout, at most 25 s, plus a second), so an orchestrator's
  * grace period is never overrun. Every answer after the signal says
  * Connection: close, and the process exits as soon as the last connection has
- * closed (src/http/drain.ts). WebSockets are closed at once, so their clients
+ * closed (src/edge/drain.ts). WebSockets are closed at once, so their clients
  * reconnect to another instance while requests drain.
  */
 function drainOnSignals(running: RunningGateway, log: Logger, drainBoundMs: (runtime: RunningGateway['gw']['runtime']) => number): void {
@@ -148,7 +148,7 @@ function drainOnSignals(running: RunningGateway, log: Logger, drainBoundMs: (run
 }
 
 async function check(file: string, json: boolean): Promise<void> {
-  const { checkFile, formatCheck } = await import('./check.js');
+  const { checkFile, formatCheck } = await import('./check/check.js');
   const report = await checkFile(file);
   const text = json ? JSON.stringify(report, null, 2) : formatCheck(report);
   // a bad file goes to stderr like serve's, so scripts can tell it from the verdict; --json always prints to stdout

@@ -9,13 +9,13 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Server as TlsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { GatewayConfig } from './config/types.js';
-import { buildRuntime, type Runtime } from './config/runtime.js';
+import { buildRuntime, type Runtime } from './runtime.js';
 import type { ProviderClient } from './oidc/provider.js';
-import { buildApp } from './http/app.js';
-import { ConnectionDrain } from './http/drain.js';
-import { createUpstreamPool, type Gateway } from './http/gateway.js';
+import { buildApp } from './edge/app.js';
+import { ConnectionDrain } from './edge/drain.js';
+import { createUpstreamPool, type Gateway } from './gateway.js';
 import { SessionCache } from './session/cache.js';
-import { UpstreamSlots } from './http/upstream-slots.js';
+import { UpstreamSlots } from './proxy/upstream-slots.js';
 import { createCookieStore } from './session/cookie-store.js';
 import { MemoryRevocationList, type RevocationList } from './session/revocation.js';
 import { MemorySpentStates, type SpentStates } from './session/login-attempt.js';
@@ -95,7 +95,7 @@ export async function createShared(config: GatewayConfig, log: Logger, metrics: 
   const cluster = link ? await (await import('./cluster/worker.js')).joinCluster(link, metrics) : null;
   // store: redis keeps sessions in Redis; store: cookie with a redis_url shares revocations, spent states and refresh locks there
   if (config.session.store === 'redis' || config.session.redis_url !== undefined) {
-    const { createRedisShared } = await import('./session/redis-store.js');
+    const { createRedisShared } = await import('./session/redis/store.js');
     const shared: SharedState = await createRedisShared(config, log, metrics);
     return cluster ? { ...shared, failedCallbacks: cluster.failedCallbacks } : shared;
   }

@@ -32,7 +32,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import type { RealmRuntime } from '../config/runtime.js';
+import type { RealmRuntime } from '../runtime.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import { fetchUserinfo, refreshTokens, TokenEndpointError, type TokenSet } from '../oidc/token.js';
 import { verifyRefreshedIdToken } from '../oidc/id-token.js';

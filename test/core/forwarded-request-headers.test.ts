@@ -1,4 +1,4 @@
-// Which of a browser's request headers reach the helpdesk (src/http/proxy.ts
+// Which of a browser's request headers reach the helpdesk (src/proxy/forward.ts
 // upstreamHeaders). Header names are judged once per spelling and remembered,
 // so the same name must be judged the same way in every spelling and on every
 // request: hop-by-hop names listed in Connection are dropped (Cookie too, when

@@ -1,9 +1,9 @@
-// The gateway's queue for helpdesk connections (src/http/upstream-slots.ts):
+// The gateway's queue for helpdesk connections (src/proxy/upstream-slots.ts):
 // a slot per pool connection, a quarter of them at most for anonymous
 // requests, signed-in requests first when one frees, and a waiter that gives
 // up leaves without taking a slot.
 import t from 'tap';
-import { UpstreamSlots } from '../../src/http/upstream-slots.js';
+import { UpstreamSlots } from '../../src/proxy/upstream-slots.js';
 
 const microtasks = () => new Promise<void>((resolve) => setImmediate(resolve));
 

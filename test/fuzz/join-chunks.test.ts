@@ -6,7 +6,7 @@
 // MAX_CHUNKS; staleChunkNames only names cookies that are present.
 import t from 'tap';
 import fc from 'fast-check';
-import { readCookies } from '../../src/http/cookies.js';
+import { readCookies } from '../../src/edge/cookies.js';
 import { CHUNK_SIZE, MAX_CHUNKS, joinChunks, splitIntoChunks, staleChunkNames } from '../../src/session/codec.js';
 import { budget } from './fixtures/budget.js';
 

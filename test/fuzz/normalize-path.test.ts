@@ -10,7 +10,7 @@
 // and the same with ";parameters" cut from each segment, as servlet containers do.
 import t from 'tap';
 import fc from 'fast-check';
-import { hasFragment, hasPathParameters, normalizePath, RealmTable, withoutPathParameters } from '../../src/http/realm.js';
+import { hasFragment, hasPathParameters, normalizePath, RealmTable, withoutPathParameters } from '../../src/routing/realm.js';
 import { budget } from './fixtures/budget.js';
 
 const PIECES = ['/', '//', '.', '..', '..;', ';x', '%3B', '%23', '%2e', '%2E', '%2e%2e', '.%2e', '%2f', '%2F', '%5c', '%00', '%0a', '%', '%zz', '%25', '%252e', '\\', ';', '%3b', 'agent', 'AGENT', '%61gent', 'user', 'x', ' ', '\t', '?', '#', '~', '%7e', '%C3%A9', 'é', '@'];

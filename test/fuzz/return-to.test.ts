@@ -6,7 +6,7 @@
 // redirect payloads are made of, plus arbitrary strings and URLs.
 import t from 'tap';
 import fc from 'fast-check';
-import { safeReturnTo } from '../../src/http/return-to.js';
+import { safeReturnTo } from '../../src/routing/return-to.js';
 import { budget } from './fixtures/budget.js';
 
 const PUBLIC = 'https://helpdesk.example.com';

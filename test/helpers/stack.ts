@@ -13,7 +13,7 @@ import { startDemoHelpdesk, type DemoHelpdesk } from '../../src/demo/helpdesk.js
 import type { GatewayConfig } from '../../src/config/types.js';
 import type { RunningGateway } from '../../src/server.js';
 import { createLogger, type Logger } from '../../src/observe/log.js';
-import type { Gateway } from '../../src/http/gateway.js';
+import type { Gateway } from '../../src/gateway.js';
 import { startUpstream, type Upstream } from './upstream.js';
 import { fetchWithJar, NAVIGATION, parseForms, signIn, type CookieJar, type FlowResult } from './browserless.js';
 

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { startHostileStack, signInVia, beginSignIn, authorizeAt, arriveAtCallback, fetchAsScript, captureLogs, newSigningKey, NAVIGATION, SESSION_SECRET, type HostileStack, type LogCapture } from '../helpers/hostile-provider.js';
 import { CookieJar, fetchWithJar, parseForms, signIn, signOut } from '../helpers/browserless.js';
 import { startDemoStack } from '../../src/demo/stack.js';
-import type { Gateway } from '../../src/http/gateway.js';
+import type { Gateway } from '../../src/gateway.js';
 import { joinChunks } from '../../src/session/codec.js';
 
 const traced = (yaml: string): string => yaml.replace(/^log:\n {2}level: .*$/m, 'log:\n  level: trace\n  access: true');

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDemoProvider } from '../../src/demo/provider.js';
 import { generateSigningKeyPem } from '../../src/identity/assertion.js';
-import type { CheckReport } from '../../src/check.js';
+import type { CheckReport } from '../../src/check/check.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { ROOT, runCli, tempDir, writeFile } from '../helpers/ops.js';
 

@@ -2,7 +2,7 @@
 // and sign-outs across its own restart — asked of a real redis-server with
 // CONFIG GET appendonly / save, and said in plain words with what to change.
 import t from 'tap';
-import { checkFile } from '../../src/check.js';
+import { checkFile } from '../../src/check/check.js';
 import { startRedis } from '../helpers/redis.js';
 import { minimalYaml, runCli, startFakeProvider, tempDir, writeFile } from '../helpers/ops.js';
 

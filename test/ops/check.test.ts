@@ -2,7 +2,7 @@
 // file:line:key (exit 2), providers reached (exit 0) or not (exit 1), the
 // provider's clock, the warnings that bite later, what to register, --json.
 import t from 'tap';
-import { checkFile, type CheckReport } from '../../src/check.js';
+import { checkFile, type CheckReport } from '../../src/check/check.js';
 import { startDemoProvider } from '../../src/demo/provider.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { minimalYaml, runCli, startFakeProvider, tempDir, writeFile } from '../helpers/ops.js';

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { fetchWithJar, CookieJar, type BrowserResponse } from '../helpers/browserless.js';
 import { ALICE, BOB, NAVIGATION, startTestStack } from '../helpers/stack.js';
-import { errorAnswer } from '../../src/http/respond.js';
-import { buildTheme } from '../../src/http/pages/layout.js';
+import { errorAnswer } from '../../src/edge/respond.js';
+import { buildTheme } from '../../src/edge/pages/layout.js';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 
 const THEMED = (yaml: string): string =>

@@ -1,4 +1,4 @@
-// The forwarding mechanics the hot path relies on (src/http/proxy.ts forward):
+// The forwarding mechanics the hot path relies on (src/proxy/forward.ts forward):
 // large answers streamed with backpressure, request bodies passed through,
 // header bytes kept exact, hop-by-hop response headers dropped, and a client
 // that goes away taking its upstream request with it.

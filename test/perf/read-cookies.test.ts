@@ -1,11 +1,11 @@
-// readCookies (src/http/cookies.ts) scans the Cookie header instead of
+// readCookies (src/edge/cookies.ts) scans the Cookie header instead of
 // splitting it; it must read every header exactly as the split version did:
 // first cookie of a name wins (RFC 6265 5.4), names and values trimmed, one
 // pair of quotes dropped, parts without "=" ignored — and every cookie is read,
 // however many (issue 11: a count limit let a sibling subdomain hide ours).
 import t from 'tap';
 import fc from 'fast-check';
-import { readCookies } from '../../src/http/cookies.js';
+import { readCookies } from '../../src/edge/cookies.js';
 
 function reference(header: string): Record<string, string> {
   const jar: Record<string, string> = Object.create(null) as Record<string, string>;

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { parseConfigText } from '../../src/config/load.js';
 import { createCookieStore } from '../../src/session/cookie-store.js';
-import { createRedisShared, RECHECK_MS } from '../../src/session/redis-store.js';
+import { createRedisShared, RECHECK_MS } from '../../src/session/redis/store.js';
 import { deriveSealKeys } from '../../src/session/codec.js';
 import { newSessionId, type SessionData } from '../../src/session/session.js';
 import type { SessionStore, StoreRealm } from '../../src/session/store.js';

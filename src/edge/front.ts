@@ -6,47 +6,28 @@
  * 401 JSON for everything else, 403 for a session the allow rules refuse.
  * Signed-in traffic never touches the framework: this is the hot path.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Gateway } from './gateway.js';
-import type { RealmRuntime } from '../config/runtime.js';
+import type { Gateway } from '../gateway.js';
+import type { RealmRuntime } from '../runtime.js';
 import { isGatehouseError, GatehouseError, type ErrorCode } from '../errors.js';
 import { clientView, type ClientView } from './client-address.js';
-import { hasFragment, hasPathParameters, normalizePath, withoutPathParameters } from './realm.js';
-import { authenticate, authenticateFromCache, RenewalUnavailableError, type AuthResult } from './authenticate.js';
+import { hasFragment, hasPathParameters, normalizePath, withoutPathParameters } from '../routing/realm.js';
+import { authenticate, authenticateFromCache, RenewalUnavailableError, type AuthResult } from '../flows/authenticate.js';
 import { readCookies, type CookieJar } from './cookies.js';
-import { forward, forwardUpgrade, refuseUpgrade } from './proxy.js';
+import { forward, forwardUpgrade, refuseUpgrade } from '../proxy/forward.js';
 import { errorAnswer, isNavigation, jsonAnswer, writeAnswer, type Answer } from './respond.js';
-import { startLogin } from './signin.js';
-import { answerSignedOutFormPost, isBrowserFormPost } from './preserve-post.js';
-import { refusalAnswer, signInPageAnswer, signInUnavailableAnswer } from './sign-in-answers.js';
-import { postLogoutLanding } from './logout.js';
+import { startLogin } from '../flows/signin.js';
+import { answerSignedOutFormPost, isBrowserFormPost } from '../flows/preserve-post.js';
+import { refusalAnswer, signInPageAnswer, signInUnavailableAnswer } from '../flows/sign-in-answers.js';
+import { postLogoutLanding } from '../flows/logout.js';
 import { warnMisdirected, warnUntrustedTerminator } from '../observe/proxy-hint.js';
 import { isPublicHost, publicHost } from './host.js';
-import { loginUrl } from './return-to.js';
+import { loginUrl } from '../routing/return-to.js';
+import { taggedRequestId } from './request-id.js';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /** answered over plain http too (see route) */
 const PROBE_PATHS = new Set(['/.gatehouse/healthz', '/.gatehouse/readyz', '/.gatehouse/metrics']);
-const idPrefix = randomBytes(4).toString('hex');
-let idCounter = 0;
-
-/** A valid inbound X-Request-Id is kept (so traces join up); otherwise a new one. */
-export function requestIdOf(req: IncomingMessage): string {
-  const inbound = req.headers['x-request-id'];
-  if (typeof inbound === 'string' && REQUEST_ID.test(inbound)) return inbound;
-  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
-  return `${idPrefix}-${idCounter.toString(36)}`;
-}
-
-export const REQUEST_ID_KEY = Symbol('gatehouse.requestId');
-type Tagged = IncomingMessage & { [REQUEST_ID_KEY]?: string };
-
-export function taggedRequestId(req: IncomingMessage): string {
-  const tagged = req as Tagged;
-  return (tagged[REQUEST_ID_KEY] ??= requestIdOf(req));
-}
 
 function isReservedPrefix(rawPath: string): boolean {
   return rawPath.length >= 12 && rawPath.charCodeAt(1) === 46 /* . */ && rawPath.slice(0, 12).toLowerCase() === '/.gatehouse/';

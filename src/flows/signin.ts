@@ -5,8 +5,8 @@
  * endpoint.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Gateway } from './gateway.js';
-import type { RealmRuntime } from '../config/runtime.js';
+import type { Gateway } from '../gateway.js';
+import type { RealmRuntime } from '../runtime.js';
 import { GatehouseError, type ErrorCode } from '../errors.js';
 import { buildAuthorizationUrl } from '../oidc/authorize.js';
 import type { ProviderMetadata } from '../oidc/provider.js';
@@ -26,11 +26,11 @@ import {
 } from '../session/login-attempt.js';
 import { newSessionId, type SessionData } from '../session/session.js';
 import { MAX_SESSION_VALUE_LENGTH, saveFittingSession } from '../session/fit.js';
-import { clearCookie, setCookie, type CookieJar } from './cookies.js';
+import { clearCookie, setCookie, type CookieJar } from '../edge/cookies.js';
 import { sessionCookies } from './authenticate.js';
 import { authenticate } from './authenticate.js';
-import type { Answer } from './respond.js';
-import type { AccountShown } from './pages/pages.js';
+import type { Answer } from '../edge/respond.js';
+import type { AccountShown } from '../edge/pages/pages.js';
 
 /**
  * Redirect the browser to the provider with a new login attempt of its own.

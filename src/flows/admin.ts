@@ -8,11 +8,11 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Gateway } from './gateway.js';
+import type { Gateway } from '../gateway.js';
 import { GatehouseError } from '../errors.js';
-import { clientView } from './client-address.js';
-import { jsonAnswer, sendAnswer } from './respond.js';
-import { taggedRequestId } from './front.js';
+import { clientView } from '../edge/client-address.js';
+import { jsonAnswer, sendAnswer } from '../edge/respond.js';
+import { taggedRequestId } from '../edge/request-id.js';
 
 const MAX_SUBJECT_LENGTH = 255;
 

@@ -4,24 +4,24 @@
  * runtime, so a reload that changes a callback path needs no new routes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Gateway } from './gateway.js';
-import type { RealmRuntime } from '../config/runtime.js';
+import type { Gateway } from '../gateway.js';
+import type { RealmRuntime } from '../runtime.js';
 import { GatehouseError } from '../errors.js';
-import { readCookies, type CookieJar } from './cookies.js';
-import { clientView } from './client-address.js';
+import { readCookies, type CookieJar } from '../edge/cookies.js';
+import { clientView } from '../edge/client-address.js';
 import { normalizePath } from './realm.js';
 import { loginUrl, safeReturnTo } from './return-to.js';
-import { authenticate } from './authenticate.js';
-import { callbackRateLimited, countFailedCallback, handleCallback, startLogin, type CallbackOutcome } from './signin.js';
-import { endSession, fromThisSite, logout, logoutPage } from './logout.js';
-import { errorAnswer, jsonAnswer, sendAnswer, type Answer } from './respond.js';
-import { ANOTHER_ACCOUNT, callbackFailureAnswer, signInUnavailableAnswer } from './sign-in-answers.js';
+import { authenticate } from '../flows/authenticate.js';
+import { callbackRateLimited, countFailedCallback, handleCallback, startLogin, type CallbackOutcome } from '../flows/signin.js';
+import { endSession, fromThisSite, logout, logoutPage } from '../flows/logout.js';
+import { errorAnswer, jsonAnswer, sendAnswer, type Answer } from '../edge/respond.js';
+import { ANOTHER_ACCOUNT, callbackFailureAnswer, signInUnavailableAnswer } from '../flows/sign-in-answers.js';
 import { joinChunks } from '../session/codec.js';
-import { taggedRequestId } from './front.js';
-import { registerBackchannelRoutes } from './backchannel.js';
-import { registerAdminRoutes } from './admin.js';
-import { registerResumeRoute } from './preserve-post.js';
-import { helpdeskAcceptsConnections } from './readiness.js';
+import { taggedRequestId } from '../edge/request-id.js';
+import { registerBackchannelRoutes } from '../flows/backchannel.js';
+import { registerAdminRoutes } from '../flows/admin.js';
+import { registerResumeRoute } from '../flows/preserve-post.js';
+import { helpdeskAcceptsConnections } from '../proxy/readiness.js';
 
 type Query = Record<string, string | string[] | undefined>;
 

@@ -12,20 +12,20 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { request } from 'undici';
 import { LineCounter, parseDocument } from 'yaml';
-import { loadConfigFile, type LoadedConfig } from './config/load.js';
-import type { ConfigProblem, GatewayConfig } from './config/types.js';
-import { formatKeyPath, type KeyPath } from './config/schema-check.js';
-import { ConfigError, isGatehouseError } from './errors.js';
-import { discoveryUrl, parseDiscovery } from './oidc/provider.js';
-import { jsonObject, providerRequest } from './oidc/http.js';
-import { compilePublicPaths } from './http/realm.js';
-import { clientAssertionKey, proveClientAssertionKey } from './oidc/client-key.js';
-import { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } from './observe/proxy-hint.js';
-import { checkProviderSupport, clockFindings, type ProviderReport } from './check-provider.js';
-import { PERSISTENCE_FIX, describePersistence, probeRedis, type RedisReport } from './check-redis.js';
+import { loadConfigFile, type LoadedConfig } from '../config/load.js';
+import type { ConfigProblem, GatewayConfig } from '../config/types.js';
+import { formatKeyPath, type KeyPath } from '../config/schema-check.js';
+import { ConfigError, isGatehouseError } from '../errors.js';
+import { discoveryUrl, parseDiscovery } from '../oidc/provider.js';
+import { jsonObject, providerRequest } from '../oidc/http.js';
+import { compilePublicPaths } from '../routing/realm.js';
+import { clientAssertionKey, proveClientAssertionKey } from '../oidc/client-key.js';
+import { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } from '../observe/proxy-hint.js';
+import { checkProviderSupport, clockFindings, type ProviderReport } from './provider.js';
+import { PERSISTENCE_FIX, describePersistence, probeRedis, type RedisReport } from './redis.js';
 
-export type { ProviderReport } from './check-provider.js';
-export type { RedisReport } from './check-redis.js';
+export type { ProviderReport } from './provider.js';
+export type { RedisReport } from './redis.js';
 
 export interface Finding {
   /** info: worth knowing, nothing to fix (printed under "notes:") */

@@ -6,19 +6,19 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { clientAssertionKey } from '../oidc/client-key.js';
-import type { GatewayConfig, RealmConfig } from './types.js';
-import { parseDuration } from './duration.js';
-import { deriveSealKeys, type SealKey } from '../session/codec.js';
-import { touchIntervalFor, type SessionTimes } from '../session/session.js';
-import { ProviderClient, type ProviderEvent } from '../oidc/provider.js';
-import type { ClientCredentials } from '../oidc/client-auth.js';
-import type { AuthorizationParams } from '../oidc/authorize.js';
-import { compileAllowRules, claimsUsedBy, type AllowRules } from '../allow/rules.js';
-import { createAssertionSigner, type AssertionSigner } from '../identity/assertion.js';
-import { identityHeaderNames, type IdentityHeaderNames } from '../identity/headers.js';
-import { RealmTable, compilePublicPaths } from '../http/realm.js';
-import { buildTheme, type PageTheme } from '../http/pages/layout.js';
+import { clientAssertionKey } from './oidc/client-key.js';
+import type { GatewayConfig, RealmConfig } from './config/types.js';
+import { parseDuration } from './config/duration.js';
+import { deriveSealKeys, type SealKey } from './session/codec.js';
+import { touchIntervalFor, type SessionTimes } from './session/session.js';
+import { ProviderClient, type ProviderEvent } from './oidc/provider.js';
+import type { ClientCredentials } from './oidc/client-auth.js';
+import type { AuthorizationParams } from './oidc/authorize.js';
+import { compileAllowRules, claimsUsedBy, type AllowRules } from './allow/rules.js';
+import { createAssertionSigner, type AssertionSigner } from './identity/assertion.js';
+import { identityHeaderNames, type IdentityHeaderNames } from './identity/headers.js';
+import { RealmTable, compilePublicPaths } from './routing/realm.js';
+import { buildTheme, type PageTheme } from './edge/pages/layout.js';
 
 export interface RealmRuntime {
   readonly name: string;

@@ -9,13 +9,13 @@
 import { STATUS_CODES, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { Gateway, SessionEntry } from './gateway.js';
-import type { Runtime } from '../config/runtime.js';
-import type { ClientView } from './client-address.js';
+import type { Gateway, SessionEntry } from '../gateway.js';
+import type { Runtime } from '../runtime.js';
+import type { ClientView } from '../edge/client-address.js';
 import { GatehouseError } from '../errors.js';
-import { errorAnswer, writeAnswer } from './respond.js';
+import { errorAnswer, writeAnswer } from '../edge/respond.js';
 import { logAccess } from '../observe/access-log.js';
-import { publicHost } from './host.js';
+import { publicHost } from '../edge/host.js';
 import type { SlotKind, SlotWaiter } from './upstream-slots.js';
 
 /** Never copied from the client: hop-by-hop (RFC 9110 7.6.1) or set by the gateway. */

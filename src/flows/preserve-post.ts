@@ -19,12 +19,12 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Gateway } from './gateway.js';
-import type { RealmRuntime } from '../config/runtime.js';
-import { safeReturnTo } from './return-to.js';
+import type { Gateway } from '../gateway.js';
+import type { RealmRuntime } from '../runtime.js';
+import { safeReturnTo } from '../routing/return-to.js';
 import { fromThisSite } from './logout.js';
-import { errorAnswer, htmlAnswer, sendAnswer, type Answer } from './respond.js';
-import { contentSecurityPolicy, escapeHtml, type PageTheme } from './pages/layout.js';
+import { errorAnswer, htmlAnswer, sendAnswer, type Answer } from '../edge/respond.js';
+import { contentSecurityPolicy, escapeHtml, type PageTheme } from '../edge/pages/layout.js';
 
 export const RESUME_PATH = '/.gatehouse/resume-post';
 export const MAX_PRESERVED_BYTES = 64 * 1024;

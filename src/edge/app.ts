@@ -8,12 +8,13 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Gateway } from './gateway.js';
+import type { Gateway } from '../gateway.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
-import { handleRequest, handleUpgrade, taggedRequestId } from './front.js';
-import { registerReservedRoutes } from './reserved.js';
+import { handleRequest, handleUpgrade } from './front.js';
+import { taggedRequestId } from './request-id.js';
+import { registerReservedRoutes } from '../routing/reserved.js';
 import { errorAnswer, sendAnswer, writeAnswer } from './respond.js';
-import { RenewalUnavailableError } from './authenticate.js';
+import { RenewalUnavailableError } from '../flows/authenticate.js';
 
 export const MAX_FORM_BYTES = 64 * 1024;
 

@@ -8,8 +8,8 @@
  * logged once when lost and once when back, never with the URL's password.
  */
 import { Redis } from 'ioredis';
-import { GatehouseError } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import { GatehouseError } from '../../errors.js';
+import type { Logger } from '../../observe/log.js';
 
 /** every key and channel Gatehouse uses starts with this */
 export const KEY_PREFIX = 'gatehouse:';

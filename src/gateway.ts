@@ -5,17 +5,17 @@
  * metrics and the logger.
  */
 import { Pool } from 'undici';
-import type { Runtime, RealmRuntime } from '../config/runtime.js';
-import type { SessionStore } from '../session/store.js';
-import type { RevocationList } from '../session/revocation.js';
-import type { SpentStates } from '../session/login-attempt.js';
-import type { FailedCallbacks } from '../session/failed-callbacks.js';
-import type { SessionData } from '../session/session.js';
-import type { SessionCache } from '../session/cache.js';
-import type { ErrorCode } from '../errors.js';
-import type { Metrics } from '../observe/metrics.js';
-import type { Logger } from '../observe/log.js';
-import type { UpstreamSlots } from './upstream-slots.js';
+import type { Runtime, RealmRuntime } from './runtime.js';
+import type { SessionStore } from './session/store.js';
+import type { RevocationList } from './session/revocation.js';
+import type { SpentStates } from './session/login-attempt.js';
+import type { FailedCallbacks } from './session/failed-callbacks.js';
+import type { SessionData } from './session/session.js';
+import type { SessionCache } from './session/cache.js';
+import type { ErrorCode } from './errors.js';
+import type { Metrics } from './observe/metrics.js';
+import type { Logger } from './observe/log.js';
+import type { UpstreamSlots } from './proxy/upstream-slots.js';
 
 /** A session opened once and the per-session work done for it. */
 export interface SessionEntry {

@@ -8,15 +8,15 @@
  * session's entry and handed that entry's value. Every failure is "signed
  * out", never an error, except a session store outage (503).
  */
-import type { Gateway, SessionEntry } from './gateway.js';
-import type { RealmRuntime } from '../config/runtime.js';
+import type { Gateway, SessionEntry } from '../gateway.js';
+import type { RealmRuntime } from '../runtime.js';
 import { joinChunks, splitIntoChunks, staleChunkNames } from '../session/codec.js';
 import { judgeSession, needsTouch, type SessionData, type SessionTimes } from '../session/session.js';
 import { renewalDueAt } from '../session/refresh.js';
 import { MAX_SESSION_VALUE_LENGTH, saveFittingSession } from '../session/fit.js';
 import { buildIdentityHeaders } from '../identity/headers.js';
 import { checkAllowRules } from '../allow/rules.js';
-import { clearCookie, setCookie, type CookieJar } from './cookies.js';
+import { clearCookie, setCookie, type CookieJar } from '../edge/cookies.js';
 import { GatehouseError, type ErrorCode } from '../errors.js';
 
 export type AuthResult =

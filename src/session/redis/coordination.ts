@@ -5,9 +5,9 @@
  * refresh token, and outcomes arrive sealed (session/refresh.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { KEY_PREFIX, type RedisLink } from './redis-link.js';
-import type { SpentStates } from './login-attempt.js';
-import type { RefreshCoordination } from './refresh.js';
+import { KEY_PREFIX, type RedisLink } from './link.js';
+import type { SpentStates } from '../login-attempt.js';
+import type { RefreshCoordination } from '../refresh.js';
 
 const hashed = (value: string): string => createHash('sha256').update(value).digest('base64url');
 

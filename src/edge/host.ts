@@ -4,7 +4,7 @@
  * request naming another host is never forwarded (421 in front.ts), and what
  * the helpdesk receives as the host is always public_url's.
  */
-import type { Runtime } from '../config/runtime.js';
+import type { Runtime } from '../runtime.js';
 
 interface PublicHost {
   /** public_url's host as URL spells it: lower case, the scheme's default port left out */

@@ -10,17 +10,17 @@
  */
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Gateway } from './gateway.js';
-import type { RealmRuntime } from '../config/runtime.js';
+import type { Gateway } from '../gateway.js';
+import type { RealmRuntime } from '../runtime.js';
 import { joinChunks } from '../session/codec.js';
 import { randomText } from '../session/random.js';
 import { constantTimeEqual } from '../oidc/id-token.js';
 import { clearSessionCookies } from './authenticate.js';
-import { clearCookie, setCookie, type CookieJar } from './cookies.js';
-import { htmlAnswer, isNavigation, type Answer } from './respond.js';
-import { loginUrl } from './return-to.js';
-import { signOutPage, signedOutPage } from './pages/pages.js';
-import { contentSecurityPolicy } from './pages/layout.js';
+import { clearCookie, setCookie, type CookieJar } from '../edge/cookies.js';
+import { htmlAnswer, isNavigation, type Answer } from '../edge/respond.js';
+import { loginUrl } from '../routing/return-to.js';
+import { signOutPage, signedOutPage } from '../edge/pages/pages.js';
+import { contentSecurityPolicy } from '../edge/pages/layout.js';
 import type { SessionData } from '../session/session.js';
 
 /** How long the provider may take to send the browser back after sign-out (its own "sign out?" page included). */

@@ -10,12 +10,12 @@
  * 200 on success; 400 with a JSON error otherwise (2.8); never cached.
  */
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify';
-import type { Gateway } from './gateway.js';
+import type { Gateway } from '../gateway.js';
 import { GatehouseError, isGatehouseError, ERROR_CODES } from '../errors.js';
 import { verifyLogoutToken } from '../oidc/id-token.js';
-import { jsonAnswer, sendAnswer } from './respond.js';
-import { taggedRequestId } from './front.js';
-import { clientView } from './client-address.js';
+import { jsonAnswer, sendAnswer } from '../edge/respond.js';
+import { taggedRequestId } from '../edge/request-id.js';
+import { clientView } from '../edge/client-address.js';
 
 /**
  * 2.6 lets an RP refuse logout tokens whose iat is too far in the past; the

@@ -3,8 +3,8 @@
  * document and clock say about a realm's configuration. Each finding names
  * the key to change and what to change it to.
  */
-import type { RealmConfig } from './config/types.js';
-import type { KeyPath } from './config/schema-check.js';
+import type { RealmConfig } from '../config/types.js';
+import type { KeyPath } from '../config/schema-check.js';
 
 export interface ProviderReport {
   issuer: string;

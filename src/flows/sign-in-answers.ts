@@ -5,13 +5,13 @@
  * offers another one, and what a failed callback offers next.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Gateway } from './gateway.js';
-import type { RealmRuntime } from '../config/runtime.js';
+import type { Gateway } from '../gateway.js';
+import type { RealmRuntime } from '../runtime.js';
 import type { ErrorCode, GatehouseError } from '../errors.js';
-import { errorAnswer, htmlAnswer, type Answer } from './respond.js';
-import { loginUrl } from './return-to.js';
-import { signInPage, type AccountShown, type PageAction } from './pages/pages.js';
-import { contentSecurityPolicy } from './pages/layout.js';
+import { errorAnswer, htmlAnswer, type Answer } from '../edge/respond.js';
+import { loginUrl } from '../routing/return-to.js';
+import { signInPage, type AccountShown, type PageAction } from '../edge/pages/pages.js';
+import { contentSecurityPolicy } from '../edge/pages/layout.js';
 import type { CallbackOutcome } from './signin.js';
 
 /** The form field that asks POST /.gatehouse/login for another account than the provider's current one. */

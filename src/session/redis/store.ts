@@ -19,21 +19,21 @@
  * (fail closed) instead of serving from memory.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { GatewayConfig } from '../config/types.js';
-import { parseDuration } from '../config/duration.js';
-import type { Logger } from '../observe/log.js';
-import type { Metrics } from '../observe/metrics.js';
-import { deriveSealKeys, open, seal, type SealKey } from './codec.js';
-import { isSessionData, type SessionData } from './session.js';
-import type { SessionStore, StoreRealm } from './store.js';
-import type { RevocationList } from './revocation.js';
-import type { SpentStates } from './login-attempt.js';
-import { TwoGenerationCache } from './cache.js';
-import { createCookieStore } from './cookie-store.js';
-import { KEY_PREFIX, RedisLink, describeRedisUrl } from './redis-link.js';
-import { RedisRevocationList } from './redis-revocation.js';
-import { RedisRefreshCoordination, RedisSpentStates } from './redis-coordination.js';
-import type { RefreshCoordination } from './refresh.js';
+import type { GatewayConfig } from '../../config/types.js';
+import { parseDuration } from '../../config/duration.js';
+import type { Logger } from '../../observe/log.js';
+import type { Metrics } from '../../observe/metrics.js';
+import { deriveSealKeys, open, seal, type SealKey } from '../codec.js';
+import { isSessionData, type SessionData } from '../session.js';
+import type { SessionStore, StoreRealm } from '../store.js';
+import type { RevocationList } from '../revocation.js';
+import type { SpentStates } from '../login-attempt.js';
+import { TwoGenerationCache } from '../cache.js';
+import { createCookieStore } from '../cookie-store.js';
+import { KEY_PREFIX, RedisLink, describeRedisUrl } from './link.js';
+import { RedisRevocationList } from './revocation.js';
+import { RedisRefreshCoordination, RedisSpentStates } from './coordination.js';
+import type { RefreshCoordination } from '../refresh.js';
 
 /** a cached session is asked for again after this long (a backstop: revocations arrive by publish/subscribe) */
 export const RECHECK_MS = 5000;

@@ -13,10 +13,10 @@
  * back, and the caller is told (GH_SESSION_STORE_UNAVAILABLE) so it can answer
  * honestly.
  */
-import { GatehouseError } from '../errors.js';
-import type { Logger } from '../observe/log.js';
-import { KEY_PREFIX, type RedisLink } from './redis-link.js';
-import { MemoryRevocationList, type Revocation, type RevocationList } from './revocation.js';
+import { GatehouseError } from '../../errors.js';
+import type { Logger } from '../../observe/log.js';
+import { KEY_PREFIX, type RedisLink } from './link.js';
+import { MemoryRevocationList, type Revocation, type RevocationList } from '../revocation.js';
 
 export const REVOCATION_HASH = `${KEY_PREFIX}revocations`;
 export const REVOCATION_CHANNEL = `${KEY_PREFIX}revocations`;
