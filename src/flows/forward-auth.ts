@@ -217,8 +217,10 @@ export function handleForwardAuth(gw: Gateway, req: IncomingMessage, res: Server
     case 'realm':
       break;
   }
-  // the proxy asks about a WebSocket handshake: the proxy mode's upgrade rules (cross-site hijacking) hold too
-  if (head.headers.upgrade !== undefined) {
+  // the proxy asks about a WebSocket handshake: the proxy mode's upgrade rules (cross-site hijacking) hold too.
+  // Known by its Upgrade or by its Sec-WebSocket-Key: a proxy may keep one of them to itself (nginx drops
+  // Upgrade from what it passes on unless told otherwise)
+  if (head.headers.upgrade !== undefined || head.headers['sec-websocket-key'] !== undefined) {
     const refusal = upgradeRefusal(gw, head);
     if (refusal !== null) {
       write(res, refusalFor(dialect, errorAnswer(head, runtime.theme, refusal.code, requestId), refusal.code));
