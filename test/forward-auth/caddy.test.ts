@@ -5,6 +5,7 @@
 // received is the ground truth, not what Gatehouse answered Caddy.
 import t from 'tap';
 import { decodeJwt } from 'jose';
+import WebSocket from 'ws';
 import { fetchWithJar, signOut, CookieJar } from '../helpers/browserless.js';
 import { ALICE, BOB, NAVIGATION, rawRequest, testClock } from '../helpers/stack.js';
 import { startCaddyForwardAuth, type Caddy } from '../helpers/caddy.js';
@@ -166,4 +167,38 @@ t.test('Gatehouse\'s own paths are served by Gatehouse through Caddy, never by t
   const callback = await fetchWithJar(`${stack.publicUrl}/login/authenticate-callback/2?code=x&state=y`, { headers: { ...NAVIGATION } });
   t.ok(callback.status >= 400 && callback.status < 500, `a callback with a made-up state is refused by Gatehouse (${callback.status})`);
   t.same(arrivedSince(before), [], 'the helpdesk received none of them');
+});
+
+/** Open a WebSocket through the proxy: its first message (the upstream's view of the handshake), or the refusal's status. */
+function webSocket(path: string, headers: Record<string, string>): Promise<{ message?: Record<string, string>; status?: number }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${stack.publicUrl.replace(/^http/, 'ws')}${path}`, { headers });
+    ws.once('message', (data) => {
+      ws.close();
+      resolve({ message: JSON.parse(String(data)) as Record<string, string> });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve({ status: res.statusCode! });
+    });
+    ws.once('error', reject);
+  });
+}
+
+t.test('WebSockets through Caddy: the handshake is judged like any request (Caddy asks about it as a handshake itself)', async (t) => {
+  clock.reset();
+  const flow = await stack.signIn('/agent', ALICE);
+  const cookie = flow.jar.cookieHeader(`${stack.publicUrl}/agent`)!;
+  const before = stack.upstream.requests.length;
+  const open = await webSocket('/agent/ws', { cookie, origin: stack.publicUrl });
+  t.equal(open.status, undefined, `signed in: upgraded (${open.status})`);
+  t.equal(open.message?.['x-auth-subject'], 'user-alice', 'the helpdesk\'s WebSocket carries her identity');
+  t.equal(open.message?.['x-auth-realm'], 'agent');
+
+  const anonymous = await webSocket('/agent/ws', { origin: stack.publicUrl });
+  t.equal(anonymous.status, 401, 'not signed in: refused');
+  const crossSite = await webSocket('/agent/ws', { cookie, origin: 'https://evil.example' });
+  t.equal(crossSite.status, 403, 'a page of another origin (cross-site WebSocket hijacking): refused, however signed in');
+  const upgrades = stack.upstream.requests.slice(before).filter((r) => r.upgrade);
+  t.equal(upgrades.length, 1, 'only the signed-in, same-origin handshake reached the helpdesk');
 });
