@@ -80,8 +80,7 @@ function originalRequest(req: IncomingMessage): Original | { problem: string } {
   const method = nginx ? seen['x-original-method'] : seen['x-forwarded-method'];
   const names = nginx ? 'X-Original-URI and X-Original-Method' : 'X-Forwarded-Uri and X-Forwarded-Method';
   if (uri === undefined || method === undefined) return { problem: `${names} must both be sent` };
-  // origin-form only: an absolute URL or "*" names no path on this helpdesk
-  if (!uri.startsWith('/')) return { problem: `the original URI must start with "/" (${JSON.stringify(uri.slice(0, 40))})` };
+  // (a target that is no path, absolute-form or "*", is route()'s to refuse, as in the proxy mode: GH_BAD_PATH)
   if (!METHOD.test(method)) return { problem: `the original method is not an HTTP method (${JSON.stringify(method.slice(0, 40))})` };
   return { dialect, head: { method, url: uri, headers: req.headers } };
 }
@@ -223,8 +222,10 @@ export function handleForwardAuth(gw: Gateway, req: IncomingMessage, res: Server
     case 'realm':
       break;
   }
-  // the proxy asks about a WebSocket handshake: the proxy mode's upgrade rules (cross-site hijacking) hold too
-  if (head.headers.upgrade !== undefined) {
+  // the proxy asks about a WebSocket handshake: the proxy mode's upgrade rules (cross-site hijacking) hold too.
+  // Known by its Upgrade or by its Sec-WebSocket-Key: a proxy may keep one of them to itself (nginx drops
+  // Upgrade from what it passes on unless told otherwise)
+  if (head.headers.upgrade !== undefined || head.headers['sec-websocket-key'] !== undefined) {
     const refusal = upgradeRefusal(gw, head);
     if (refusal !== null) {
       write(res, refusalFor(dialect, errorAnswer(head, runtime.theme, refusal.code, requestId), refusal.code));
