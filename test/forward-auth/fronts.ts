@@ -2,7 +2,12 @@
 // (docs/snippets/nginx-forward-auth.conf, docs/snippets/caddy-forward-auth.Caddyfile),
 // Gatehouse judging and a recording upstream behind: the adversarial tests run
 // every attack through each. What the upstream received is the ground truth.
-import { startNginxFront } from './nginx-front.js';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { filledSnippet, startNginxFront } from './nginx-front.js';
+import { startNginx } from '../helpers/nginx-helpdesk.js';
+import type { ProxyAddresses, RunningProxy } from '../helpers/forward-auth-stack.js';
 import { startCaddyForwardAuth } from '../helpers/caddy.js';
 import { startForwardAuthStack } from '../helpers/forward-auth-stack.js';
 import type { Upstream } from '../helpers/upstream.js';
@@ -57,4 +62,42 @@ export function identityHeaders(request: { rawHeaders: string[] }): Record<strin
     if (/^x[-_]auth[-_]/.test(name)) (out[name] ??= []).push(request.rawHeaders[i + 1]!);
   }
   return out;
+}
+
+/**
+ * nginx running the documented snippet, as a proxy for startForwardAuthStack (a test that needs
+ * its own accounts or config where startNginxFront has none to give).
+ */
+export async function startNginxForwardAuth(addresses: ProxyAddresses): Promise<RunningProxy & { errorLog(): Promise<string> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-fwdauth-nginx-'));
+  const snippet = await filledSnippet({ gatehouse: addresses.gateway, helpdesk: addresses.upstream, listen: `127.0.0.1:${addresses.port}`, serverName: '127.0.0.1' });
+  await writeFile(join(dir, 'nginx.conf'), `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log info;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${snippet}
+}
+`);
+  let started: Awaited<ReturnType<typeof startNginx>>;
+  try {
+    started = await startNginx(dir);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    errorLog: () => readFile(join(dir, 'error.log'), 'utf8').catch(() => ''),
+    async close() {
+      if (started.child.exitCode === null) started.child.kill('SIGTERM');
+      await started.exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

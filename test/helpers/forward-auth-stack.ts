@@ -10,8 +10,8 @@
 // What the upstream received is the ground truth: `upstream.requests`.
 //
 // The proxy's port is claimed up front (test/helpers/ports.ts) because it is in
-// public_url; should something outside the tests hold it (the proxy says so
-// with a ProxyPortInUseError), the whole stack starts over with another claim.
+// public_url; should something outside the tests hold it (the proxy says
+// "address already in use"), the whole stack starts over with another claim.
 import { randomBytes } from 'node:crypto';
 import { demoClients, demoYaml, listeningSocket } from '../../src/demo/stack.js';
 import { startDemoProvider, DEMO_ACCOUNTS, type DemoAccount, type DemoProvider } from '../../src/demo/provider.js';
@@ -40,7 +40,7 @@ export interface RunningProxy {
 }
 
 export interface ForwardAuthStackOptions<P extends RunningProxy> {
-  /** start the proxy on `port`; reject with a CaddyPortInUseError when the port is held elsewhere */
+  /** start the proxy on `port`; reject with a CaddyPortInUseError (or an error saying "Address already in use") when the port is held elsewhere */
   proxy(addresses: ProxyAddresses): Promise<P>;
   editYaml?: (yaml: string) => string;
   now?: () => number;
@@ -76,7 +76,7 @@ export async function startForwardAuthStack<P extends RunningProxy>(options: For
     try {
       return await startOnce(options);
     } catch (error) {
-      if (attempt >= ATTEMPTS || !(error instanceof CaddyPortInUseError)) throw error;
+      if (attempt >= ATTEMPTS || !(error instanceof CaddyPortInUseError || /address already in use/i.test((error as Error).message))) throw error;
     }
   }
 }
