@@ -145,6 +145,15 @@ t.test('not signed in: nginx gets 401 with X-Gatehouse-Login; Caddy/Traefik get 
   t.equal(button.status, 401, 'login: button: the sign-in page, as a 401 (a 2xx would let the request through)');
   t.match(button.body, /Sign in with Demo SSO/);
 
+  const form = { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded', origin, referer: `${origin}/agent/tickets/7`, 'sec-fetch-site': 'same-origin' };
+  const back = `${origin}/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/tickets/7')}`;
+  const nginxForm = await ask(stack, 'nginx', '/agent/tickets/7/reply', form, 'POST');
+  t.equal(nginxForm.status, 401, 'nginx, a browser form POST: 401');
+  t.equal(nginxForm.headers['x-gatehouse-redirect'], back, 'sent to sign in and back to the form\'s page');
+  const caddyForm = await ask(stack, 'forwarded', '/agent/tickets/7/reply', form, 'POST');
+  t.equal(caddyForm.status, 303, 'Caddy/Traefik, a browser form POST: 303');
+  t.equal(caddyForm.headers.location, back);
+
   const caddyScript = await ask(stack, 'forwarded', '/agent/api/x', { ...XHR });
   t.equal(caddyScript.status, 401, 'a script: 401 JSON');
   t.equal(JSON.parse(caddyScript.body).login_url, `${origin}/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/api/x')}`);
