@@ -192,7 +192,12 @@ function answerChecked(q: Question, auth: AuthResult): Promise<void> | undefined
     const headers: Record<string, string | string[]> = { ...noIdentity(gw), 'x-request-id': requestId };
     for (const [name, value] of auth.entry.headers) headers[name] = value;
     headers[gw.runtime.identity.names.assertion] = auth.entry.assertion;
-    if (auth.setCookies) headers['set-cookie'] = auth.setCookies;
+    if (auth.setCookies) {
+      headers['set-cookie'] = auth.setCookies;
+      // nginx's $upstream_http_set_cookie holds only the first Set-Cookie, and a session sealed into
+      // several cookies needs each: for nginx, every line again under a name of its own (at most MAX_CHUNKS)
+      if (dialect === 'nginx') auth.setCookies.forEach((line, i) => (headers[`x-gatehouse-set-cookie-${i + 1}`] = line));
+    }
     write(res, { status: 200, headers, body: '' });
     return undefined;
   }
