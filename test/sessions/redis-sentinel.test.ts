@@ -79,6 +79,9 @@ t.test('sentinel failover: the master killed under signed-in load; 503 while the
   const after = answers.filter((a) => a.at > killedAt);
   t.same(Object.keys(byStatus(after)).filter((s) => s !== '200' && s !== '503'), [], `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`);
   t.ok(after.filter((a) => a.status === 200).every((a) => a.subject === 'user-alice'), 'every 200 is the same person');
+  // fail closed: with the master gone nothing is served from memory (the session cache would hold it for 5 s)
+  const whileNoMaster = after.filter((a) => a.at > killedAt + 500 && a.at < promotedAt);
+  t.ok(whileNoMaster.length > 0 && whileNoMaster.every((a) => a.status === 503), `503 while there is no master: ${JSON.stringify(byStatus(whileNoMaster))}`);
   const gap = gapMs(after);
   t.comment(`sentinel failover: 503 for ${Math.round(gap)} ms; promotion announced ${Math.round(promotedAt - killedAt)} ms after the kill (down-after-milliseconds 1000)`);
   t.ok(cluster.logs.some((l) => l.msg === 'redis connection lost; reconnecting'), 'the loss was logged');
