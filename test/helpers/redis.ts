@@ -13,7 +13,7 @@
 // another port when redis-server itself says the port is in use (something
 // outside the tests holds it); a restart binds the port it had — nothing in the
 // tests can have taken it in between, and if something else did, start() says so.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -269,6 +269,28 @@ export async function startSentinelDeployment(options: { downAfterMs?: number } 
   }
 }
 
+/** PEM files for a TLS deployment: a CA, and a certificate for 127.0.0.1 it signed */
+export interface RedisTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** A throwaway CA and a server certificate for 127.0.0.1 (openssl), in a temp directory removed by `remove`. */
+export function makeTestTls(): RedisTls & { remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redis-tls-'));
+  const at = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => {
+    const result = spawnSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (result.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${result.stderr.toString()}`);
+  };
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '1', '-subj', '/CN=gatehouse test CA');
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1');
+  writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  openssl('x509', '-req', '-in', at('server.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('server.pem'), '-days', '1', '-extfile', at('san.ext'));
+  return { caFile: at('ca.pem'), certFile: at('server.pem'), keyFile: at('server.key'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 export interface ClusterDeployment extends RedisDeployment {
   readonly nodes: RedisProcess[];
 }
@@ -294,16 +316,23 @@ function redisCli(args: string[], timeoutMs = 20_000): Promise<string> {
  * A Redis Cluster of three masters, each with `replicas` replicas (0 or 1), made
  * with `redis-cli --cluster create`. Resolves once every node says cluster_state:ok.
  */
-export async function startRedisCluster(options: { replicas?: 0 | 1; nodeTimeoutMs?: number } = {}): Promise<ClusterDeployment> {
+export async function startRedisCluster(options: { replicas?: 0 | 1; nodeTimeoutMs?: number; tls?: RedisTls } = {}): Promise<ClusterDeployment> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cluster-'));
   const replicas = options.replicas ?? 1;
+  const tls = options.tls;
+  // with TLS: TLS only (no plain port), between the nodes too
+  const listen = (port: number): string[] =>
+    tls
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+      : ['--port', String(port)];
+  const cliTls = tls ? ['--tls', '--cacert', tls.caFile] : [];
   const nodes: RedisProcess[] = [];
   try {
     for (let i = 0; i < 3 * (1 + replicas); i++) {
       nodes.push(
         await startProcess(
           (port, busPort) => [
-            '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, '--loglevel', 'notice',
+            ...listen(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, '--loglevel', 'notice',
             '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
             // the bus port is claimed too: port + 10000 might be taken
             '--cluster-port', String(busPort), '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000),
@@ -313,11 +342,11 @@ export async function startRedisCluster(options: { replicas?: 0 | 1; nodeTimeout
         ),
       );
     }
-    await redisCli(['--cluster', 'create', ...nodes.map((n) => n.address), '--cluster-replicas', String(replicas), '--cluster-yes']);
+    await redisCli([...cliTls, '--cluster', 'create', ...nodes.map((n) => n.address), '--cluster-replicas', String(replicas), '--cluster-yes']);
     // every node agrees the cluster is up (gossip takes a moment after create): bounded, small steps
     for (const node of nodes) {
       const until = Date.now() + 20_000;
-      while (!/cluster_state:ok/.test(await redisCli(['-p', String(node.port), 'cluster', 'info']))) {
+      while (!/cluster_state:ok/.test(await redisCli([...cliTls, '-p', String(node.port), 'cluster', 'info']))) {
         if (Date.now() > until) throw new Error(`cluster node ${node.address} never reported cluster_state:ok`);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -326,7 +355,7 @@ export async function startRedisCluster(options: { replicas?: 0 | 1; nodeTimeout
     if (replicas > 0) await Promise.all(nodes.slice(3).map((n) => n.logged(/MASTER <-> REPLICA sync: Finished with success/)));
     return {
       nodes,
-      sessionYaml: [`redis_cluster: [${nodes.slice(0, 3).map((n) => n.address).join(', ')}]`],
+      sessionYaml: [`redis_cluster: [${nodes.slice(0, 3).map((n) => `${tls ? 'rediss://' : ''}${n.address}`).join(', ')}]`],
       async close() {
         await Promise.all(nodes.map((n) => n.close()));
         rmSync(dir, { recursive: true, force: true });
