@@ -26,6 +26,8 @@ export const KEY_PREFIX = 'gatehouse:';
 const COMMAND_TIMEOUT_MS = 1000;
 const CONNECT_TIMEOUT_MS = 2000;
 const MAX_RECONNECT_DELAY_MS = 2000;
+/** at most one "a redis command failed" warning this often */
+const SUSPECT_LOG_INTERVAL_MS = 10_000;
 
 /**
  * - connecting: not connected yet since start.
@@ -106,6 +108,10 @@ export class RedisLink {
   readonly mode: RedisTarget['mode'];
   private readonly readyListeners: Array<() => void> = [];
   private state: RedisHealth = 'connecting';
+  /** for the rate of the `suspect` warning (see become) */
+  private suspectLoggedAt = Number.NEGATIVE_INFINITY;
+  private suspectLogged = false;
+  private suspectEpisodes = 0;
 
   constructor(target: RedisTarget, private readonly log: Logger) {
     this.where = describeRedisTarget(target);
@@ -185,9 +191,20 @@ export class RedisLink {
     this.state = next;
     const redis = this.where;
     if (next === 'up' && (previous === 'connecting' || previous === 'down')) this.log.info({ redis, mode: this.mode }, 'redis connected');
-    else if (next === 'up') this.log.info({ redis, detail }, 'redis answers again');
-    else if (next === 'suspect') this.log.warn({ redis, code: 'GH_SESSION_STORE_UNAVAILABLE', detail }, 'a redis command failed; nothing is served from memory until one succeeds');
-    else if (next === 'down' && previous !== 'connecting') this.log.warn({ redis, code: 'GH_SESSION_STORE_UNAVAILABLE', detail }, 'redis connection lost; reconnecting');
+    else if (next === 'up') {
+      if (this.suspectLogged) this.log.info({ redis, detail, failedEpisodes: this.suspectEpisodes }, 'redis answers again');
+      this.suspectLogged = false;
+    } else if (next === 'suspect') {
+      // a Cluster shard without a master makes commands fail and succeed in turn, by key: one warning per interval, not per command
+      this.suspectEpisodes++;
+      const now = Date.now();
+      if (now - this.suspectLoggedAt >= SUSPECT_LOG_INTERVAL_MS) {
+        this.suspectLoggedAt = now;
+        this.suspectLogged = true;
+        this.log.warn({ redis, code: 'GH_SESSION_STORE_UNAVAILABLE', detail, failedEpisodes: this.suspectEpisodes }, 'a redis command failed; nothing is served from memory until one succeeds');
+        this.suspectEpisodes = 0;
+      }
+    } else if (next === 'down' && previous !== 'connecting') this.log.warn({ redis, code: 'GH_SESSION_STORE_UNAVAILABLE', detail }, 'redis connection lost; reconnecting');
   }
 
   private onConnectionReady(): void {
