@@ -15,7 +15,9 @@ import { clientView, type ClientView } from './client-address.js';
 import { hasFragment, hasPathParameters, normalizePath, withoutPathParameters } from '../routing/realm.js';
 import { authenticate, authenticateFromCache, RenewalUnavailableError, type AuthResult } from '../flows/authenticate.js';
 import { readCookies, type CookieJar } from './cookies.js';
-import { forward, forwardUpgrade, refuseUpgrade } from '../proxy/forward.js';
+import { forward } from '../proxy/forward.js';
+import { forwardUpgrade, refuseUpgrade } from '../proxy/upgrade.js';
+import { hasBody } from '../proxy/headers.js';
 import { errorAnswer, isNavigation, jsonAnswer, writeAnswer, type Answer } from './respond.js';
 import { startLogin } from '../flows/signin.js';
 import { answerSignedOutFormPost, isBrowserFormPost } from '../flows/preserve-post.js';
@@ -159,15 +161,21 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
   return { kind: 'realm', path: full, realm };
 }
 
+/** A session check that could not decide (store down, renewal pending, a bug): counted, logged, and the refusal to give. */
+function sessionCheckFailed(gw: Gateway, error: unknown, requestId: string, realm: RealmRuntime): { gh: GatehouseError; setCookies: string[] | null } {
+  const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
+  if (gh.code === 'GH_SESSION_STORE_UNAVAILABLE') gw.metrics.storeError(gw.store.kind);
+  gw.log.error({ code: gh.code, detail: gh.detail, requestId, realm: realm.name }, 'session check failed');
+  // a refreshed session that may not be used yet still goes back to the browser (its refresh token is the new one)
+  return { gh, setCookies: error instanceof RenewalUnavailableError ? error.setCookies : null };
+}
+
 async function authenticateOrAnswer(gw: Gateway, req: IncomingMessage, realm: RealmRuntime, cookies: CookieJar, requestId: string): Promise<AuthResult | Answer> {
   try {
     return await authenticate(gw, realm, cookies);
   } catch (error) {
-    const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
-    if (gh.code === 'GH_SESSION_STORE_UNAVAILABLE') gw.metrics.storeError(gw.store.kind);
-    gw.log.error({ code: gh.code, detail: gh.detail, requestId, realm: realm.name }, 'session check failed');
-    // a refreshed session that may not be used yet still goes back to the browser (its refresh token is the new one)
-    return errorAnswer(req, gw.runtime.theme, gh, requestId, error instanceof RenewalUnavailableError && error.setCookies ? { headers: { 'set-cookie': error.setCookies } } : {});
+    const { gh, setCookies } = sessionCheckFailed(gw, error, requestId, realm);
+    return errorAnswer(req, gw.runtime.theme, gh, requestId, setCookies ? { headers: { 'set-cookie': setCookies } } : {});
   }
 }
 
@@ -263,12 +271,6 @@ function answerAuthenticated(gw: Gateway, r: RealmRequest, auth: AuthResult): Pr
   return answer.then((a) => writeAnswer(res, a), cannotSignIn);
 }
 
-/** Content-Length other than 0, or any Transfer-Encoding (an upgrade request has no body). */
-function announcesBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 /** WebSocket upgrades: the same decisions, answered on the raw socket. */
 export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const runtime = gw.runtime;
@@ -278,7 +280,7 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
   // WebSockets only: after another upgrade (h2c) the connection would carry requests the gateway never judges
   if (String(req.headers.upgrade).trim().toLowerCase() !== 'websocket') return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
   // a body the upgrade announces would be left for the helpdesk to read out of whatever came next
-  if (announcesBody(req)) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
+  if (hasBody(req)) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
   const client = clientView(req, runtime.trustedProxies);
   const routed = route(gw, req, client, requestId);
   if (routed.kind === 'handoff') return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
@@ -293,8 +295,9 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
   let auth: AuthResult;
   try {
     auth = await authenticate(gw, realm, readCookies(req.headers));
-  } catch {
-    return refuseUpgrade(socket, 503, 'GH_SESSION_STORE_UNAVAILABLE', requestId);
+  } catch (error) {
+    const { gh, setCookies } = sessionCheckFailed(gw, error, requestId, realm);
+    return refuseUpgrade(socket, gh.status, gh.code, requestId, setCookies);
   }
   if (auth.kind === 'signed-out') return refuseUpgrade(socket, 401, 'GH_NOT_SIGNED_IN', requestId);
   if (auth.kind === 'forbidden') return refuseUpgrade(socket, 403, auth.code, requestId);
