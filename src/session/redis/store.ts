@@ -20,7 +20,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { GatewayConfig } from '../../config/types.js';
-import { parseDuration } from '../../config/duration.js';
+import { durationMs } from '../../config/duration.js';
 import type { Logger } from '../../observe/log.js';
 import type { Metrics } from '../../observe/metrics.js';
 import { deriveSealKeys, open, seal, type SealKey } from '../codec.js';
@@ -162,7 +162,7 @@ export async function createRedisShared(config: GatewayConfig, log: Logger, _met
   if (!connected) log.warn({ redis: describeRedisUrl(url), code: 'GH_SESSION_STORE_UNAVAILABLE' }, 'redis is not reachable yet; signed-in requests answer 503 until it is');
   const revocations = new RedisRevocationList(link, log);
   await revocations.start(connected ? STARTUP_WAIT_MS : 0);
-  const idleTimeoutMs = parseDuration(config.session.idle_timeout) ?? 2 * 3600_000;
+  const idleTimeoutMs = durationMs(config.session.idle_timeout);
   const store = config.session.store === 'redis' ? new RedisSessionStore(link, idleTimeoutMs) : createCookieStore();
   return { store, revocations, spentStates: new RedisSpentStates(link), refreshCoordination: new RedisRefreshCoordination(link) };
 }
