@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { REPO } from './lib/gatehouse.mjs';
 import { freePort } from './lib/procs.mjs';
 import { signIn } from './lib/browser.mjs';
+import { createRequire } from 'node:module';
 import { bareHandler } from './bare-proxy.mjs';
 
 const args = process.argv.slice(2);
@@ -34,7 +35,8 @@ const { demoYaml } = await import(join(REPO, 'dist', 'demo', 'stack.js'));
 const { parseConfigText } = await import(join(REPO, 'dist', 'config', 'load.js'));
 const { startGateway } = await import(join(REPO, 'dist', 'server.js'));
 const { createLogger } = await import(join(REPO, 'dist', 'observe', 'log.js'));
-const { handleRequest } = await import(join(REPO, 'dist', 'http', 'front.js'));
+const { handleRequest } = await import(join(REPO, 'dist', 'edge', 'front.js'));
+const UnwrapHandler = createRequire(join(REPO, 'package.json'))('undici/lib/handler/unwrap-handler.js');
 
 const port = await freePort();
 const publicUrl = `http://127.0.0.1:${port}`;
@@ -51,13 +53,19 @@ const gw = gateway.gw;
 // nginx's answer in the comparison table: these headers and a 1 KB body
 const upstreamHead = ['Server', 'nginx/1.22.1', 'Date', new Date().toUTCString(), 'Content-Type', 'text/plain', 'Content-Length', '1024', 'Connection', 'keep-alive'].map((s) => Buffer.from(s, 'latin1'));
 const upstreamBody = Buffer.alloc(1024, 120);
-/** A pool that answers every dispatch at once, as undici would call the handler. */
+/**
+ * A pool that answers every dispatch at once, as undici calls the handler: its
+ * core speaks the older callbacks, and a handler written to the current API
+ * (onRequestStart, onResponseStart, ...) is reached through undici's own
+ * adapter, which also parses the headers — a cost the gateway really pays.
+ */
 const instantPool = {
   dispatch(_options, handler) {
-    handler.onConnect?.(() => {});
-    handler.onHeaders(200, upstreamHead, () => {});
-    handler.onData(upstreamBody);
-    handler.onComplete([]);
+    const core = UnwrapHandler.unwrap(handler);
+    core.onConnect?.(() => {});
+    core.onHeaders(200, upstreamHead, () => {}, 'OK');
+    core.onData(upstreamBody);
+    core.onComplete([]);
     return true;
   },
   close: async () => {},

@@ -8,7 +8,9 @@ import { BlockList, isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { clientAssertionKey } from './oidc/client-key.js';
 import type { GatewayConfig, RealmConfig } from './config/types.js';
-import { parseDuration } from './config/duration.js';
+import { durationMs as ms } from './config/duration.js';
+import { logoutPathOf, postLogoutLandingOf } from './config/defaults.js';
+import { CLOCK_TOLERANCE_SEC } from './oidc/id-token.js';
 import { deriveSealKeys, type SealKey } from './session/codec.js';
 import { touchIntervalFor, type SessionTimes } from './session/session.js';
 import { ProviderClient, type ProviderEvent } from './oidc/provider.js';
@@ -110,10 +112,17 @@ export interface RuntimeDeps {
   now: () => number;
 }
 
-function ms(text: string): number {
-  const value = parseDuration(text);
-  if (value === null) throw new Error(`not a duration: ${text}`);
-  return value;
+/** Where the provider's back-channel logout tokens are posted: this, then the realm's name (flows/backchannel.ts). */
+export const BACKCHANNEL_LOGOUT_PATH = '/.gatehouse/backchannel-logout';
+
+/** A realm's own URLs and paths: what the gateway answers, and what `gatehouse check` tells the operator to register at the provider. */
+export function realmUrls(publicOrigin: string, name: string, rc: RealmConfig): { callbackUrl: string; logoutPath: string; postLogoutRedirect: string; backchannelLogoutUrl: string } {
+  return {
+    callbackUrl: new URL(rc.callback_path, publicOrigin).href,
+    logoutPath: logoutPathOf(rc)!,
+    postLogoutRedirect: new URL(postLogoutLandingOf(rc), publicOrigin).href,
+    backchannelLogoutUrl: new URL(`${BACKCHANNEL_LOGOUT_PATH}/${encodeURIComponent(name)}`, publicOrigin).href,
+  };
 }
 
 function providerKey(realm: RealmConfig): string {
@@ -183,19 +192,16 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
       deps.providers.set(key, provider);
       provider.start();
     }
-    const firstPath = rc.paths[0] ?? '/';
-    const logoutPath = rc.logout_path ?? `${firstPath === '/' ? '' : firstPath.replace(/\/+$/, '')}/logout`;
-    const postLogout = rc.post_logout_redirect ?? firstPath;
+    const { callbackUrl, logoutPath, postLogoutRedirect } = realmUrls(publicOrigin, name, rc);
     const allow = compileAllowRules(rc.allow);
     const credentials = await clientCredentials(rc);
-    const callbackUrl = new URL(rc.callback_path, publicOrigin).href;
     realms.set(name, {
       name,
       paths: rc.paths,
       callbackPath: rc.callback_path,
       callbackUrl,
       logoutPath,
-      postLogoutRedirect: new URL(postLogout, publicOrigin).href,
+      postLogoutRedirect,
       signedOutPage: rc.post_logout_redirect === undefined,
       login: rc.login,
       buttonText: rc.button_text,
@@ -267,7 +273,7 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
     },
     adminToken: config.admin.token,
     warnings,
-    clockToleranceSec: 60,
+    clockToleranceSec: CLOCK_TOLERANCE_SEC,
     theme: buildTheme(config.pages, publicUrl.host),
   };
   return Object.freeze(runtime);

@@ -19,6 +19,8 @@ import { ConfigError, isGatehouseError } from '../errors.js';
 import { discoveryUrl, parseDiscovery } from '../oidc/provider.js';
 import { jsonObject, providerRequest } from '../oidc/http.js';
 import { compilePublicPaths } from '../routing/realm.js';
+import { logoutPathOf } from '../config/defaults.js';
+import { realmUrls } from '../runtime.js';
 import { clientAssertionKey, proveClientAssertionKey } from '../oidc/client-key.js';
 import { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } from '../observe/proxy-hint.js';
 import { checkProviderSupport, clockFindings, type ProviderReport } from './provider.js';
@@ -149,16 +151,18 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
   checkShadowedPaths(config, add);
 
   const origin = new URL(config.public_url).origin;
+  // the runtime's own derivation: what is registered is what the gateway will answer
+  const urls = (name: string, realm: GatewayConfig['realms'][string]) => realmUrls(origin, name, realm);
   const register = Object.entries(config.realms).map(([name, realm]): Registration => ({
     realm: name,
     issuer: realm.provider.issuer,
     client_id: realm.provider.client_id,
     client_auth: realm.provider.client_auth,
-    redirect_uri: new URL(realm.callback_path, origin).href,
-    post_logout_redirect_uri: new URL(realm.post_logout_redirect ?? realm.paths[0] ?? '/', origin).href,
+    redirect_uri: urls(name, realm).callbackUrl,
+    post_logout_redirect_uri: urls(name, realm).postLogoutRedirect,
     web_origin: origin,
     cors_origin: origin,
-    backchannel_logout_uri: new URL(`/.gatehouse/backchannel-logout/${encodeURIComponent(name)}`, origin).href,
+    backchannel_logout_uri: urls(name, realm).backchannelLogoutUrl,
     grant_types: config.session.refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
     scopes: [...new Set(['openid', ...realm.provider.scopes])],
   }));
@@ -265,7 +269,7 @@ function checkShadowedPaths(config: GatewayConfig, add: Add): void {
   const realmPaths = new Map<string, string>();
   for (const [name, realm] of Object.entries(config.realms)) for (const p of realm.paths) realmPaths.set(p.replace(/\/+$/, '') || '/', name);
   for (const [name, realm] of Object.entries(config.realms)) {
-    const logout = realm.logout_path ?? `${(realm.paths[0] ?? '/').replace(/\/+$/, '')}/logout`;
+    const logout = logoutPathOf(realm)!;
     for (const [key, path] of [['callback_path', realm.callback_path], ['logout_path', logout]] as const) {
       const owner = realmPaths.get(path.replace(/\/+$/, '') || '/');
       if (owner !== undefined) {

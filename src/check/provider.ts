@@ -5,6 +5,7 @@
  */
 import type { RealmConfig } from '../config/types.js';
 import type { KeyPath } from '../config/schema-check.js';
+import { CLOCK_TOLERANCE_SEC } from '../oidc/id-token.js';
 
 export interface ProviderReport {
   issuer: string;
@@ -27,8 +28,6 @@ export interface ProviderFinding {
   fix?: string | undefined;
 }
 
-/** ID tokens are accepted with this much clock difference (the gateway's clock tolerance). */
-export const CLOCK_TOLERANCE_SECONDS = 60;
 /** Above this, warn: tolerance is eaten up by the skew, and short-lived tokens start failing. */
 export const CLOCK_WARNING_SECONDS = 10;
 
@@ -38,10 +37,10 @@ export function clockFindings(provider: ProviderReport): ProviderFinding[] {
   const size = Math.abs(skew);
   const how = `the clock of ${provider.issuer} is ${size} s ${skew > 0 ? 'ahead of' : 'behind'} this machine's`;
   const fix = 'synchronise both clocks with NTP (timedatectl set-ntp true, or chrony)';
-  if (size > CLOCK_TOLERANCE_SECONDS) {
-    return [{ severity: 'error', path: null, message: `${how}: more than the ${CLOCK_TOLERANCE_SECONDS} s tolerance, so ID tokens will be refused as ${skew > 0 ? 'issued in the future' : 'expired'} (GH_ID_TOKEN_${skew > 0 ? 'IAT_FUTURE' : 'EXPIRED'})`, fix }];
+  if (size > CLOCK_TOLERANCE_SEC) {
+    return [{ severity: 'error', path: null, message: `${how}: more than the ${CLOCK_TOLERANCE_SEC} s tolerance, so ID tokens will be refused as ${skew > 0 ? 'issued in the future' : 'expired'} (GH_ID_TOKEN_${skew > 0 ? 'IAT_FUTURE' : 'EXPIRED'})`, fix }];
   }
-  if (size > CLOCK_WARNING_SECONDS) return [{ severity: 'warning', path: null, message: `${how}; sign-ins fail once it passes ${CLOCK_TOLERANCE_SECONDS} s`, fix }];
+  if (size > CLOCK_WARNING_SECONDS) return [{ severity: 'warning', path: null, message: `${how}; sign-ins fail once it passes ${CLOCK_TOLERANCE_SEC} s`, fix }];
   return [];
 }
 

@@ -13,10 +13,12 @@
  * confirm in time makes the revoke fail (the caller says so), never succeed
  * silently.
  *
- * Loads no gateway code: only node built-ins and the message shapes.
+ * Loads no gateway code: only node built-ins, the message shapes and the
+ * revocation merge (session/revocation-entry.ts, a module without imports).
  */
 import { randomBytes } from 'node:crypto';
 import type { CallbackCount, Envelope, HelloAnswer, PrimaryRequest, RevocationEntry, WorkerRequest } from './messages.js';
+import { mergeRevocation, revocationKey } from '../session/revocation-entry.js';
 
 /** How the hub reaches one worker. */
 export interface WorkerPort {
@@ -167,9 +169,8 @@ export class ClusterHub {
   }
 
   private async revoke(fromWorker: number, entry: RevocationEntry): Promise<null> {
-    const key = `${entry.kind}\u0000${entry.realm}\u0000${entry.value}`;
-    const existing = this.revocations.get(key);
-    const merged = { ...entry, at: Math.max(entry.at, existing?.at ?? 0), until: Math.max(entry.until, existing?.until ?? 0) };
+    const key = revocationKey(entry.kind, entry.realm, entry.value);
+    const merged = mergeRevocation(this.revocations.get(key), entry);
     this.revocations.set(key, merged);
     const others = [...this.workers.keys()].filter((id) => id !== fromWorker);
     const outcomes = await Promise.allSettled(others.map((id) => this.ask(id, { kind: 'apply-revocation', entry: merged })));

@@ -9,15 +9,10 @@
  * Type-only module for the shapes plus one guard: the primary imports it and
  * nothing of the gateway.
  */
+import type { Revocation } from '../session/revocation-entry.js';
 
-/** The same fields as session/revocation.ts Revocation (kept apart so the primary loads no session code). */
-export interface RevocationEntry {
-  kind: 'session' | 'subject' | 'provider-session';
-  realm: string;
-  value: string;
-  at: number;
-  until: number;
-}
+/** A revocation as it travels (session/revocation-entry.ts: a module the primary may load). */
+export type RevocationEntry = Revocation;
 
 export interface CallbackCount {
   ip: string;

@@ -51,3 +51,10 @@ export function formatDuration(ms: number): string {
 
 /** The pattern the published JSON Schema uses for duration strings. */
 export const DURATION_PATTERN = '^(0|(?=\\d)(\\d+d)?(\\d+h)?(\\d+m)?(\\d+s)?(\\d+ms)?)$';
+
+/** A duration of a validated config (schema.ts gave it its default and checked it), in ms. */
+export function durationMs(text: string): number {
+  const value = parseDuration(text);
+  if (value === null) throw new Error(`not a duration: ${text}`);
+  return value;
+}

@@ -8,6 +8,8 @@ import { isIP } from 'node:net';
 import type { KeyPath, Locate } from './schema-check.js';
 import { formatKeyPath } from './schema-check.js';
 import { parseDuration } from './duration.js';
+import { RESERVED_AUTHORIZATION_PARAMS, logoutPathOf } from './defaults.js';
+import { gatewaySchema } from './schema.js';
 import type { ConfigProblem, GatewayConfig, RealmConfig } from './types.js';
 import { REDIS_MODE_KEYS, parseRedisNode, type RedisMode } from './redis-target.js';
 
@@ -56,7 +58,6 @@ export function secretWeakness(secret: string): string | undefined {
 }
 const RESERVED_PREFIX = '/.gatehouse';
 /** set by the gateway on every authorization request; an operator may not override them */
-const RESERVED_AUTH_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'response_mode'];
 
 /** localhost, 127.0.0.0/8 or ::1 (a URL's hostname may carry IPv6 brackets) */
 export function isLoopbackHost(hostname: string): boolean {
@@ -64,12 +65,6 @@ export function isLoopbackHost(hostname: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return isIP(host) === 6 && (host === '::1' || host === '0:0:0:0:0:0:0:1');
-}
-
-/** "<first path>/logout": the sign-out path of a realm that names none */
-export function defaultLogoutPath(realm: { paths?: readonly string[] | undefined }): string | undefined {
-  const first = realm.paths?.[0];
-  return first === undefined ? undefined : `${first.replace(/\/+$/, '')}/logout`;
 }
 
 /** true when `path` is `prefix` or below it ("/agent" covers "/agent/x", not "/agents") */
@@ -156,7 +151,7 @@ function checkSession(config: PartialConfig, error: Report, warn: Report): void 
   }
   // without refresh tokens the gateway cannot ask the provider again: the sign-in's verdict stands until lifetime
   if (session.refresh === false) {
-    warn(['session', 'refresh'], `is false: sessions are never re-authorized at the provider, so a person removed or disabled there keeps access until lifetime (${session.lifetime ?? '12h'}) ends; shorten lifetime or use back-channel logout`);
+    warn(['session', 'refresh'], `is false: sessions are never re-authorized at the provider, so a person removed or disabled there keeps access until lifetime (${session.lifetime ?? gatewaySchema.keys.session.keys.lifetime.default}) ends; shorten lifetime or use back-channel logout`);
   }
   const reauthorize = session.reauthorize_every === undefined ? null : parseDuration(session.reauthorize_every);
   if (lifetime !== null && reauthorize !== null && reauthorize >= lifetime) {
@@ -251,7 +246,7 @@ function checkRealms(config: PartialConfig, publicUrl: URL | undefined, error: R
       else prefixes.set(key, name);
     });
 
-    const logout = realm.logout_path ?? defaultLogoutPath(realm);
+    const logout = logoutPathOf(realm);
     for (const [kind, path] of [['callback_path', realm.callback_path], ['logout_path', logout]] as const) {
       if (path === undefined) continue;
       const what = kind === 'logout_path' && realm.logout_path === undefined ? `the default logout path ${path}` : `"${path}"`;
@@ -304,7 +299,7 @@ function checkProvider(realm: DeepPartial<RealmConfig>, at: (...path: string[]) 
     warn(at('provider', 'private_key_file'), `is not used when client_auth is ${auth}`);
   }
   for (const param of Object.keys(provider.extra_auth_params ?? {})) {
-    if (RESERVED_AUTH_PARAMS.includes(param)) error(at('provider', 'extra_auth_params', param), 'is set by the gateway itself and cannot be overridden');
+    if (RESERVED_AUTHORIZATION_PARAMS.has(param)) error(at('provider', 'extra_auth_params', param), 'is set by the gateway itself and cannot be overridden');
   }
   if ((realm.allow?.email_domains?.length ?? 0) > 0 && provider.scopes !== undefined && !provider.scopes.includes('email')) {
     warn(at('provider', 'scopes'), 'lack "email" while allow.email_domains is set: the provider may not send the email claim');

@@ -61,6 +61,19 @@ export function portOf(server: Server): number {
   return (server.address() as AddressInfo).port;
 }
 
+/** A demo realm's provider block: the demo provider's client of that id (demoClients), with its secret. */
+function demoProviderYaml(issuer: string, clientId: string): string {
+  return `    provider:
+      issuer: ${issuer}
+      client_id: ${clientId}
+      client_secret: ${demoClientSecret(clientId)}
+      scopes: [openid, profile, email, groups]`;
+}
+
+function demoClientSecret(clientId: string): string {
+  return `${clientId}-secret-0123456789abcdef`;
+}
+
 export function demoYaml(publicUrl: string, issuer: string, helpdeskUrl: string): string {
   return `# The embedded demo configuration (see gateway.yaml for the documented example)
 public_url: ${publicUrl}
@@ -82,11 +95,7 @@ realms:
     callback_path: /agent/login/authenticate-callback/1
     logout_path: /agent/logout
     login: automatic
-    provider:
-      issuer: ${issuer}
-      client_id: demo-agent
-      client_secret: demo-agent-secret-0123456789abcdef
-      scopes: [openid, profile, email, groups]
+${demoProviderYaml(issuer, 'demo-agent')}
     allow:
       claims:
         groups: [helpdesk-agents]
@@ -96,11 +105,7 @@ realms:
     logout_path: /logout
     login: button
     button_text: Sign in with Demo SSO
-    provider:
-      issuer: ${issuer}
-      client_id: demo-user
-      client_secret: demo-user-secret-0123456789abcdef
-      scopes: [openid, profile, email, groups]
+${demoProviderYaml(issuer, 'demo-user')}
 log:
   level: \${GATEHOUSE_DEMO_LOG_LEVEL:-info}
 `;
@@ -116,7 +121,7 @@ export function demoClients(publicUrl: string, options: { backchannelLogout?: bo
   return [
     {
       client_id: 'demo-agent',
-      client_secret: 'demo-agent-secret-0123456789abcdef',
+      client_secret: demoClientSecret('demo-agent'),
       redirect_uris: [`${publicUrl}/agent/login/authenticate-callback/1`],
       post_logout_redirect_uris: [`${publicUrl}/agent`],
       ...(backchannel ? { backchannel_logout_uri: `${publicUrl}/.gatehouse/backchannel-logout/agent` } : {}),
@@ -124,7 +129,7 @@ export function demoClients(publicUrl: string, options: { backchannelLogout?: bo
     },
     {
       client_id: 'demo-user',
-      client_secret: 'demo-user-secret-0123456789abcdef',
+      client_secret: demoClientSecret('demo-user'),
       redirect_uris: [`${publicUrl}/login/authenticate-callback/2`],
       post_logout_redirect_uris: [`${publicUrl}/`],
       ...(backchannel ? { backchannel_logout_uri: `${publicUrl}/.gatehouse/backchannel-logout/user` } : {}),

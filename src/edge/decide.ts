@@ -188,12 +188,18 @@ async function authenticateOrAnswer(gw: Gateway, req: RequestHead, realm: RealmR
   try {
     return await authenticate(gw, realm, cookies);
   } catch (error) {
-    const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
-    if (gh.code === 'GH_SESSION_STORE_UNAVAILABLE') gw.metrics.storeError(gw.store.kind);
-    gw.log.error({ code: gh.code, detail: gh.detail, requestId, realm: realm.name }, 'session check failed');
-    // a refreshed session that may not be used yet still goes back to the browser (its refresh token is the new one)
-    return errorAnswer(req, gw.runtime.theme, gh, requestId, error instanceof RenewalUnavailableError && error.setCookies ? { headers: { 'set-cookie': error.setCookies } } : {});
+    const { gh, setCookies } = sessionCheckFailed(gw, error, requestId, realm);
+    return errorAnswer(req, gw.runtime.theme, gh, requestId, setCookies ? { headers: { 'set-cookie': setCookies } } : {});
   }
+}
+
+/** A session check that could not decide (store down, renewal pending, a bug): counted, logged, and the refusal to give. */
+export function sessionCheckFailed(gw: Gateway, error: unknown, requestId: string, realm: RealmRuntime): { gh: GatehouseError; setCookies: string[] | null } {
+  const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
+  if (gh.code === 'GH_SESSION_STORE_UNAVAILABLE') gw.metrics.storeError(gw.store.kind);
+  gw.log.error({ code: gh.code, detail: gh.detail, requestId, realm: realm.name }, 'session check failed');
+  // a refreshed session that may not be used yet still goes back to the browser (its refresh token is the new one)
+  return { gh, setCookies: error instanceof RenewalUnavailableError ? error.setCookies : null };
 }
 
 /**

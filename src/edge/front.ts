@@ -16,10 +16,12 @@ import type { RealmRuntime } from '../runtime.js';
 import { clientView, type ClientView } from './client-address.js';
 import { authenticate, type AuthResult } from '../flows/authenticate.js';
 import { readCookies, type CookieJar } from './cookies.js';
-import { forward, forwardUpgrade, refuseUpgrade } from '../proxy/forward.js';
+import { forward } from '../proxy/forward.js';
+import { forwardUpgrade, refuseUpgrade } from '../proxy/upgrade.js';
+import { hasBody } from '../proxy/headers.js';
 import { writeAnswer, type Answer } from './respond.js';
 import { refusalAnswer } from '../flows/sign-in-answers.js';
-import { answerSignedOut, checkSession, corsOriginOf, isAnswer, route, signInFailureAnswer, upgradeRefusal } from './decide.js';
+import { answerSignedOut, checkSession, corsOriginOf, isAnswer, route, sessionCheckFailed, signInFailureAnswer, upgradeRefusal } from './decide.js';
 import { FORWARD_AUTH_PATH, handleForwardAuth } from '../flows/forward-auth.js';
 import { taggedRequestId } from './request-id.js';
 
@@ -109,12 +111,6 @@ function answerAuthenticated(gw: Gateway, r: RealmRequest, auth: AuthResult): Pr
   return answer.then((a) => writeAnswer(res, a), cannotSignIn);
 }
 
-/** Content-Length other than 0, or any Transfer-Encoding (an upgrade request has no body). */
-function announcesBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 /**
  * A proxy's question about a WebSocket handshake can come as a handshake itself:
  * Caddy's reverse_proxy (forward_auth) keeps the client's Connection: Upgrade and
@@ -139,7 +135,7 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
   socket.on('error', () => socket.destroy());
   if (isForwardAuth(req.url)) return answerUpgradeQuestion(gw, req, socket);
   // a body the upgrade announces would be left for the helpdesk to read out of whatever came next
-  if (announcesBody(req)) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
+  if (hasBody(req)) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
   const client = clientView(req, runtime.trustedProxies);
   const routed = route(gw, req, client, requestId);
   if (routed.kind === 'handoff') return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
@@ -155,8 +151,9 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
   let auth: AuthResult;
   try {
     auth = await authenticate(gw, realm, readCookies(req.headers));
-  } catch {
-    return refuseUpgrade(socket, 503, 'GH_SESSION_STORE_UNAVAILABLE', requestId);
+  } catch (error) {
+    const { gh, setCookies } = sessionCheckFailed(gw, error, requestId, realm);
+    return refuseUpgrade(socket, gh.status, gh.code, requestId, setCookies);
   }
   if (auth.kind === 'signed-out') return refuseUpgrade(socket, 401, 'GH_NOT_SIGNED_IN', requestId);
   if (auth.kind === 'forbidden') return refuseUpgrade(socket, 403, auth.code, requestId);

@@ -12,9 +12,9 @@ import type { Gateway, SessionEntry } from '../gateway.js';
 import type { RealmRuntime } from '../runtime.js';
 import { joinChunks, splitIntoChunks, staleChunkNames } from '../session/codec.js';
 import { judgeSession, needsTouch, type SessionData, type SessionTimes } from '../session/session.js';
-import { renewalDueAt } from '../session/refresh.js';
+import { refreshDue } from '../session/refresh.js';
 import { MAX_SESSION_VALUE_LENGTH, saveFittingSession } from '../session/fit.js';
-import { buildIdentityHeaders } from '../identity/headers.js';
+import { buildIdentityHeaders, identityOf } from '../identity/headers.js';
 import { checkAllowRules } from '../allow/rules.js';
 import { clearCookie, setCookie, type CookieJar } from '../edge/cookies.js';
 import { GatehouseError, type ErrorCode } from '../errors.js';
@@ -51,10 +51,15 @@ export function clearSessionCookies(gw: Gateway, realm: RealmRuntime, cookies: C
   return staleChunkNames(cookies, realm.cookieName, 0).map((name) => clearCookie(name, gw.runtime.httpsOnly));
 }
 
+/** When an assertion signed now is signed again: three quarters of its life gone. */
+function assertionRenewAt(gw: Gateway, now: number): number {
+  return now + Math.floor(gw.runtime.identity.ttlMs * 0.75);
+}
+
 /** Build the per-session work once: headers, allow verdict, assertion. */
 export async function prepareEntry(gw: Gateway, realm: RealmRuntime, session: SessionData, now: number): Promise<SessionEntry> {
   const runtime = gw.runtime;
-  const identity = { realm: realm.name, sub: session.sub, email: session.email, name: session.name, groups: session.groups, sid: session.sid };
+  const identity = identityOf(realm.name, session);
   const assertion = await runtime.identity.signer.sign(identity, now);
   return {
     session,
@@ -63,19 +68,41 @@ export async function prepareEntry(gw: Gateway, realm: RealmRuntime, session: Se
     refusal: checkAllowRules(realm.allow, session.claims, realm.claimNames.email),
     headers: buildIdentityHeaders(identity, runtime.identity.names),
     assertion,
-    // renew when three quarters of the assertion's life are gone
-    assertionRenewAt: now + Math.floor(runtime.identity.ttlMs * 0.75),
+    assertionRenewAt: assertionRenewAt(gw, now),
     checkedAt: now,
   };
 }
 
+// The decisions authenticate() takes, one predicate each: authenticateFromCache() asks the same ones.
+
+/** A cached entry may answer for this realm now: the same realm, the current config, the store's recheck not yet due. */
+function usable(gw: Gateway, entry: SessionEntry, realm: RealmRuntime, now: number): boolean {
+  return entry.realm.name === realm.name && entry.generation === gw.runtime.generation && now - entry.checkedAt <= gw.store.recheckMs;
+}
+
+/** Why a session is signed out now (its own lifetime and idle time, then the revocation list), or null: it stands. */
+function endedNow(gw: Gateway, session: SessionData, now: number): 'expired' | 'idle' | 'revoked' | null {
+  const verdict = judgeSession(session, now, gw.runtime.times);
+  if (verdict !== 'valid') return verdict;
+  return gw.revocations.isRevoked(session) ? 'revoked' : null;
+}
+
+/** The session's tokens are to be refreshed (or its claims checked again) on this request. */
+function refreshNow(gw: Gateway, session: SessionData, now: number): boolean {
+  return gw.refresher !== null && refreshDue(gw.runtime, session, now);
+}
+
+/** "Last seen" is to be written back on this request. */
+function touchNow(gw: Gateway, session: SessionData, now: number): boolean {
+  return needsTouch(session, now, gw.runtime.times);
+}
+
 /**
  * The common cases, decided without a promise: no session cookie at all, or a
- * cookie value in the session cache under this realm and config generation
- * whose session is valid, not revoked and allowed, with nothing due (recheck,
- * token refresh, touch, assertion renewal). Anything else is null, and
- * authenticate() decides it exactly as it always has — every condition here is
- * one of its own.
+ * cookie value in the session cache that authenticate() would answer with no
+ * step of its own — usable, standing, allowed, nothing due (refresh, touch,
+ * assertion renewal): the same predicates. Anything else is null, for
+ * authenticate() to decide.
  */
 export function authenticateFromCache(gw: Gateway, realm: RealmRuntime, cookies: CookieJar): AuthResult | null {
   const cookieValue = joinChunks(cookies, realm.cookieName);
@@ -83,14 +110,10 @@ export function authenticateFromCache(gw: Gateway, realm: RealmRuntime, cookies:
   if (cookieValue === undefined) return { kind: 'signed-out', reason: 'none', clearCookies: null };
   const entry = gw.cache.get(cookieValue);
   if (entry === undefined) return null;
-  const runtime = gw.runtime;
   const now = gw.now();
-  if (entry.realm.name !== realm.name || entry.generation !== runtime.generation || now - entry.checkedAt > gw.store.recheckMs) return null;
   const session = entry.session;
-  if (entry.refusal !== null || judgeSession(session, now, runtime.times) !== 'valid' || gw.revocations.isRevoked(session)) return null;
-  // session/refresh.ts refreshIfDue hands the session back unchanged unless this holds
-  if (gw.refresher && session.refreshToken !== undefined && session.tokensExpireAt !== undefined && runtime.refresh && now >= renewalDueAt(session, runtime.reauthorizeEveryMs)) return null;
-  if (needsTouch(session, now, runtime.times) || now >= entry.assertionRenewAt) return null;
+  if (!usable(gw, entry, realm, now) || endedNow(gw, session, now) !== null || entry.refusal !== null) return null;
+  if (refreshNow(gw, session, now) || touchNow(gw, session, now) || now >= entry.assertionRenewAt) return null;
   return { kind: 'signed-in', entry, setCookies: null };
 }
 
@@ -112,11 +135,6 @@ export function authenticateFromCache(gw: Gateway, realm: RealmRuntime, cookies:
 function supersedes(cached: SessionData, older: SessionData, now: number, times: SessionTimes): boolean {
   if (cached.seenAt < older.seenAt) return false;
   return needsTouch(older, now, times) || (cached.tokensObtainedAt ?? cached.createdAt) > (older.tokensObtainedAt ?? older.createdAt);
-}
-
-/** A cached entry may answer for this realm now: the same realm, the current config, the store's recheck not yet due. */
-function usable(gw: Gateway, entry: SessionEntry, realm: RealmRuntime, now: number): boolean {
-  return entry.realm.name === realm.name && entry.generation === gw.runtime.generation && now - entry.checkedAt <= gw.store.recheckMs;
 }
 
 /** A refreshed session whose claims no browser could carry back: ended everywhere, with an audit line (never a silent sign-out). */
@@ -150,9 +168,8 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
     if (!session) return { kind: 'signed-out', reason: 'invalid', clearCookies: clearSessionCookies(gw, realm, cookies) };
     // judged on its own sealed data before anything else: an old value that is idle (or expired, or revoked)
     // stays signed out, however fresh a newer value of the same session is
-    const own = judgeSession(session, now, runtime.times);
-    if (own !== 'valid') return { kind: 'signed-out', reason: own, clearCookies: clearSessionCookies(gw, realm, cookies) };
-    if (gw.revocations.isRevoked(session)) return { kind: 'signed-out', reason: 'revoked', clearCookies: clearSessionCookies(gw, realm, cookies) };
+    const own = endedNow(gw, session, now);
+    if (own !== null) return { kind: 'signed-out', reason: own, clearCookies: clearSessionCookies(gw, realm, cookies) };
     const newest = gw.cache.newestOf(session.id);
     if (newest !== undefined && newest.value !== cookieValue && usable(gw, newest.entry, realm, now) && supersedes(newest.entry.session, session, now, runtime.times)) {
       // an older value: answered with the session's entry and handed that entry's value again
@@ -168,20 +185,16 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
     }
   }
   let session = entry.session;
-  const verdict = judgeSession(session, now, runtime.times);
-  if (verdict !== 'valid') {
+  const ended = endedNow(gw, session, now);
+  if (ended !== null) {
     gw.cache.delete(cachedAs);
-    return { kind: 'signed-out', reason: verdict, clearCookies: clearSessionCookies(gw, realm, cookies) };
-  }
-  if (gw.revocations.isRevoked(session)) {
-    gw.cache.delete(cachedAs);
-    return { kind: 'signed-out', reason: 'revoked', clearCookies: clearSessionCookies(gw, realm, cookies) };
+    return { kind: 'signed-out', reason: ended, clearCookies: clearSessionCookies(gw, realm, cookies) };
   }
   if (entry.refusal) return { kind: 'forbidden', entry, code: entry.refusal };
 
   let refreshed = false;
-  if (gw.refresher && session.refreshToken !== undefined && session.tokensExpireAt !== undefined) {
-    const renewed = await gw.refresher.refreshIfDue(realm, session, cachedAs);
+  if (refreshNow(gw, session, now)) {
+    const renewed = await gw.refresher!.refreshIfDue(realm, session, cachedAs);
     if (renewed === null) {
       gw.cache.delete(cachedAs);
       return { kind: 'signed-out', reason: 'ended', clearCookies: clearSessionCookies(gw, realm, cookies) };
@@ -191,7 +204,7 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
       refreshed = true;
     }
   }
-  if (refreshed || needsTouch(session, now, runtime.times)) {
+  if (refreshed || touchNow(gw, session, now)) {
     // write "last seen" (and refreshed tokens) back. The new value's entry replaces the old value's at once
     // (cookie store: a new value per touch, refreshed tokens drop the old value too): a request still
     // carrying the old value is opened, judged on its own data, and answered from this entry (supersedes()).
@@ -222,9 +235,8 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
     }
   }
   if (now >= entry.assertionRenewAt) {
-    const { session: s } = entry;
-    entry.assertion = await runtime.identity.signer.sign({ realm: realm.name, sub: s.sub, email: s.email, name: s.name, groups: s.groups, sid: s.sid }, now);
-    entry.assertionRenewAt = now + Math.floor(runtime.identity.ttlMs * 0.75);
+    entry.assertion = await runtime.identity.signer.sign(identityOf(realm.name, entry.session), now);
+    entry.assertionRenewAt = assertionRenewAt(gw, now);
   }
   return { kind: 'signed-in', entry, setCookies };
 }

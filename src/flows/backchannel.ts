@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify';
 import type { Gateway } from '../gateway.js';
+import { BACKCHANNEL_LOGOUT_PATH } from '../runtime.js';
 import { GatehouseError, isGatehouseError, ERROR_CODES } from '../errors.js';
 import { verifyLogoutToken } from '../oidc/id-token.js';
 import { jsonAnswer, sendAnswer } from '../edge/respond.js';
@@ -80,5 +81,5 @@ async function handleBackchannelLogout(gw: Gateway, request: FastifyRequest<{ Pa
 }
 
 export function registerBackchannelRoutes(app: FastifyInstance, gw: Gateway): void {
-  app.post<{ Params: { realm: string } }>('/.gatehouse/backchannel-logout/:realm', (request, reply) => handleBackchannelLogout(gw, request, reply));
+  app.post<{ Params: { realm: string } }>(`${BACKCHANNEL_LOGOUT_PATH}/:realm`, (request, reply) => handleBackchannelLogout(gw, request, reply));
 }

@@ -21,7 +21,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../gateway.js';
 import type { RealmRuntime } from '../runtime.js';
-import { safeReturnTo } from '../routing/return-to.js';
+import { loginUrl, safeReturnTo } from '../routing/return-to.js';
 import { fromThisSite } from './logout.js';
 import { errorAnswer, htmlAnswer, sendAnswer, type Answer, type RequestHead } from '../edge/respond.js';
 import { contentSecurityPolicy, escapeHtml, type PageTheme } from '../edge/pages/layout.js';
@@ -51,10 +51,6 @@ export function recoveryReturnTo(req: RequestHead, publicOrigin: string, fallbac
   if (typeof referer !== 'string' || !referer.startsWith(`${publicOrigin}/`)) return fallback;
   const path = safeReturnTo(referer, publicOrigin, new Set(), '');
   return path === '' || path.startsWith('/.gatehouse/') ? fallback : path;
-}
-
-function loginHref(realm: RealmRuntime, returnTo: string): string {
-  return `/.gatehouse/login?realm=${encodeURIComponent(realm.name)}&rd=${encodeURIComponent(returnTo)}`;
 }
 
 /** JSON that is safe inside <script type="application/json">. */
@@ -140,20 +136,20 @@ export async function answerSignedOutFormPost(gw: Gateway, req: IncomingMessage,
   const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const body = contentType === 'application/x-www-form-urlencoded' ? await readFormBody(req, runtime.limits) : null;
   if (body === null) {
-    const login = loginHref(realm, back || realm.paths[0] || '/');
+    const login = loginUrl(realm, back || realm.paths[0] || '/');
     gw.log.info({ realm: realm.name, requestId, contentType: contentType.slice(0, 60) }, 'form POST after the session ended could not be kept');
     return errorAnswer(req, runtime.theme, 'GH_FORM_NOT_PRESERVED', requestId, { retryHref: login, headers: { ...headers, 'x-gatehouse-login': login, connection: 'close' } });
   }
   const fields = [...new URLSearchParams(body)];
   const resume = `${RESUME_PATH}?rd=${encodeURIComponent(returnTo)}${back ? `&back=${encodeURIComponent(back)}` : ''}`;
-  const login = loginHref(realm, resume);
+  const login = loginUrl(realm, resume);
   const nonce = randomBytes(16).toString('base64');
   const kept = fields.map(([name, value]) => `<p><label>${escapeHtml(name)}<br><textarea readonly rows="3" cols="40">${escapeHtml(value)}</textarea></label></p>`).join('');
   const html = page(
     runtime.theme,
     'Signing you in again',
     `<p id="gh-wait">Your session ended. What you typed is kept in this tab while you sign in again; it is sent as soon as you are back.</p>` +
-      `<noscript><p>JavaScript is off, so the form cannot be kept. Go back, copy what you typed, then <a href="${escapeHtml(loginHref(realm, back || realm.paths[0] || '/'))}">sign in again</a>.</p></noscript>` +
+      `<noscript><p>JavaScript is off, so the form cannot be kept. Go back, copy what you typed, then <a href="${escapeHtml(loginUrl(realm, back || realm.paths[0] || '/'))}">sign in again</a>.</p></noscript>` +
       `<div id="gh-kept" hidden><p>Signing in again did not work, so your form was not sent. Copy what you typed, then <a href="${escapeHtml(login)}">sign in again</a>.</p>${kept}</div>` +
       `<script type="application/json" id="gh-form">${scriptJson({ action: returnTo, back, login, fields })}</script>`,
     nonce,

@@ -42,6 +42,11 @@ export interface IdentityFields {
   groups?: readonly string[] | undefined;
 }
 
+/** Who a session says the person is, as the identity headers and the assertion both tell the helpdesk (with the provider's sid for the assertion). */
+export function identityOf(realm: string, session: Omit<IdentityFields, 'realm'> & { readonly sid?: string | undefined }): IdentityFields & { sid?: string | undefined } {
+  return { realm, sub: session.sub, email: session.email, name: session.name, groups: session.groups, sid: session.sid };
+}
+
 /** The identity headers of one session (without the assertion), computed once per session. */
 export function buildIdentityHeaders(identity: IdentityFields, names: IdentityHeaderNames): Array<[string, string]> {
   const headers: Array<[string, string]> = [

@@ -12,13 +12,21 @@ export type RequestOutcome = 'forwarded' | 'public' | 'redirected' | 'unauthenti
 
 const UPSTREAM_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** One metric in the JSON form prom-client's registries exchange (getMetricsAsJSON; AggregatorRegistry.aggregate takes it back). */
+interface MetricJson {
+  name: string;
+  help: string;
+  type: 'histogram';
+  aggregator: 'sum';
+  values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }>;
+}
+
 /**
- * A histogram counted in a typed array and rendered by prom-client's registry
- * like its own (the registry takes any object with name, help, type and get()).
+ * A histogram counted in a typed array, outside prom-client's registry: it
+ * becomes prom-client's JSON when scraped, which prom-client renders
+ * (AggregatorRegistry.aggregate, its public way in for metrics held elsewhere).
  */
 class PlainHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
   /** observations per bucket (not cumulative); the last one is +Inf */
   private readonly counts: Float64Array;
   private sum = 0;
@@ -40,15 +48,15 @@ class PlainHistogram {
     this.count++;
   }
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> } {
-    const values = [];
+  json(): MetricJson {
+    const values: MetricJson['values'] = [];
     let cumulative = 0;
     for (let i = 0; i <= this.bounds.length; i++) {
       cumulative += this.counts[i]!;
       values.push({ labels: { le: i < this.bounds.length ? this.bounds[i]! : '+Inf' }, value: cumulative, metricName: `${this.name}_bucket` });
     }
     values.push({ labels: {}, value: this.sum, metricName: `${this.name}_sum` }, { labels: {}, value: this.count, metricName: `${this.name}_count` });
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values };
   }
 
   reset(): void {
@@ -90,7 +98,6 @@ export class Metrics {
     });
     this.signIns = new client.Counter({ name: 'gatehouse_sign_ins_total', help: 'Sign-ins by realm, result and failure reason', labelNames: ['realm', 'result', 'reason'], registers: [this.registry] });
     this.tokenFailures = new client.Counter({ name: 'gatehouse_token_validation_failures_total', help: 'ID and logout token validation failures by reason', labelNames: ['realm', 'reason'], registers: [this.registry] });
-    this.registry.registerMetric(this.upstreamLatency as unknown as client.Metric);
     this.providerEvents = new client.Counter({ name: 'gatehouse_provider_refreshes_total', help: 'Discovery and JWKS fetches by realm, kind and result', labelNames: ['realm', 'kind', 'result'], registers: [this.registry] });
     this.storeErrors = new client.Counter({ name: 'gatehouse_session_store_errors_total', help: 'Session store (Redis) errors', labelNames: ['store'], registers: [this.registry] });
     this.signOuts = new client.Counter({ name: 'gatehouse_sign_outs_total', help: 'Sign-outs by realm and kind', labelNames: ['realm', 'kind'], registers: [this.registry] });
@@ -133,13 +140,16 @@ export class Metrics {
   }
 
   /** One scrape: this process's metrics, or the whole cluster's when aggregateWith was called. */
-  render(): Promise<string> {
-    return this.aggregate ? this.aggregate() : this.registry.metrics();
+  async render(): Promise<string> {
+    if (this.aggregate) return this.aggregate();
+    const [own, upstream] = await Promise.all([this.registry.metrics(), client.AggregatorRegistry.aggregate([[this.upstreamLatency.json()]]).metrics()]);
+    // prom-client's own separation between metrics: a blank line
+    return `${own}\n${upstream}`;
   }
 
   /** This process's metrics as prom-client's JSON, for the primary's AggregatorRegistry. */
-  json(): Promise<client.MetricObjectWithValues<client.MetricValue<string>>[]> {
-    return this.registry.getMetricsAsJSON();
+  async json(): Promise<object[]> {
+    return [...(await this.registry.getMetricsAsJSON()), this.upstreamLatency.json()];
   }
 
   aggregateWith(render: () => Promise<string>): void {

@@ -8,6 +8,7 @@
  * appends its three base64url values, which need no escaping.
  */
 import type { ProviderMetadata } from './provider.js';
+import { RESERVED_AUTHORIZATION_PARAMS } from '../config/defaults.js';
 import { pkceChallenge, type LoginAttempt } from '../session/login-attempt.js';
 
 export interface AuthorizationParams {
@@ -17,13 +18,10 @@ export interface AuthorizationParams {
   extraParams: Readonly<Record<string, string>>;
 }
 
-/** Parameters the operator may not override through extra_auth_params: they carry the security of the flow. */
-const PROTECTED = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'response_mode']);
-
 /** The authorization endpoint with every parameter that does not change between attempts. */
 export function fixedAuthorizationUrl(metadata: ProviderMetadata, params: AuthorizationParams): string {
   const url = new URL(metadata.authorization_endpoint);
-  for (const [key, value] of Object.entries(params.extraParams)) if (!PROTECTED.has(key)) url.searchParams.set(key, value);
+  for (const [key, value] of Object.entries(params.extraParams)) if (!RESERVED_AUTHORIZATION_PARAMS.has(key)) url.searchParams.set(key, value);
   const scopes = params.scopes.includes('openid') ? params.scopes : ['openid', ...params.scopes];
   url.searchParams.set('response_type', 'code');
   url.searchParams.set('client_id', params.clientId);

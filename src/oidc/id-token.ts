@@ -9,6 +9,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { GatehouseError, type ErrorCode } from '../errors.js';
 
+/** How far the provider's clock may be from the gateway's for exp, nbf and iat (runtime.clockToleranceSec carries it). */
+export const CLOCK_TOLERANCE_SEC = 60;
+
 /** Real ID tokens are a few KB; anything far larger is refused before parsing. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 
@@ -85,13 +88,19 @@ async function verifySignedClaims(token: unknown, check: TokenCheck, prefix: 'GH
   }
 }
 
-/** OIDC Core 3.1.3.7: validate an ID token from the token endpoint. */
-export async function verifyIdToken(token: unknown, check: TokenCheck & { nonce: string }): Promise<JWTPayload & { sub: string }> {
+/** What every ID token must pass, at sign-in and after a refresh: the signed claims, then azp and exp. */
+async function verifyIdTokenClaims(token: unknown, check: TokenCheck): Promise<JWTPayload> {
   const payload = await verifySignedClaims(token, check, 'GH_ID_TOKEN');
   // (3)/(4) several audiences need an azp, and any azp must be us
   if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp === undefined) fail('GH_ID_TOKEN_AZP', 'several audiences and no azp');
   if (payload.azp !== undefined && payload.azp !== check.clientId) fail('GH_ID_TOKEN_AZP', 'azp is not this client');
   if (typeof payload.exp !== 'number') fail('GH_ID_TOKEN_CLAIM_MISSING', 'exp missing');
+  return payload;
+}
+
+/** OIDC Core 3.1.3.7: validate an ID token from the token endpoint. */
+export async function verifyIdToken(token: unknown, check: TokenCheck & { nonce: string }): Promise<JWTPayload & { sub: string }> {
+  const payload = await verifyIdTokenClaims(token, check);
   if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 255) fail('GH_ID_TOKEN_CLAIM_MISSING', 'sub missing or invalid');
   // (11) the nonce must be the one this login attempt sent
   if (typeof payload.nonce !== 'string' || !constantTimeEqual(payload.nonce, check.nonce)) fail('GH_ID_TOKEN_NONCE', 'nonce does not match the login attempt');
@@ -104,10 +113,7 @@ export async function verifyIdToken(token: unknown, check: TokenCheck & { nonce:
  * carry — MUST then equal the original one.
  */
 export async function verifyRefreshedIdToken(token: unknown, check: TokenCheck & { sub: string; originalNonce: string | undefined }): Promise<JWTPayload & { sub: string }> {
-  const payload = await verifySignedClaims(token, check, 'GH_ID_TOKEN');
-  if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp === undefined) fail('GH_ID_TOKEN_AZP', 'several audiences and no azp');
-  if (payload.azp !== undefined && payload.azp !== check.clientId) fail('GH_ID_TOKEN_AZP', 'azp is not this client');
-  if (typeof payload.exp !== 'number') fail('GH_ID_TOKEN_CLAIM_MISSING', 'exp missing');
+  const payload = await verifyIdTokenClaims(token, check);
   if (typeof payload.sub !== 'string' || !constantTimeEqual(payload.sub, check.sub)) fail('GH_ID_TOKEN_SUB_CHANGED', 'the refreshed ID token has another sub');
   if (payload.nonce !== undefined && (typeof payload.nonce !== 'string' || check.originalNonce === undefined || !constantTimeEqual(payload.nonce, check.originalNonce))) {
     fail('GH_ID_TOKEN_NONCE', 'the refreshed ID token carries a nonce other than the original one');

@@ -8,6 +8,9 @@ import { GatehouseError } from '../errors.js';
 import { applyClientAuth, type ClientCredentials } from './client-auth.js';
 import { jsonObject, providerRequest } from './http.js';
 
+/** How long a token or userinfo request may take, at sign-in and at refresh. */
+export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
+
 export interface TokenSet {
   idToken?: string | undefined;
   accessToken?: string | undefined;

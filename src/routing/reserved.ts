@@ -12,7 +12,7 @@ import { clientView } from '../edge/client-address.js';
 import { normalizePath } from './realm.js';
 import { loginUrl, safeReturnTo } from './return-to.js';
 import { authenticate } from '../flows/authenticate.js';
-import { callbackRateLimited, countFailedCallback, handleCallback, startLogin, type CallbackOutcome } from '../flows/signin.js';
+import { callbackRateLimited, countFailedCallback, handleCallback, startLogin } from '../flows/signin.js';
 import { endSession, fromThisSite, logout, logoutPage } from '../flows/logout.js';
 import { errorAnswer, jsonAnswer, sendAnswer, type Answer } from '../edge/respond.js';
 import { ANOTHER_ACCOUNT, callbackFailureAnswer, signInUnavailableAnswer } from '../flows/sign-in-answers.js';
@@ -164,13 +164,7 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
       gw.metrics.signIn(realm.name, false, 'GH_RATE_LIMITED');
       return sendAnswer(reply, errorAnswer(request.raw, gw.runtime.theme, 'GH_RATE_LIMITED', requestId, { headers: { 'retry-after': '60' } }));
     }
-    let outcome: CallbackOutcome;
-    try {
-      outcome = await handleCallback(gw, realm, request.raw, request.query as Query, cookies);
-    } catch (error) {
-      const gh = error instanceof GatehouseError ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
-      outcome = { kind: 'failed', error: gh, setCookies: [], returnTo: realm.paths[0] ?? '/' };
-    }
+    const outcome = await handleCallback(gw, realm, request.query as Query, cookies);
     if (outcome.kind === 'signed-in') {
       gw.metrics.signIn(realm.name, true);
       gw.log.info({ audit: 'sign-in', realm: realm.name, sub: outcome.session.sub, session: outcome.session.id, ip, requestId }, 'signed in');
@@ -181,7 +175,7 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
     const error = outcome.error;
     await countFailedCallback(gw, ip); // with workers: counted on every worker before this answer
     gw.metrics.signIn(realm.name, false, error.code);
-    gw.log.warn({ audit: 'sign-in-failed', realm: realm.name, sub: outcome.sub, reason: error.code, detail: error.detail, ip, requestId }, 'sign-in failed');
+    gw.log.warn({ audit: 'sign-in-failed', realm: realm.name, sub: outcome.sub, reason: error.code, detail: error.detail, step: outcome.step, ip, requestId }, 'sign-in failed');
     return sendAnswer(reply, callbackFailureAnswer(gw, request.raw, realm, outcome, requestId));
   });
 }

@@ -34,7 +34,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { RealmRuntime } from '../runtime.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
-import { fetchUserinfo, refreshTokens, TokenEndpointError, type TokenSet } from '../oidc/token.js';
+import { TOKEN_REQUEST_TIMEOUT_MS, fetchUserinfo, refreshTokens, TokenEndpointError, type TokenSet } from '../oidc/token.js';
 import { verifyRefreshedIdToken } from '../oidc/id-token.js';
 import { checkAllowRules } from '../allow/rules.js';
 import { identityFromClaims, type SessionIdentity } from '../identity/from-claims.js';
@@ -51,7 +51,6 @@ const MIN_TOKEN_AGE_MS = 1000;
 /** how long the outcome of a refresh stays available to holders of the old refresh token */
 export const REFRESH_RESULT_TTL_MS = 2 * 60_000;
 const LOCK_TTL_MS = 15_000;
-const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
 /** after a failed attempt (provider unreachable), the same token is tried again after a quarter of its life, within these bounds */
 const RETRY_AFTER_FAILURE_MIN_MS = 1000;
 const RETRY_AFTER_FAILURE_MAX_MS = 5000;
@@ -128,6 +127,14 @@ export function refreshDueAt(session: SessionData): number {
  * When the session must go to the provider: its tokens are due, or its
  * authorization is older than reauthorizeEveryMs (ms since epoch).
  */
+/** A session whose tokens can be refreshed: a refresh token, and when the tokens expire. */
+type Refreshable = SessionData & { refreshToken: string; tokensExpireAt: number };
+
+/** Is a refresh (or re-authorization) of this session's tokens due now? Nothing else makes refreshIfDue act. */
+export function refreshDue(runtime: { readonly refresh: boolean; readonly reauthorizeEveryMs: number }, session: SessionData, now: number): session is Refreshable {
+  return runtime.refresh && session.refreshToken !== undefined && session.tokensExpireAt !== undefined && now >= renewalDueAt(session, runtime.reauthorizeEveryMs);
+}
+
 export function renewalDueAt(session: SessionData, reauthorizeEveryMs: number): number {
   // claims not checked since the last refresh: try again (refreshIfDue pauses between attempts)
   if (session.claimsStandUntil !== undefined) return 0;
@@ -184,10 +191,9 @@ export class TokenRefresher {
   }
 
   async refreshIfDue(realm: RealmRuntime, session: SessionData, cookieValue: string): Promise<SessionData | null> {
-    const refreshToken = session.refreshToken;
-    if (!this.gw.runtime.refresh || refreshToken === undefined || session.tokensExpireAt === undefined) return session;
     const now = this.gw.now();
-    if (now < renewalDueAt(session, this.gw.runtime.reauthorizeEveryMs)) return session;
+    if (!refreshDue(this.gw.runtime, session, now)) return session;
+    const refreshToken = session.refreshToken;
 
     const key = refreshTokenKey(realm.name, session);
     let outcome: Outcome;

@@ -6,17 +6,9 @@
  * (Redis) implementation keeps the same in-memory view, fed by publish/subscribe.
  */
 import type { SessionData } from './session.js';
+import { mergeRevocation, revocationKey, type Revocation } from './revocation-entry.js';
 
-export interface Revocation {
-  kind: 'session' | 'subject' | 'provider-session';
-  realm: string;
-  /** session id, subject, or provider sid */
-  value: string;
-  /** sessions created at or before this moment are ended (ms) */
-  at: number;
-  /** forget the entry after this moment: no session it could match is alive (ms) */
-  until: number;
-}
+export type { Revocation } from './revocation-entry.js';
 
 export interface RevocationList {
   revoke(entry: Revocation): Promise<void>;
@@ -30,17 +22,10 @@ export class MemoryRevocationList implements RevocationList {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  static keyOf(kind: Revocation['kind'], realm: string, value: string): string {
-    return `${kind}\u0000${realm}\u0000${value}`;
-  }
-
   /** Also used by shared implementations to apply what other instances published. */
   apply(entry: Revocation): void {
-    const key = MemoryRevocationList.keyOf(entry.kind, entry.realm, entry.value);
-    const existing = this.entries.get(key);
-    if (!existing || existing.at < entry.at || existing.until < entry.until) {
-      this.entries.set(key, { ...entry, at: Math.max(entry.at, existing?.at ?? 0), until: Math.max(entry.until, existing?.until ?? 0) });
-    }
+    const key = revocationKey(entry.kind, entry.realm, entry.value);
+    this.entries.set(key, mergeRevocation(this.entries.get(key), entry));
   }
 
   async revoke(entry: Revocation): Promise<void> {
@@ -52,7 +37,7 @@ export class MemoryRevocationList implements RevocationList {
     this.sweep();
     const hit = (kind: Revocation['kind'], value: string | undefined): boolean => {
       if (value === undefined) return false;
-      const entry = this.entries.get(MemoryRevocationList.keyOf(kind, session.realm, value));
+      const entry = this.entries.get(revocationKey(kind, session.realm, value));
       return entry !== undefined && session.createdAt <= entry.at;
     };
     return hit('session', session.id) || hit('subject', session.sub) || hit('provider-session', session.sid);

@@ -3,7 +3,7 @@
 // answer GH_TOKEN_REQUEST_FAILED (502) with its own page — never a 500, never
 // the provider's page.
 import t from 'tap';
-import { startHostileStack, expectSignInRefused, type RawReply } from '../helpers/hostile-provider.js';
+import { startHostileStack, expectSignInRefused, lastSignInFailure, signInVia, type RawReply } from '../helpers/hostile-provider.js';
 
 t.test('token endpoint errors', async (t) => {
   const stack = await startHostileStack();
@@ -21,4 +21,14 @@ t.test('token endpoint errors', async (t) => {
     const page = await expectSignInRefused(t, stack, 'GH_TOKEN_REQUEST_FAILED', { label });
     t.notMatch(page.body, /Internal Server Error|<script>x|nope/, `${label}: the provider's page is not shown`);
   }
+
+  // a refusal after the state was spent is answered like the ones before it (one error channel in the callback):
+  // the attempt stays in the browser as spent, "Try again" leads where the sign-in was going, the log names the step
+  stack.provider.onToken = () => ({ status: 500, body: { error: 'server_error' } });
+  const { callback } = await signInVia(stack, '/agent/tickets/42');
+  t.equal(callback.status, 502);
+  t.match(callback.body, /rd=%2Fagent%2Ftickets%2F42/, 'Try again leads back to where the sign-in was going');
+  const setCookies = ([] as string[]).concat(callback.headers['set-cookie'] ?? []);
+  t.ok(setCookies.some((line) => /gatehouse-login-[^=]+=[^;]+/.test(line)), 'the attempt is kept in the browser, as spent');
+  t.match(lastSignInFailure(stack), { reason: 'GH_TOKEN_REQUEST_FAILED', step: 'redeem-code' }, 'the log says which step refused');
 });

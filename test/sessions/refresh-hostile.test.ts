@@ -4,6 +4,8 @@
 // no one out before the tokens really expire, is not hammered, answers 503
 // GH_REFRESH_UNAVAILABLE after expiry, and the session resumes when it is back.
 import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { fetchWithJar, type CookieJar } from '../helpers/browserless.js';
 import { newSigningKey, signInVia, startHostileStack } from '../helpers/hostile-provider.js';
 import { startRefreshingTokenEndpoint, type RefreshingTokenEndpoint } from './fixtures/refreshing-token-endpoint.js';
@@ -43,6 +45,25 @@ const xhr = async (jar: CookieJar) => {
   const res = await fetchWithJar(`${stack.publicUrl}/agent/api`, { jar, headers: XHR });
   return { status: res.status, error: res.headers['content-type']?.includes('json') && res.status !== 200 ? (JSON.parse(res.body) as { error: string }).error : undefined, res };
 };
+/** A WebSocket handshake with the jar's session, refused: its status and error code. */
+function upgradeRefusal(jar: CookieJar): Promise<{ status: number; error: string }> {
+  const url = `${stack.publicUrl}/agent/ws`;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { cookie: jar.cookieHeader(url) ?? '', connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') } });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      reject(new Error('the upgrade was forwarded'));
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, error: (JSON.parse(body) as { error: string }).error }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 const ended = () => stack.logs.lines().filter((l) => l.audit === 'session-ended');
 
 t.test('a correct refresh: new tokens, and a provider that does not rotate keeps the old refresh token', async (t) => {
@@ -127,6 +148,7 @@ for (const mode of ['drop', 'http_503'] as const) {
     const page = await fetchWithJar(`${stack.publicUrl}/agent/tickets`, { jar, headers: NAVIGATION });
     t.equal(page.status, 503, 'a person sees a page that says so');
     t.match(page.body, /GH_REFRESH_UNAVAILABLE/);
+    t.same(await upgradeRefusal(jar), { status: 503, error: 'GH_REFRESH_UNAVAILABLE' }, 'a WebSocket handshake is told the same, not that the session store is down');
     t.equal(ended().length, before, 'no session was ended');
 
     endpoint.mode = 'ok';

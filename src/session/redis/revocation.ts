@@ -17,6 +17,7 @@ import { GatehouseError } from '../../errors.js';
 import type { Logger } from '../../observe/log.js';
 import { KEY_PREFIX, type RedisLink } from './link.js';
 import { MemoryRevocationList, type Revocation, type RevocationList } from '../revocation.js';
+import { mergeRevocation, revocationKey } from '../revocation-entry.js';
 
 export const REVOCATION_HASH = `${KEY_PREFIX}revocations`;
 export const REVOCATION_CHANNEL = `${KEY_PREFIX}revocations`;
@@ -43,7 +44,7 @@ export function parseRevocation(text: string): Revocation | null {
 }
 
 export function revocationField(entry: Revocation): string {
-  return MemoryRevocationList.keyOf(entry.kind, entry.realm, entry.value);
+  return revocationKey(entry.kind, entry.realm, entry.value);
 }
 
 export class RedisRevocationList implements RevocationList {
@@ -109,10 +110,7 @@ export class RedisRevocationList implements RevocationList {
   private remember(entry: Revocation): void {
     this.memory.apply(entry);
     const field = revocationField(entry);
-    const existing = this.known.get(field);
-    if (!existing || existing.at < entry.at || existing.until < entry.until) {
-      this.known.set(field, { ...entry, at: Math.max(entry.at, existing?.at ?? 0), until: Math.max(entry.until, existing?.until ?? 0) });
-    }
+    this.known.set(field, mergeRevocation(this.known.get(field), entry));
   }
 
   /** One key (the hash) and a PUBLISH, which has none: one hash slot, so a Cluster takes it as one transaction. */

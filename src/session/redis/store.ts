@@ -26,7 +26,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { GatewayConfig } from '../../config/types.js';
-import { parseDuration } from '../../config/duration.js';
+import { durationMs } from '../../config/duration.js';
 import type { Logger } from '../../observe/log.js';
 import { deriveSealKeys, open, seal, type SealKey } from '../codec.js';
 import { isSessionData, type SessionData } from '../session.js';
@@ -169,7 +169,7 @@ export async function createRedisShared(config: GatewayConfig, log: Logger): Pro
   if (!connected) log.warn({ redis: link.where, code: 'GH_SESSION_STORE_UNAVAILABLE' }, 'redis is not reachable yet; signed-in requests answer 503 until it is');
   const revocations = new RedisRevocationList(link, log);
   await revocations.start(connected ? STARTUP_WAIT_MS : 0);
-  const idleTimeoutMs = parseDuration(config.session.idle_timeout) ?? 2 * 3600_000;
+  const idleTimeoutMs = durationMs(config.session.idle_timeout);
   const store = config.session.store === 'redis' ? new RedisSessionStore(link, idleTimeoutMs) : undefined;
   return { store, revocations, spentStates: new RedisSpentStates(link), refreshCoordination: new RedisRefreshCoordination(link) };
 }
