@@ -92,6 +92,8 @@ export interface GatewayConfig {
   };
   /** addition: metrics on a listener of their own (absent: /.gatehouse/metrics on the public port) */
   metrics: { listen?: { host: string; port: number } | undefined };
+  /** addition: OpenTelemetry traces over OTLP/HTTP (absent: off) */
+  observe: { tracing?: { otlp_endpoint: string; sample_ratio: number; service_name: string } | undefined };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'json' | 'pretty'; /** addition */ access: boolean };
 }
 

@@ -45,6 +45,8 @@ export interface ForwardPlan {
   setCookies: string[] | null;
   /** an allowed CORS origin to echo */
   corsOrigin: string | null;
+  /** traceparent (and tracestate) of the forward's own span, as name, value pairs: set only when tracing is on */
+  traceHeaders?: string[] | undefined;
 }
 
 function connectionTokens(req: IncomingMessage): Set<string> | null {
@@ -75,7 +77,7 @@ function withoutGatewayCookies(value: string, ownPrefix: string): string | null 
 }
 
 /** What a request header's name means for forwarding. */
-type NameVerdict = { kind: 'drop' } | { kind: 'cookie' } | { kind: 'websocket' | 'keep'; lower: string };
+type NameVerdict = { kind: 'drop' } | { kind: 'cookie' } | { kind: 'websocket' | 'keep' | 'trace'; lower: string };
 const MAX_REMEMBERED_NAMES = 512;
 
 /** What forwarding derives from one config load, made on its first request rather than per request. */
@@ -114,6 +116,7 @@ function verdictFor(table: ForwardingTable, name: string): NameVerdict {
   // every X-Forwarded-* is the gateway's to set (for, proto and host below): none comes from the client
   else if (DROPPED_REQUEST_HEADERS.has(lower) || lower.startsWith(table.identityPrefix) || lower.startsWith('x-forwarded-')) verdict = { kind: 'drop' };
   else if (lower === 'cookie') verdict = { kind: 'cookie' };
+  else if (lower === 'traceparent' || lower === 'tracestate') verdict = { kind: 'trace', lower };
   else verdict = { kind: 'keep', lower };
   if (table.verdicts.size < MAX_REMEMBERED_NAMES) table.verdicts.set(name, verdict);
   return verdict;
@@ -141,6 +144,11 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
         if (cookie !== null) out.push(name, cookie);
         continue;
       }
+      case 'trace':
+        // W3C trace context crosses the gateway only from a trusted proxy, as X-Forwarded-* does; with
+        // tracing on, the helpdesk is sent the context of the gateway's own span instead (below)
+        if (plan.traceHeaders === undefined && plan.client.trusted && (listed === null || !listed.has(verdict.lower))) out.push(name, raw[i + 1]!);
+        continue;
       case 'keep':
         // a header the client listed in Connection is hop-by-hop too
         if (listed === null || !listed.has(verdict.lower)) out.push(name, raw[i + 1]!);
@@ -151,6 +159,7 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
   const host = publicHost(runtime);
   out.push('host', upstream.preserveHost ? host : upstream.url.host);
   out.push('x-forwarded-for', plan.client.forwardedFor, 'x-forwarded-proto', plan.client.proto, 'x-request-id', plan.requestId, 'x-forwarded-host', host);
+  if (plan.traceHeaders !== undefined) out.push(...plan.traceHeaders);
   const entry = plan.entry;
   if (entry) {
     for (const [name, value] of entry.headers) out.push(name, value);
@@ -410,6 +419,8 @@ class ForwardHandler {
 }
 
 export function forward(gw: Gateway, req: IncomingMessage, res: ServerResponse, plan: ForwardPlan): void {
+  // observe.tracing set: the forward's client span, whose context the helpdesk is sent (observe/tracing.ts)
+  if (gw.tracing) plan.traceHeaders = gw.tracing.forward(req, plan.path);
   const handler = new ForwardHandler(gw, req, res, plan);
   res.once('close', handler.onClientClose);
   if (gw.runtime.config.log.access) {
