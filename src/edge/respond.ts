@@ -10,6 +10,13 @@ import { contentSecurityPolicy, pageHeaders, type PageTheme } from './pages/layo
 import { errorPage, type AccountShown, type PageAction } from './pages/pages.js';
 import { noteErrorCode } from '../observe/tracing.js';
 
+/**
+ * What an answer is decided from: a request's method, target and headers. The
+ * request on the socket is one; so is the original request a proxy names to
+ * forward-auth (flows/forward-auth.ts), which never reaches the gateway itself.
+ */
+export type RequestHead = Pick<IncomingMessage, 'method' | 'url' | 'headers'>;
+
 export interface Answer {
   status: number;
   headers: Record<string, string | string[]>;
@@ -21,7 +28,7 @@ export interface Answer {
  * request. Only these are ever redirected to the provider; everything else gets
  * a 401 it can act on.
  */
-export function isNavigation(req: IncomingMessage): boolean {
+export function isNavigation(req: RequestHead): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const headers = req.headers;
   if (headers['x-requested-with'] !== undefined) return false;
@@ -33,7 +40,7 @@ export function isNavigation(req: IncomingMessage): boolean {
   return typeof accept === 'string' && accept.includes('text/html');
 }
 
-export function wantsHtml(req: IncomingMessage): boolean {
+export function wantsHtml(req: RequestHead): boolean {
   const accept = req.headers.accept;
   return typeof accept === 'string' && accept.includes('text/html') && req.headers['x-requested-with'] === undefined;
 }
@@ -62,7 +69,7 @@ export interface ErrorExtras {
 }
 
 /** The error as the person or the script should see it: code, safe message, request id — never the detail. */
-export function errorAnswer(req: IncomingMessage, theme: PageTheme, error: GatehouseError | ErrorCode, requestId: string, extra: ErrorExtras = {}): Answer {
+export function errorAnswer(req: RequestHead, theme: PageTheme, error: GatehouseError | ErrorCode, requestId: string, extra: ErrorExtras = {}): Answer {
   const code = typeof error === 'string' ? error : error.code;
   const status = typeof error === 'string' ? ERROR_CODES[error].status : error.status;
   const message = ERROR_CODES[code].message;

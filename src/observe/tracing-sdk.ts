@@ -91,7 +91,7 @@ interface Scope {
 }
 
 const scopes = new AsyncLocalStorage<Scope>();
-const requests = new WeakMap<IncomingMessage, RequestTrace>();
+const requests = new WeakMap<object, RequestTrace>();
 
 function failed(span: Span, error: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR });
@@ -138,7 +138,7 @@ export const hooks: TracingHooks = {
     });
   },
 
-  noteErrorCode(req: IncomingMessage, code: string): void {
+  noteErrorCode(req: object, code: string): void {
     const traced = requests.get(req);
     if (traced !== undefined) traced.errorCode = code;
   },

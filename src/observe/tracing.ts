@@ -65,7 +65,7 @@ export type StepName = 'oidc.discovery' | 'oidc.jwks' | 'oidc.token' | 'oidc.use
 export interface TracingHooks {
   step<T>(name: StepName, fn: () => Promise<T>, outcome?: (result: T) => string | undefined): Promise<T>;
   providerCall<T extends { status: number }>(name: StepName, method: string, url: string, fn: () => Promise<T>): Promise<T>;
-  noteErrorCode(req: IncomingMessage, code: string): void;
+  noteErrorCode(req: object, code: string): void;
 }
 
 let hooks: TracingHooks | null = null;
@@ -89,7 +89,7 @@ export function tracedProviderCall<T extends { status: number }>(name: StepName,
   return hooks === null ? fn() : hooks.providerCall(name, method, url, fn);
 }
 
-/** The error code a request is answered with (gatehouse.error_code on its span). */
-export function noteErrorCode(req: IncomingMessage, code: string): void {
+/** The error code a request is answered with (gatehouse.error_code on its span); req: the request, or a view of its head. */
+export function noteErrorCode(req: object, code: string): void {
   if (hooks !== null) hooks.noteErrorCode(req, code);
 }
