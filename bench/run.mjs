@@ -12,7 +12,7 @@
 // the machine hits all rows alike; each row reports the median of its rounds.
 //
 // Options: --workers N (2) --connections N (32) --duration S (5) --warmup S (2)
-//          --rounds N (3) --signins N (300) --no-signin --no-apache --no-redis --no-latency --no-hot-path
+//          --rounds N (3) --signins N (300) --no-signin --no-apache --no-redis --no-tracing --tracing-ratio R (1) --no-latency --no-hot-path
 //          --cpu-prof DIR (start Gatehouse with --cpu-prof, profiles written there on stop)
 //          --only a,b (row keys) --out FILE (bench/RESULTS.md)
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -27,6 +27,7 @@ import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_C
 import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
 import { signIn, send } from './lib/browser.mjs';
 import { measureSignIns } from './lib/signin-bench.mjs';
+import { startOtlpSink } from './lib/otlp-sink.mjs';
 import { summarize, mainTable, ratioTable, machine, versions, median, fmt } from './lib/report.mjs';
 
 const args = process.argv.slice(2);
@@ -45,6 +46,7 @@ const settings = {
   out: opt('out', join(REPO, 'bench', 'RESULTS.md')),
   only: opt('only', '') ? opt('only', '').split(',') : null,
   cpuProf: opt('cpu-prof', null),
+  tracingRatio: Number(opt('tracing-ratio', 1)),
 };
 const CPU_LOAD = '0';
 const CPU_UPSTREAM = '1';
@@ -84,10 +86,12 @@ async function main() {
   const ports = { gatehouse: await freePort(), gatehouseRedis: await freePort(), bare: await freePort(), apacheCookie: await freePort(), apacheCache: await freePort(), redis: await freePort() };
   const gh = `http://127.0.0.1:${ports.gatehouse}`;
   const ghRedis = `http://127.0.0.1:${ports.gatehouseRedis}`;
+  // the signed-in row with observe.tracing on (issue 17): a gateway of its own beside the one with tracing off
+  const ghTraced = `http://127.0.0.1:${await freePort()}`;
   const apacheUrls = { 'client-cookie': `http://127.0.0.1:${ports.apacheCookie}`, 'server-cache': `http://127.0.0.1:${ports.apacheCache}` };
   const provider = await startDemoProvider({
     clients: [
-      { ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK, ghRedis + AGENT_CALLBACK] },
+      { ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK, ghRedis + AGENT_CALLBACK, ghTraced + AGENT_CALLBACK] },
       { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK, ghRedis + USER_CALLBACK] },
       { ...APACHE_CLIENT, redirect_uris: Object.values(apacheUrls).map((u) => u + APACHE_CALLBACK) },
     ],
@@ -124,6 +128,26 @@ async function main() {
   // a browser sends it on every request, whoever answers
   for (const row of rows) if (row.key === 'direct' || row.key === 'bare') row.headers = { cookie };
   if (want('gatehouse')) rows.push({ key: 'gatehouse', name: `**gatehouse, signed in** (cookie store, ${w})`, url: `${gh}/agent/tickets`, headers: { cookie }, jar: signedIn.jar, expectStatus: 200, pid: gatehouse.pid });
+
+  // the same signed-in request with tracing on: every trace sampled (sample_ratio 1, the most it costs), two spans
+  // per request exported over OTLP/HTTP to a sink in this process (bench/lib/otlp-sink.mjs), which reads and drops them
+  let tracingSink = null;
+  if (want('gatehouse-traced') && !flag('no-tracing')) {
+    const sampled = settings.tracingRatio === 1 ? 'every trace sampled' : `sample_ratio ${settings.tracingRatio}`;
+    const row = { key: 'gatehouse-traced', name: `gatehouse, signed in, tracing on (${sampled}; cookie store, ${w})`, expectStatus: 200 };
+    try {
+      tracingSink = await startOtlpSink();
+      stoppers.push(tracingSink.close);
+      const g = await startGatehouse({ dir, cpus: CPU_SUT, port: Number(new URL(ghTraced).port), upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, tracingEndpoint: tracingSink.url, tracingRatio: settings.tracingRatio });
+      stoppers.push(g.stop);
+      const s = await signIn(`${ghTraced}/agent/tickets`, alice);
+      if (s.res.status !== 200) throw new Error(`sign-in ended with ${s.res.status}`);
+      Object.assign(row, { url: `${ghTraced}/agent/tickets`, headers: { cookie: s.jar.header(`${ghTraced}/agent/tickets`) }, jar: s.jar, pid: g.pid });
+    } catch (error) {
+      row.error = String(error.message).split('\n')[0].slice(0, 160);
+    }
+    rows.push(row);
+  }
 
   if (want('gatehouse-redis') && !flag('no-redis')) {
     const row = { key: 'gatehouse-redis', name: `gatehouse, signed in (Redis store, ${w})`, expectStatus: 200 };
@@ -265,7 +289,8 @@ async function main() {
       });
     });
   }
-  const report = render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath });
+  const tracing = tracingTable(byKey, tracingSink);
+  const report = render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath, tracing });
   process.stdout.write(`${report}\n`);
   writeFileSync(settings.out, `${report}\n`);
   log(`written to ${settings.out}`);
@@ -275,7 +300,26 @@ function verdict(ok) {
   return ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**';
 }
 
-function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath }) {
+/** What tracing on costs a signed-in request: the traced row beside the signed-in row of the same run. */
+function tracingTable(byKey, sink) {
+  const off = byKey.gatehouse;
+  const on = byKey['gatehouse-traced'];
+  if (!off?.ok || !on?.ok) return 'not measured';
+  const change = (a, b) => `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)}%`;
+  const rows = [
+    ['req/s', fmt.rps(off.rps), fmt.rps(on.rps), change(off.rps, on.rps)],
+    ['CPU µs/req', Math.round(off.cpuUs), Math.round(on.cpuUs), `+${Math.round(on.cpuUs - off.cpuUs)} µs (${change(off.cpuUs, on.cpuUs)})`],
+    ['p50 ms', fmt.ms(off.p50), fmt.ms(on.p50), ''],
+    ['p99 ms', fmt.ms(off.p99), fmt.ms(on.p99), ''],
+    ['peak RSS MB', fmt.mb(off.rssBytes), fmt.mb(on.rssBytes), ''],
+  ];
+  // two spans per request; fewer received means the SDK's queue (2048 spans) overflowed and it dropped the rest
+  const served = (on.runs ?? []).reduce((sum, r) => sum + r.requests, 0);
+  const exported = sink ? `The sink received ${sink.seen.spans} spans in ${sink.seen.exports} exports (${(sink.seen.bytes / 1e6).toFixed(1)} MB of OTLP/JSON) for ${served} measured requests and their warm-up.` : '';
+  return `| signed in | tracing off | tracing on | on vs off |\n| --- | ---: | ---: | ---: |\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n\n${exported}`;
+}
+
+function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath, tracing }) {
   const gh = byKey.gatehouse;
   const bare = byKey.bare;
   const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r && r.ok);
@@ -325,6 +369,11 @@ mod_auth_openidc best mode in this run: ${apacheBest ? `${apacheBest.name.replac
 
 ### Every figure as a ratio: × direct / × mod_auth_openidc best mode
 ${ratioTable(summary, { direct: byKey.direct, apacheBest })}
+
+## Tracing on (observe.tracing, sample_ratio ${settings.tracingRatio})
+Two spans per request (the server span and the forward's), batched and exported over OTLP/HTTP (JSON) by the OpenTelemetry SDK to a sink on loopback that reads and drops them. The row with tracing off is the signed-in row above: a gateway without observe.tracing loads no OpenTelemetry code.
+
+${tracing}
 
 ## Latency at a fixed rate (half of Gatehouse's signed-in peak)
 ${latency.length ? `| what | achieved req/s | p50 ms | p99 ms | max ms | unexpected statuses |\n| --- | ---: | ---: | ---: | ---: | ---: |\n${latency.map((l) => `| ${l.name} | ${fmt.rps(l.rate)} | ${fmt.ms(l.p50)} | ${fmt.ms(l.p99)} | ${fmt.ms(l.max)} | ${l.unexpected} |`).join('\n')}` : 'not measured'}

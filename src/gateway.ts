@@ -16,6 +16,7 @@ import type { ErrorCode } from './errors.js';
 import type { Metrics } from './observe/metrics.js';
 import type { Logger } from './observe/log.js';
 import type { UpstreamSlots } from './proxy/upstream-slots.js';
+import type { Tracing } from './observe/tracing.js';
 
 /** A session opened once and the per-session work done for it. */
 export interface SessionEntry {
@@ -56,6 +57,8 @@ export interface Gateway {
   refresher: SessionRefresher | null;
   /** failed callbacks per client address, for rate limiting (shared by the workers of a cluster) */
   readonly failedCallbacks: FailedCallbacks;
+  /** OpenTelemetry spans (observe/tracing.ts); absent or null when observe.tracing is not set */
+  readonly tracing?: Tracing | null;
   /** set when the gateway starts to drain (shutdown): readiness answers 503 from then on */
   draining?: boolean;
 }

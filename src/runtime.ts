@@ -21,6 +21,7 @@ import { createAssertionSigner, type AssertionSigner } from './identity/assertio
 import { identityHeaderNames, type IdentityHeaderNames } from './identity/headers.js';
 import { RealmTable, compilePublicPaths } from './routing/realm.js';
 import { buildTheme, type PageTheme } from './edge/pages/layout.js';
+import type { TracingSettings } from './observe/tracing.js';
 
 export interface RealmRuntime {
   readonly name: string;
@@ -96,6 +97,8 @@ export interface Runtime {
   readonly warnings: readonly string[];
   readonly clockToleranceSec: number;
   readonly theme: PageTheme;
+  /** observe.tracing; null = off (read at start only: a change takes effect on restart) */
+  readonly tracing: TracingSettings | null;
 }
 
 export interface RuntimeDeps {
@@ -147,6 +150,11 @@ async function clientCredentials(realm: RealmConfig): Promise<ClientCredentials>
   // the algorithm comes from the key itself (oidc/client-key.ts)
   const { key, alg } = clientAssertionKey(readFileSync(p.private_key_file!));
   return { clientId: p.client_id, method: 'private_key_jwt', privateKey: { key, alg } };
+}
+
+function tracingSettings(config: GatewayConfig): TracingSettings | null {
+  const tracing = config.observe.tracing;
+  return tracing ? { endpoint: tracing.otlp_endpoint, sampleRatio: tracing.sample_ratio, serviceName: tracing.service_name } : null;
 }
 
 export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Promise<Runtime> {
@@ -275,6 +283,7 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
     warnings,
     clockToleranceSec: CLOCK_TOLERANCE_SEC,
     theme: buildTheme(config.pages, publicUrl.host),
+    tracing: tracingSettings(config),
   };
   return Object.freeze(runtime);
 }

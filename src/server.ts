@@ -27,6 +27,8 @@ import { createSessionRefresher, type RefreshCoordination } from './session/refr
 import { Metrics } from './observe/metrics.js';
 import { startMetricsListener, type MetricsListener } from './observe/metrics-listener.js';
 import { createLogger, type Logger } from './observe/log.js';
+import { startTracing, type Tracing, type TracingExportOptions } from './observe/tracing.js';
+import { version } from './cli-args.js';
 
 export interface StartOptions {
   config: GatewayConfig;
@@ -49,6 +51,8 @@ export interface StartOptions {
   metrics?: Metrics;
   /** session store, revocation list and spent-state set (the Redis ones when a Redis is configured) */
   shared?: SharedState;
+  /** how spans are exported when observe.tracing is set (tests: a short batch delay) */
+  tracingExport?: TracingExportOptions;
 }
 
 export interface RunningGateway {
@@ -137,6 +141,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const runtime = await buildRuntime(config, { ...runtimeDeps, generation });
   if (options.startupWarnings !== false) for (const warning of runtime.warnings) log.warn({ warning: true }, warning);
   const shared = options.shared ?? (await createShared(config, log, metrics));
+  // loads the OpenTelemetry SDK only when observe.tracing is set (observe/tracing.ts)
+  const tracing: Tracing | null = runtime.tracing
+    ? await startTracing(runtime.tracing, { runtime: () => gw.runtime, log, version: version(), ...(options.tracingExport ? { export: options.tracingExport } : {}) })
+    : null;
   const gw: Gateway = {
     runtime,
     store: shared.store,
@@ -150,6 +158,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     upstreamSlots: new UpstreamSlots(runtime.upstream.maxConnections),
     refresher: null,
     failedCallbacks: shared.failedCallbacks ?? new MemoryFailedCallbacks(),
+    tracing,
   };
   gw.refresher = createSessionRefresher(gw, shared.refreshCoordination);
   const app = await buildApp(gw);
@@ -159,7 +168,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   } catch (error) {
     // a port in use must not leave Redis connections (and the process) hanging
     await app.close().catch(() => {});
-    await Promise.allSettled([shared.store.close(), shared.revocations.close(), gw.upstreamPool.close()]);
+    await Promise.allSettled([shared.store.close(), shared.revocations.close(), gw.upstreamPool.close(), tracing?.shutdown()]);
     throw error;
   }
   let metricsListener: MetricsListener | null = null;
@@ -168,7 +177,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       metricsListener = await startMetricsListener({ ...config.metrics.listen, render: async () => ({ contentType: metrics.contentType, body: await metrics.render() }) });
     } catch (error) {
       await app.close().catch(() => {});
-      await Promise.allSettled([shared.store.close(), shared.revocations.close(), gw.upstreamPool.close()]);
+      await Promise.allSettled([shared.store.close(), shared.revocations.close(), gw.upstreamPool.close(), tracing?.shutdown()]);
       throw error;
     }
     log.info({ url: metricsListener.url }, 'metrics listening');
@@ -176,7 +185,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${config.listen.tls ? 'https' : 'http'}://${host}:${address.port}`;
-  log.info({ url, public_url: runtime.publicOrigin, realms: [...runtime.realms.keys()], store: gw.store.kind }, 'gatehouse listening');
+  log.info({ url, public_url: runtime.publicOrigin, realms: [...runtime.realms.keys()], store: gw.store.kind, ...(runtime.tracing ? { tracing: runtime.tracing.endpoint } : {}) }, 'gatehouse listening');
 
   return {
     gw,
@@ -198,6 +207,7 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       if (tls && 'setSecureContext' in app.server) {
         (app.server as unknown as TlsServer).setSecureContext({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) });
       }
+      if (JSON.stringify(fresh.tracing) !== JSON.stringify(previous.tracing)) log.warn({ key: 'observe.tracing' }, 'observe.tracing changed: the change takes effect on restart');
       gw.runtime = fresh; // one assignment: every request sees the old or the new runtime, never a mix
       log.info({ generation: fresh.generation }, 'configuration reloaded');
       return fresh;
@@ -221,6 +231,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       await gw.upstreamPool.close().catch(() => {});
       await gw.store.close();
       await gw.revocations.close();
+      // after the drain: the spans of the last requests have ended and go out now
+      await tracing?.shutdown();
     },
   };
 }

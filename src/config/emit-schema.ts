@@ -44,6 +44,9 @@ function toJsonSchema(node: AnyNode): Json {
     case 'int-or-auto':
       out.anyOf = [{ type: 'integer', minimum: node.min, maximum: node.max }, { const: 'auto' }];
       break;
+    case 'number':
+      Object.assign(out, { type: 'number', minimum: node.min, maximum: node.max });
+      break;
     case 'boolean':
       out.type = 'boolean';
       break;
@@ -125,6 +128,8 @@ function typeName(node: AnyNode): string {
       return `integer ${node.min}–${node.max}`;
     case 'int-or-auto':
       return `\`auto\` or integer ${node.min}–${node.max}`;
+    case 'number':
+      return `number ${node.min}–${node.max}`;
     case 'boolean':
       return 'boolean';
     case 'duration': {

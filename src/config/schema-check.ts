@@ -162,6 +162,13 @@ class Checker {
         if (n === undefined || !Number.isInteger(n)) return this.report(path, at, `must be auto or an integer ${range} ${got}`);
         return n < node.min || n > node.max ? this.report(path, at, `must be ${range} ${got}`) : n;
       }
+      case 'number': {
+        const range = `between ${node.min} and ${node.max}`;
+        let n = isScalar(y) && typeof y.value === 'number' ? y.value : undefined;
+        if (coercible && /^[-+]?(\d+\.?\d*|\.\d+)$/.test(String(y.value).trim())) n = Number(String(y.value).trim());
+        if (n === undefined || !Number.isFinite(n)) return this.report(path, at, `must be a number ${range} ${got}`);
+        return n < node.min || n > node.max ? this.report(path, at, `must be ${range} ${got}`) : n;
+      }
       case 'boolean': {
         if (isScalar(y) && typeof y.value === 'boolean') return y.value;
         const word = coercible ? String(y.value).trim().toLowerCase() : '';

@@ -46,6 +46,13 @@ export interface IntOrAutoNode<P extends Presence = Presence> extends Common<num
   readonly max: number;
   readonly default?: number | 'auto';
 }
+/** a number with a fraction allowed (a ratio, a share) */
+export interface NumberNode<P extends Presence = Presence> extends Common<number, P> {
+  readonly kind: 'number';
+  readonly min: number;
+  readonly max: number;
+  readonly default?: number;
+}
 export interface BooleanNode<P extends Presence = Presence> extends Common<boolean, P> {
   readonly kind: 'boolean';
   readonly default?: boolean;
@@ -90,6 +97,7 @@ export type AnyNode =
   | EnumNode
   | IntNode
   | IntOrAutoNode
+  | NumberNode
   | BooleanNode
   | DurationNode
   | ListNode
@@ -121,6 +129,8 @@ const int = <const O extends Opts<number> & { min: number; max: number }>(o: O) 
   ({ kind: 'int', ...o, presence: presenceOf(o) }) as IntNode<PresenceOf<O>>;
 const intOrAuto = <const O extends Opts<number | 'auto'> & { min: number; max: number }>(o: O) =>
   ({ kind: 'int-or-auto', ...o, presence: presenceOf(o) }) as IntOrAutoNode<PresenceOf<O>>;
+const num = <const O extends Opts<number> & { min: number; max: number }>(o: O) =>
+  ({ kind: 'number', ...o, presence: presenceOf(o) }) as NumberNode<PresenceOf<O>>;
 const bool = <const O extends Opts<boolean>>(o: O) => ({ kind: 'boolean', ...o, presence: presenceOf(o) }) as BooleanNode<PresenceOf<O>>;
 const duration = <const O extends Opts<string> & { minMs?: number; maxMs?: number }>(o: O) =>
   ({ kind: 'duration', ...o, presence: presenceOf(o) }) as DurationNode<PresenceOf<O>>;
@@ -385,6 +395,32 @@ export const gatewaySchema = obj(
           {
             host: str({ default: '127.0.0.1', description: 'Address to bind (loopback by default: keep metrics private).' }),
             port: int({ required: true, min: 0, max: 65535, description: 'TCP port, e.g. 9464.' }),
+          },
+        ),
+      },
+    ),
+    observe: obj(
+      { description: 'Observability beyond logs and metrics.' },
+      {
+        tracing: obj(
+          {
+            optional: true,
+            description:
+              'OpenTelemetry traces, exported over OTLP/HTTP: a span per request, with children for the provider calls of a sign-in or refresh and for the forward to the helpdesk (docs/operations.md). Absent: tracing off, and no OpenTelemetry code is loaded. Takes effect on restart.',
+          },
+          {
+            otlp_endpoint: str({
+              required: true,
+              description: 'The collector\'s OTLP/HTTP traces URL, used as written (nothing is appended), e.g. http://otel-collector:4318/v1/traces.',
+            }),
+            sample_ratio: num({
+              default: 1,
+              min: 0,
+              max: 1,
+              description:
+                'Share of the traces Gatehouse starts that are recorded (0 to 1). A trace continued from a trusted proxy follows the proxy\'s sampled flag instead.',
+            }),
+            service_name: str({ default: 'gatehouse', description: 'service.name of the spans.' }),
           },
         ),
       },

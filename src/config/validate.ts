@@ -121,8 +121,21 @@ export function validateConfig(config: PartialConfig, where: ValidateWhere = { f
     error(['metrics', 'listen', 'port'], `must differ from listen.port (got ${metricsPort}): metrics get a listener of their own`);
   }
 
+  checkTracing(config, error, warn);
   checkRealms(config, publicUrl, error, warn);
   return problems;
+}
+
+function checkTracing(config: PartialConfig, error: Report, warn: Report): void {
+  const endpoint = config.observe?.tracing?.otlp_endpoint;
+  if (endpoint === undefined) return;
+  const path = ['observe', 'tracing', 'otlp_endpoint'];
+  const url = parseHttpUrl(endpoint);
+  if (url === undefined) return error(path, `must be an http:// or https:// URL like http://otel-collector:4318/v1/traces (got ${showUrl(endpoint)})`);
+  // the exporter would send them as Basic auth to no collector's liking, and the URL is shown in warnings
+  if (url.username || url.password) return error(path, 'must not contain a user name or password (give collector credentials in OTEL_EXPORTER_OTLP_TRACES_HEADERS)');
+  // the URL is used as written: a bare collector address gets every export answered 404
+  if (url.pathname === '/') warn(path, `has no path: OTLP/HTTP collectors take traces at /v1/traces (try "${url.origin}/v1/traces")`);
 }
 
 type Report = (path: KeyPath, message: string) => void;

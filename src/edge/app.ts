@@ -36,7 +36,7 @@ function createServer(gw: Gateway, handler: (req: IncomingMessage, res: ServerRe
     gw.log.error({ err: error, requestId: taggedRequestId(req) }, 'unexpected error on the request path');
     writeAnswer(res, errorAnswer(req, gw.runtime.theme, 'GH_INTERNAL', taggedRequestId(req)));
   };
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     // most requests are answered without a promise (front.ts); a bug is a 500 either way, never a crash
     try {
       handleRequest(gw, req, res, handler)?.catch((error: unknown) => unexpected(req, res, error));
@@ -44,6 +44,9 @@ function createServer(gw: Gateway, handler: (req: IncomingMessage, res: ServerRe
       unexpected(req, res, error);
     }
   };
+  // observe.tracing set: each request runs inside its span (observe/tracing.ts); otherwise not even a check
+  const tracing = gw.tracing;
+  const onRequest = tracing ? (req: IncomingMessage, res: ServerResponse): void => tracing.serve(req, res, () => serve(req, res)) : serve;
   const server = tls ? (createHttpsServer({ ...options, cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, onRequest) as unknown as Server) : createHttpServer(options, onRequest);
   server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
     handleUpgrade(gw, req, socket, head).catch(() => socket.destroy());

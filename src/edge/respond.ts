@@ -8,6 +8,7 @@ import type { FastifyReply } from 'fastify';
 import { ERROR_CODES, GatehouseError, type ErrorCode } from '../errors.js';
 import { contentSecurityPolicy, pageHeaders, type PageTheme } from './pages/layout.js';
 import { errorPage, type AccountShown, type PageAction } from './pages/pages.js';
+import { noteErrorCode } from '../observe/tracing.js';
 
 /**
  * What an answer is decided from: a request's method, target and headers. The
@@ -72,6 +73,7 @@ export function errorAnswer(req: RequestHead, theme: PageTheme, error: Gatehouse
   const code = typeof error === 'string' ? error : error.code;
   const status = typeof error === 'string' ? ERROR_CODES[error].status : error.status;
   const message = ERROR_CODES[code].message;
+  noteErrorCode(req, code);
   const headers: Record<string, string | string[]> = { 'x-request-id': requestId, ...(extra.headers ?? {}) };
   if (status === 503) headers['retry-after'] = '5';
   if (wantsHtml(req)) {

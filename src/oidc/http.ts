@@ -4,6 +4,7 @@
  * or fill memory.
  */
 import { request } from 'undici';
+import { tracedProviderCall, type StepName } from '../observe/tracing.js';
 
 export interface ProviderResponse {
   status: number;
@@ -13,10 +14,20 @@ export interface ProviderResponse {
 
 export const MAX_PROVIDER_RESPONSE_BYTES = 1024 * 1024;
 
-export async function providerRequest(
-  url: string,
-  init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; timeoutMs: number },
-): Promise<ProviderResponse> {
+export interface ProviderRequestInit {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  /** the span this call is, when the request it serves is traced (observe/tracing.ts) */
+  step?: StepName;
+}
+
+export function providerRequest(url: string, init: ProviderRequestInit): Promise<ProviderResponse> {
+  return init.step === undefined ? send(url, init) : tracedProviderCall(init.step, init.method ?? 'GET', url, () => send(url, init));
+}
+
+async function send(url: string, init: ProviderRequestInit): Promise<ProviderResponse> {
   const response = await request(url, {
     method: init.method ?? 'GET',
     headers: init.headers,

@@ -8,6 +8,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { GatehouseError, type ErrorCode } from '../errors.js';
+import { traced } from '../observe/tracing.js';
 
 /** How far the provider's clock may be from the gateway's for exp, nbf and iat (runtime.clockToleranceSec carries it). */
 export const CLOCK_TOLERANCE_SEC = 60;
@@ -54,8 +55,12 @@ function translate(error: unknown, prefix: 'GH_ID_TOKEN' | 'GH_LOGOUT_TOKEN'): n
   fail(asLogout('GH_ID_TOKEN_MALFORMED'), (error as Error)?.message ?? 'unparseable token', error);
 }
 
-/** Signature, alg, iss, aud, exp, nbf, iat — shared by ID tokens and logout tokens. */
-async function verifySignedClaims(token: unknown, check: TokenCheck, prefix: 'GH_ID_TOKEN' | 'GH_LOGOUT_TOKEN'): Promise<JWTPayload> {
+/** Signature, alg, iss, aud, exp, nbf, iat — shared by ID tokens and logout tokens; a span when traced (the key lookup is in it). */
+function verifySignedClaims(token: unknown, check: TokenCheck, prefix: 'GH_ID_TOKEN' | 'GH_LOGOUT_TOKEN'): Promise<JWTPayload> {
+  return traced(prefix === 'GH_ID_TOKEN' ? 'oidc.id_token' : 'oidc.logout_token', () => checkSignedClaims(token, check, prefix));
+}
+
+async function checkSignedClaims(token: unknown, check: TokenCheck, prefix: 'GH_ID_TOKEN' | 'GH_LOGOUT_TOKEN'): Promise<JWTPayload> {
   const malformed: ErrorCode = prefix === 'GH_LOGOUT_TOKEN' ? 'GH_LOGOUT_TOKEN_INVALID' : 'GH_ID_TOKEN_MALFORMED';
   if (typeof token !== 'string' || token.length === 0) fail(malformed, 'token missing');
   if (token.length > MAX_TOKEN_LENGTH) fail(malformed, `token is ${token.length} characters, more than ${MAX_TOKEN_LENGTH}`);

@@ -142,7 +142,7 @@ export class ProviderKeys {
   }
 
   private async download(): Promise<JSONWebKeySet> {
-    const response = await providerRequest(this.options.url, { timeoutMs: this.options.timeoutMs, headers: { accept: 'application/jwk-set+json, application/json' } });
+    const response = await providerRequest(this.options.url, { timeoutMs: this.options.timeoutMs, headers: { accept: 'application/jwk-set+json, application/json' }, step: 'oidc.jwks' });
     if (response.status !== 200) throw new Error(`${this.options.url} answered HTTP ${response.status}`);
     const body = jsonObject(response);
     // RFC 7517 5: a JSON object with a "keys" array of JWK objects

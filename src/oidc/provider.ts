@@ -193,7 +193,7 @@ export class ProviderClient {
     try {
       let response;
       try {
-        response = await providerRequest(discoveryUrl(this.issuer), { timeoutMs: this.timeoutMs, headers: { accept: 'application/json' } });
+        response = await providerRequest(discoveryUrl(this.issuer), { timeoutMs: this.timeoutMs, headers: { accept: 'application/json' }, step: 'oidc.discovery' });
       } catch (cause) {
         throw new GatehouseError('GH_DISCOVERY_FAILED', `cannot reach ${discoveryUrl(this.issuer)}: ${(cause as Error).message}`, { cause });
       }
@@ -237,7 +237,7 @@ export class ProviderClient {
   private probe(): Promise<boolean> {
     if (this.probing) return this.probing;
     const url = discoveryUrl(this.issuer);
-    this.probing = providerRequest(url, { timeoutMs: this.timeoutMs, headers: { accept: 'application/json' } })
+    this.probing = providerRequest(url, { timeoutMs: this.timeoutMs, headers: { accept: 'application/json' }, step: 'oidc.discovery' })
       .then(
         (response) => {
           if (response.status !== 200) throw new Error(`${url} answered HTTP ${response.status}`);

@@ -33,7 +33,7 @@ async function tokenRequest(endpoint: string, credentials: ClientCredentials, fo
   await applyClientAuth(credentials, endpoint, form, headers);
   let response;
   try {
-    response = await providerRequest(endpoint, { method: 'POST', headers, body: form.toString(), timeoutMs });
+    response = await providerRequest(endpoint, { method: 'POST', headers, body: form.toString(), timeoutMs, step: 'oidc.token' });
   } catch (cause) {
     throw new GatehouseError('GH_TOKEN_REQUEST_FAILED', `token endpoint unreachable: ${(cause as Error).message}`, { cause });
   }
@@ -76,7 +76,7 @@ export function refreshTokens(endpoint: string, credentials: ClientCredentials, 
 export async function fetchUserinfo(endpoint: string, accessToken: string, expectedSub: string, timeoutMs: number): Promise<Record<string, unknown>> {
   let response;
   try {
-    response = await providerRequest(endpoint, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' }, timeoutMs });
+    response = await providerRequest(endpoint, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' }, timeoutMs, step: 'oidc.userinfo' });
   } catch (cause) {
     throw new GatehouseError('GH_USERINFO_FAILED', `userinfo unreachable: ${(cause as Error).message}`, { cause });
   }

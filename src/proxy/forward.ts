@@ -25,6 +25,8 @@ export interface ForwardPlan {
   setCookies: string[] | null;
   /** an allowed CORS origin to echo */
   corsOrigin: string | null;
+  /** traceparent (and tracestate) of the forward's own span, as name, value pairs: set only when tracing is on */
+  traceHeaders?: string[] | undefined;
 }
 
 function upstreamError(error: unknown): GatehouseError {
@@ -257,6 +259,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 }
 
 export function forward(gw: Gateway, req: IncomingMessage, res: ServerResponse, plan: ForwardPlan): void {
+  // observe.tracing set: the forward's client span, whose context the helpdesk is sent (observe/tracing.ts)
+  if (gw.tracing) plan.traceHeaders = gw.tracing.forward(req, plan.path);
   const handler = new ForwardHandler(gw, req, res, plan);
   res.once('close', handler.onClientClose);
   if (gw.runtime.config.log.access) {

@@ -54,7 +54,7 @@ function withoutGatewayCookies(value: string, ownPrefix: string): string | null 
 }
 
 /** What a request header's name means for forwarding. */
-type NameVerdict = { kind: 'drop' } | { kind: 'cookie' } | { kind: 'websocket' | 'keep'; lower: string };
+type NameVerdict = { kind: 'drop' } | { kind: 'cookie' } | { kind: 'websocket' | 'keep' | 'trace'; lower: string };
 const MAX_REMEMBERED_NAMES = 512;
 
 /** What forwarding derives from one config load, made on its first request rather than per request. */
@@ -93,6 +93,7 @@ function verdictFor(table: ForwardingTable, name: string): NameVerdict {
   // every X-Forwarded-* is the gateway's to set (for, proto and host below): none comes from the client
   else if (DROPPED_REQUEST_HEADERS.has(lower) || lower.startsWith(table.identityPrefix) || lower.startsWith('x-forwarded-')) verdict = { kind: 'drop' };
   else if (lower === 'cookie') verdict = { kind: 'cookie' };
+  else if (lower === 'traceparent' || lower === 'tracestate') verdict = { kind: 'trace', lower };
   else verdict = { kind: 'keep', lower };
   if (table.verdicts.size < MAX_REMEMBERED_NAMES) table.verdicts.set(name, verdict);
   return verdict;
@@ -126,6 +127,11 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
         if (cookie !== null) out.push(name, cookie);
         continue;
       }
+      case 'trace':
+        // W3C trace context crosses the gateway only from a trusted proxy, as X-Forwarded-* does; with
+        // tracing on, the helpdesk is sent the context of the gateway's own span instead (below)
+        if (plan.traceHeaders === undefined && plan.client.trusted && (listed === null || !listed.has(verdict.lower))) out.push(name, raw[i + 1]!);
+        continue;
       case 'keep':
         // a header the client listed in Connection is hop-by-hop too
         if (listed === null || !listed.has(verdict.lower)) out.push(name, raw[i + 1]!);
@@ -136,6 +142,7 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
   const host = publicHost(runtime);
   out.push('host', upstream.preserveHost ? host : upstream.url.host);
   out.push('x-forwarded-for', plan.client.forwardedFor, 'x-forwarded-proto', plan.client.proto, 'x-request-id', plan.requestId, 'x-forwarded-host', host);
+  if (plan.traceHeaders !== undefined) out.push(...plan.traceHeaders);
   const entry = plan.entry;
   if (entry) {
     for (const [name, value] of entry.headers) out.push(name, value);

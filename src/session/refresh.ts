@@ -44,6 +44,7 @@ import type { SessionStore } from './store.js';
 import type { RevocationList } from './revocation.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Logger } from '../observe/log.js';
+import { traced } from '../observe/tracing.js';
 
 const REFRESH_AHEAD_MAX_MS = 60_000;
 /** never refresh tokens younger than this, whatever the provider says their life is */
@@ -203,7 +204,8 @@ export class TokenRefresher {
     } else {
       let flight = this.flights.get(key);
       if (!flight) {
-        flight = this.coordinate(realm, session, refreshToken, key).finally(() => this.flights.delete(key));
+        // one span per flight (session.refresh, its outcome): the requests sharing it are in its first request's trace
+        flight = traced('session.refresh', () => this.coordinate(realm, session, refreshToken, key), (outcome) => outcome.kind).finally(() => this.flights.delete(key));
         this.flights.set(key, flight);
       }
       outcome = await flight;

@@ -38,6 +38,7 @@ t.test('the minimal file of the contract gets every default', async (t) => {
     admin: {},
     limits: { max_header_bytes: 16384, max_url_bytes: 8192, header_timeout: '10s', body_timeout: '10s', body_min_rate: 500, failed_callbacks_per_minute: 30 },
     metrics: {},
+    observe: {},
     log: { level: 'info', format: 'json', access: false },
   });
   t.notOk('logout_path' in config.realms.agent!, 'logout_path stays unset: the runtime derives <first path>/logout');

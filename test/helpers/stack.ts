@@ -14,6 +14,7 @@ import type { GatewayConfig } from '../../src/config/types.js';
 import type { RunningGateway } from '../../src/server.js';
 import { createLogger, type Logger } from '../../src/observe/log.js';
 import type { Gateway } from '../../src/gateway.js';
+import type { TracingExportOptions } from '../../src/observe/tracing.js';
 import { startUpstream, type Upstream } from './upstream.js';
 import { fetchWithJar, NAVIGATION, parseForms, signIn, type CookieJar, type FlowResult } from './browserless.js';
 
@@ -90,6 +91,8 @@ export interface TestStackOptions {
    * covers back-channel logout)
    */
   backchannelLogout?: boolean;
+  /** how the gateway exports spans when the YAML sets observe.tracing (a short batch delay for tests) */
+  tracingExport?: TracingExportOptions;
 }
 
 export interface TestStack {
@@ -139,7 +142,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       return options.editYaml ? options.editYaml(yaml) : yaml;
     },
     env: { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url') },
-    serve: serveGateway({ logger: logs.logger, ...(options.now ? { now: options.now } : {}) }),
+    serve: serveGateway({ logger: logs.logger, ...(options.now ? { now: options.now } : {}), ...(options.tracingExport ? { tracingExport: options.tracingExport } : {}) }),
   });
   const gateway = stack.served;
   return {
