@@ -34,7 +34,7 @@ const { demoYaml } = await import(join(REPO, 'dist', 'demo', 'stack.js'));
 const { parseConfigText } = await import(join(REPO, 'dist', 'config', 'load.js'));
 const { startGateway } = await import(join(REPO, 'dist', 'server.js'));
 const { createLogger } = await import(join(REPO, 'dist', 'observe', 'log.js'));
-const { handleRequest } = await import(join(REPO, 'dist', 'http', 'front.js'));
+const { handleRequest } = await import(join(REPO, 'dist', 'edge', 'front.js'));
 
 const port = await freePort();
 const publicUrl = `http://127.0.0.1:${port}`;

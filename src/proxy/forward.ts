@@ -153,7 +153,7 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
   out.push('x-forwarded-for', plan.client.forwardedFor, 'x-forwarded-proto', plan.client.proto, 'x-request-id', plan.requestId, 'x-forwarded-host', host);
   const entry = plan.entry;
   if (entry) {
-    for (const [name, value] of entry.headers) out.push(name, value);
+    for (let i = 0; i < entry.headers.length; i++) out.push(entry.headers[i]!);
     out.push(runtime.identity.names.assertion, entry.assertion);
   }
   return out;
