@@ -26,6 +26,7 @@ import { freePort, pinSelf, peakRss, startPinned, waitForPort, cpuSeconds } from
 import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
 import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
 import { signIn, send } from './lib/browser.mjs';
+import { ownRss, scrapeMemory } from './lib/memory.mjs';
 import { measureSignIns } from './lib/signin-bench.mjs';
 import { summarize, mainTable, ratioTable, machine, versions, median, fmt } from './lib/report.mjs';
 
@@ -45,6 +46,8 @@ const settings = {
   out: opt('out', join(REPO, 'bench', 'RESULTS.md')),
   only: opt('only', '') ? opt('only', '').split(',') : null,
   cpuProf: opt('cpu-prof', null),
+  // more V8 flags for every Gatehouse process, e.g. --node-args=--max-semi-space-size=4
+  nodeArgs: (args.find((a) => a.startsWith('--node-args='))?.slice('--node-args='.length) ?? '').split(' ').filter(Boolean),
 };
 const CPU_LOAD = '0';
 const CPU_UPSTREAM = '1';
@@ -113,7 +116,7 @@ async function main() {
   }
 
   const profDir = settings.cpuProf ? (mkdirSync(settings.cpuProf, { recursive: true }), settings.cpuProf) : null;
-  const nodeArgs = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  const nodeArgs = [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), ...settings.nodeArgs];
   const gatehouse = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.gatehouse, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, nodeArgs });
   stoppers.push(gatehouse.stop);
   const signedIn = await signIn(`${gh}/agent/tickets`, alice);
@@ -205,6 +208,9 @@ async function main() {
     }
   }
   for (const row of measured) row.rssBytes = peakRss(row.pid);
+  // what the cookie-store Gatehouse's memory is made of, right after its load rows
+  const memory = { primary: ownRss(gatehouse.pid), workers: await scrapeMemory(gh).catch((error) => ({ error: error.message })) };
+  log(`memory: primary ${JSON.stringify(memory.primary)}, workers ${JSON.stringify(memory.workers)}`);
 
   const summary = summarize(rows);
   const byKey = Object.fromEntries(summary.map((r) => [r.key, r]));
@@ -234,9 +240,9 @@ async function main() {
   if (!flag('no-signin')) {
     const isGatehouseSession = (res) => res.status === 302 && [].concat(res.headers['set-cookie'] ?? []).some((l) => /gatehouse-agent=g1\./.test(l));
     const isApacheSession = (res) => res.status === 302 && [].concat(res.headers['set-cookie'] ?? []).some((l) => /^mod_auth_openidc_session=[^;]/.test(l));
-    const targets = [{ name: `gatehouse (cookie store, ${w})`, startUrl: `${gh}/agent/tickets`, callbackPrefix: gh + AGENT_CALLBACK, isSignedIn: isGatehouseSession }];
+    const targets = [{ name: `gatehouse (cookie store, ${w})`, pid: gatehouse.pid, startUrl: `${gh}/agent/tickets`, callbackPrefix: gh + AGENT_CALLBACK, isSignedIn: isGatehouseSession }];
     for (const [type, label] of [['client-cookie', 'stateless cookie'], ['server-cache', 'server cache']]) {
-      if (apaches[type]) targets.push({ name: `mod_auth_openidc (${label})`, startUrl: `${apacheUrls[type]}${APACHE_PROTECTED}/tickets`, callbackPrefix: apacheUrls[type] + APACHE_CALLBACK, isSignedIn: isApacheSession });
+      if (apaches[type]) targets.push({ name: `mod_auth_openidc (${label})`, pid: apaches[type].pid, startUrl: `${apacheUrls[type]}${APACHE_PROTECTED}/tickets`, callbackPrefix: apacheUrls[type] + APACHE_CALLBACK, isSignedIn: isApacheSession });
     }
     for (const t of targets) {
       try {
