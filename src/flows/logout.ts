@@ -17,7 +17,7 @@ import { randomText } from '../session/random.js';
 import { constantTimeEqual } from '../oidc/id-token.js';
 import { clearSessionCookies } from './authenticate.js';
 import { clearCookie, setCookie, type CookieJar } from '../edge/cookies.js';
-import { htmlAnswer, isNavigation, type Answer } from '../edge/respond.js';
+import { htmlAnswer, isNavigation, type Answer, type RequestHead } from '../edge/respond.js';
 import { loginUrl } from '../routing/return-to.js';
 import { signOutPage, signedOutPage } from '../edge/pages/pages.js';
 import { contentSecurityPolicy } from '../edge/pages/layout.js';
@@ -130,7 +130,7 @@ export async function logout(gw: Gateway, realm: RealmRuntime, req: IncomingMess
  * (the state cookie cleared); anything else is an ordinary visit (null).
  * Only called for a browser that is not signed in to the realm.
  */
-export function postLogoutLanding(gw: Gateway, req: IncomingMessage, realm: RealmRuntime, pathAndQuery: string, cookies: CookieJar): Answer | null {
+export function postLogoutLanding(gw: Gateway, req: RequestHead, realm: RealmRuntime, pathAndQuery: string, cookies: CookieJar): Answer | null {
   const cookieName = logoutStateCookieName(gw, realm);
   const expected = cookies[cookieName];
   if (expected === undefined || !isNavigation(req)) return null;
