@@ -27,6 +27,8 @@ import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_C
 import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
 import { signIn, send } from './lib/browser.mjs';
 import { ownRss, scrapeMemory } from './lib/memory.mjs';
+import { startForwardAuthNginx, AUTH_CACHE_SECONDS } from './lib/forward-auth.mjs';
+import { readFileSync, existsSync } from 'node:fs';
 import { measureSignIns } from './lib/signin-bench.mjs';
 import { summarize, mainTable, ratioTable, machine, versions, median, fmt } from './lib/report.mjs';
 
@@ -52,6 +54,7 @@ const settings = {
 const CPU_LOAD = '0';
 const CPU_UPSTREAM = '1';
 const CPU_SUT = '0-1';
+const SEMI_SPACE_MB = 4;
 
 const { DEMO_ACCOUNTS, startDemoProvider } = await import(join(REPO, 'dist', 'demo', 'provider.js'));
 const alice = DEMO_ACCOUNTS.find((a) => a.username === 'alice');
@@ -84,14 +87,16 @@ async function main() {
   const nginx = await startNginx({ dir, cpus: CPU_UPSTREAM });
   stoppers.push(nginx.stop);
 
-  const ports = { gatehouse: await freePort(), gatehouseRedis: await freePort(), bare: await freePort(), apacheCookie: await freePort(), apacheCache: await freePort(), redis: await freePort() };
+  const ports = { gatehouse: await freePort(), gatehouseRedis: await freePort(), bare: await freePort(), apacheCookie: await freePort(), apacheCache: await freePort(), redis: await freePort(), fwdGatehouse: await freePort(), fwdFront: await freePort(), fwdCached: await freePort(), semi: await freePort() };
   const gh = `http://127.0.0.1:${ports.gatehouse}`;
   const ghRedis = `http://127.0.0.1:${ports.gatehouseRedis}`;
+  const front = `http://127.0.0.1:${ports.fwdFront}`;
+  const ghSemi = `http://127.0.0.1:${ports.semi}`;
   const apacheUrls = { 'client-cookie': `http://127.0.0.1:${ports.apacheCookie}`, 'server-cache': `http://127.0.0.1:${ports.apacheCache}` };
   const provider = await startDemoProvider({
     clients: [
-      { ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK, ghRedis + AGENT_CALLBACK] },
-      { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK, ghRedis + USER_CALLBACK] },
+      { ...AGENT_CLIENT, redirect_uris: [gh, ghRedis, front, ghSemi].map((u) => u + AGENT_CALLBACK) },
+      { ...USER_CLIENT, redirect_uris: [gh, ghRedis, front, ghSemi].map((u) => u + USER_CALLBACK) },
       { ...APACHE_CLIENT, redirect_uris: Object.values(apacheUrls).map((u) => u + APACHE_CALLBACK) },
     ],
     accounts: DEMO_ACCOUNTS,
@@ -146,6 +151,45 @@ async function main() {
     }
     rows.push(row);
   }
+  // the same Gatehouse with a smaller young generation (V8 semi-space 4 MB instead of 16): what it saves, what it costs
+  if (want('gatehouse-semi')) {
+    const row = { key: 'gatehouse-semi', name: `gatehouse, signed in (cookie store, ${w}, node --max-semi-space-size=${SEMI_SPACE_MB})`, expectStatus: 200 };
+    try {
+      const g = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.semi, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, nodeArgs: [...settings.nodeArgs, `--max-semi-space-size=${SEMI_SPACE_MB}`] });
+      stoppers.push(g.stop);
+      const s = await signIn(`${ghSemi}/agent/tickets`, alice);
+      if (s.res.status !== 200) throw new Error(`sign-in ended with ${s.res.status}`);
+      Object.assign(row, { url: `${ghSemi}/agent/tickets`, headers: { cookie: s.jar.header(`${ghSemi}/agent/tickets`) }, jar: s.jar, pid: g.pid, metricsUrl: ghSemi });
+    } catch (error) {
+      row.error = String(error.message).split('\n')[0].slice(0, 160);
+    }
+    rows.push(row);
+  }
+  // nginx in front (docs/snippets/nginx-forward-auth.conf), Gatehouse judging each request through auth_request
+  if (want('fwd') || want('fwd-cache')) {
+    const fwdRows = [
+      { key: 'fwd', name: `nginx + gatehouse forward-auth, signed in (nginx ${settings.workers} workers, gatehouse ${w})`, expectStatus: 200 },
+      { key: 'fwd-cache', name: `nginx + gatehouse forward-auth, signed in, nginx caching Gatehouse's 200 for ${AUTH_CACHE_SECONDS} s`, expectStatus: 200 },
+    ].filter((r) => want(r.key));
+    try {
+      const g = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.fwdGatehouse, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, publicUrl: front, trustedProxies: ['127.0.0.1/32'] });
+      stoppers.push(g.stop);
+      const fa = await startForwardAuthNginx({ dir, cpus: CPU_SUT, frontPort: ports.fwdFront, cachedPort: ports.fwdCached, gatehouse: `127.0.0.1:${ports.fwdGatehouse}`, helpdesk: new URL(nginx.url).host, workers: settings.workers });
+      stoppers.push(fa.stop);
+      const s = await signIn(`${front}/agent/tickets`, alice);
+      if (s.res.status !== 200) throw new Error(`sign-in through nginx + forward-auth ended with ${s.res.status} at ${s.res.url}\n${readFileSync(join(dir, 'nginx-front', 'error.log'), 'utf8').slice(-1500)}\n${g.proc.output().slice(-1500)}`);
+      const cookie = s.jar.header(`${front}/agent/tickets`);
+      for (const row of fwdRows) {
+        const base = row.key === 'fwd' ? front : fa.cachedUrl;
+        // the cached server block is another port of the same nginx: the browser's cookie is replayed there as is
+        Object.assign(row, { url: `${base}/agent/tickets`, headers: { cookie }, jar: row.key === 'fwd' ? s.jar : undefined, pid: g.pid, pids: [fa.pid, g.pid], metricsUrl: `http://127.0.0.1:${ports.fwdGatehouse}` });
+      }
+    } catch (error) {
+      for (const row of fwdRows) row.error = String(error.message).split('\n')[0].slice(0, 200);
+      log(`forward-auth rows not measured: ${error.message.slice(0, 2000)}`);
+    }
+    rows.push(...fwdRows);
+  }
   if (want('unauth-api')) rows.push({ key: 'unauth-api', name: 'gatehouse, not signed in: API request → 401', url: `${gh}/agent/api/tickets`, headers: { accept: 'application/json' }, expectStatus: 401, pid: gatehouse.pid });
   if (want('unauth-nav')) rows.push({ key: 'unauth-nav', name: 'gatehouse, not signed in: navigation → 302 to the provider', url: `${gh}/agent/tickets`, headers: { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' }, expectStatus: 302, pid: gatehouse.pid });
   if (want('public')) rows.push({ key: 'public', name: 'gatehouse, public path', url: `${gh}/assets/app.js`, headers: {}, expectStatus: 200, pid: gatehouse.pid });
@@ -179,7 +223,11 @@ async function main() {
     // undici.request, not fetch: fetch adds its own Sec-Fetch-Mode, and these rows must send exactly what wrk sends
     const res = await request(row.url, { headers: row.headers });
     await res.body.dump();
-    if (res.statusCode !== row.expectStatus) row.error = `setup check answered ${res.statusCode}, expected ${row.expectStatus}`;
+    if (res.statusCode !== row.expectStatus) {
+      row.error = `setup check answered ${res.statusCode}, expected ${row.expectStatus}`;
+      const front = join(dir, 'nginx-front', 'error.log');
+      if (row.pids && existsSync(front)) log(`${row.key}: ${row.error}; nginx says: ${readFileSync(front, 'utf8').slice(-1500)}`);
+    }
   }
 
   const measured = rows.filter((r) => !r.error);
@@ -200,14 +248,14 @@ async function main() {
   for (let round = 1; round <= settings.rounds; round++) {
     for (const row of measured) {
       await browse(row);
-      const cpuBefore = cpuSeconds(row.pid);
+      const cpuBefore = rowCpu(row);
       const r = await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.durationSec });
-      r.cpuUsPerRequest = ((cpuSeconds(row.pid) - cpuBefore) * 1e6) / r.requests;
+      r.cpuUsPerRequest = ((rowCpu(row) - cpuBefore) * 1e6) / r.requests;
       (row.runs ??= []).push(r);
       log(`round ${round}/${settings.rounds} ${row.key}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} CPU µs/req, p99 ${r.p99} ms${r.unexpected ? ` — ${r.unexpected} unexpected statuses ${JSON.stringify(r.unexpectedStatuses)}` : ''}`);
     }
   }
-  for (const row of measured) row.rssBytes = peakRss(row.pid);
+  for (const row of measured) row.rssBytes = (row.pids ?? [row.pid]).reduce((sum, pid) => sum + peakRss(pid), 0);
   // what the cookie-store Gatehouse's memory is made of, right after its load rows
   const memory = { primary: ownRss(gatehouse.pid), workers: await scrapeMemory(gh).catch((error) => ({ error: error.message })) };
   log(`memory: primary ${JSON.stringify(memory.primary)}, workers ${JSON.stringify(memory.workers)}`);
@@ -275,6 +323,11 @@ async function main() {
   process.stdout.write(`${report}\n`);
   writeFileSync(settings.out, `${report}\n`);
   log(`written to ${settings.out}`);
+}
+
+/** CPU seconds of every process a row's system is made of (nginx in front and Gatehouse, for forward-auth) */
+function rowCpu(row) {
+  return (row.pids ?? [row.pid]).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
 function verdict(ok) {
