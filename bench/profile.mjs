@@ -90,6 +90,23 @@ for (const node of profile.nodes) {
   const key = `${cf.functionName}  ${cf.url.replace(/^file:\/\//, '').replace(`${REPO}/`, '')}:${cf.lineNumber + 1}`;
   inclusive.set(key, (inclusive.get(key) ?? 0) + totalOf(node));
 }
+// --all: inclusive time of every function (node's own too), each sample counted once per function on its stack
+if (args.includes('--all')) {
+  const parentOf = new Map();
+  for (const node of profile.nodes) for (const c of node.children ?? []) parentOf.set(c, node.id);
+  inclusive.clear();
+  for (const [id, t] of dt) {
+    if (byId.get(id).callFrame.functionName === '(idle)') continue;
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parentOf.get(cur)) {
+      const cf = byId.get(cur).callFrame;
+      const key = `${cf.functionName || '(anonymous)'}  ${cf.url.replace(/^file:\/\//, '').replace(`${REPO}/`, '')}:${cf.lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + t);
+    }
+  }
+}
 const top = (map, n) => [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n');
-process.stdout.write(`\nself time by file/package:\n${top(byFile, 20)}\n\nself time by function:\n${top(self, 35)}\n\ninclusive time of Gatehouse functions (nested calls of the same function counted again):\n${top(inclusive, 30)}\n\nprofile: ${file}\n`);
+process.stdout.write(`\nself time by file/package:\n${top(byFile, 20)}\n\nself time by function:\n${top(self, 35)}\n\ninclusive time of Gatehouse functions (nested calls of the same function counted again):\n${top(inclusive, args.includes('--all') ? 60 : 30)}\n\nprofile: ${file}\n`);
 if (!args.includes('--out')) rmSync(join(dir, 'nginx'), { recursive: true, force: true });

@@ -257,8 +257,13 @@ async function main() {
   }
   for (const row of measured) row.rssBytes = (row.pids ?? [row.pid]).reduce((sum, pid) => sum + peakRss(pid), 0);
   // what the cookie-store Gatehouse's memory is made of, right after its load rows
-  const memory = { primary: ownRss(gatehouse.pid), workers: await scrapeMemory(gh).catch((error) => ({ error: error.message })) };
-  log(`memory: primary ${JSON.stringify(memory.primary)}, workers ${JSON.stringify(memory.workers)}`);
+  const memory = [];
+  for (const row of [rows.find((r) => r.key === 'gatehouse'), rows.find((r) => r.key === 'gatehouse-semi')]) {
+    if (!row || row.error || !row.runs) continue;
+    const workers = await scrapeMemory(row.metricsUrl ?? gh).catch((error) => ({ error: error.message }));
+    memory.push({ name: row.name, peakRss: row.rssBytes, primary: ownRss(row.pid), workers, rps: median(row.runs.map((r) => r.rps)), cpuUs: median(row.runs.map((r) => r.cpuUsPerRequest)) });
+    log(`memory of ${row.key}: primary ${JSON.stringify(memory.at(-1).primary)}, workers ${JSON.stringify(workers)}`);
+  }
 
   const summary = summarize(rows);
   const byKey = Object.fromEntries(summary.map((r) => [r.key, r]));
@@ -308,7 +313,10 @@ async function main() {
   const machineAfter = machine();
   const [apacheVersion, openidcVersion] = await apacheVersions();
   const v = { ...versions(REPO), apache: apacheVersion, mod_auth_openidc: openidcVersion, wrkBanner: await wrkVersion() };
+  // the provider and nginx stay for the module listing below; every system under test goes
+  const keep = stoppers.splice(0, 2);
   await stopAll();
+  stoppers.push(...keep);
   // what Gatehouse's own code costs, without sockets (bench/hot-path.mjs): the part of the gap to the bare proxy a code change can move
   let hotPath = null;
   if (!flag('no-hot-path')) {
@@ -319,10 +327,66 @@ async function main() {
       });
     });
   }
-  const report = render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath });
+  // what the cluster primary loads: the same config, started once more with a module-listing hook (lib/loaded-modules.mjs)
+  let primaryModules = null;
+  if (!flag('no-primary-modules')) {
+    try {
+      primaryModules = await listPrimaryModules({ dir, port: await freePort(), upstream: nginx.url, issuer: provider.issuer, workers: settings.workers });
+    } catch (error) {
+      primaryModules = { error: error.message.split('\n')[0] };
+    }
+  }
+  const report = render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath, memory, primaryModules });
   process.stdout.write(`${report}\n`);
   writeFileSync(settings.out, `${report}\n`);
   log(`written to ${settings.out}`);
+}
+
+function forwardAuthSection(byKey, apacheBest) {
+  const fwd = byKey.fwd;
+  const cached = byKey['fwd-cache'];
+  const gh = byKey.gatehouse;
+  if (!fwd) return 'not measured';
+  if (!fwd.ok) return `not measured: ${fwd.error ?? 'failed'}`;
+  const lines = [
+    `nginx runs docs/snippets/nginx-forward-auth.conf as documented (placeholders filled in; ${settings.workers} workers, pinned like the system under test); every request is a subrequest to \`/.gatehouse/auth\` over a keep-alive upstream, then nginx proxies to the same upstream as every row. CPU and peak RSS are nginx's and Gatehouse's together.`,
+    '',
+    '| what | req/s | × Gatehouse proxy mode | × mod_auth_openidc best | CPU µs/req | p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of [gh, fwd, cached].filter((x) => x && x.ok)) {
+    lines.push(`| ${r.name} | ${fmt.rps(r.rps)} | ${fmt.ratio(gh?.ok ? r.rps / gh.rps : undefined)} | ${fmt.ratio(apacheBest ? r.rps / apacheBest.rps : undefined)} | ${Math.round(r.cpuUs)} | ${fmt.ms(r.p99)} |`);
+  }
+  if (gh?.ok) lines.push('', `The auth subrequest costs ${Math.round(fwd.cpuUs - gh.cpuUs)} CPU µs per request more than the proxy mode (${Math.round(fwd.cpuUs)} vs ${Math.round(gh.cpuUs)}): nginx's subrequest and its second upstream hop, plus Gatehouse answering a whole HTTP request of its own per judged request.`);
+  if (cached?.ok) {
+    lines.push(
+      '',
+      `With nginx caching Gatehouse's 200 answers for ${AUTH_CACHE_SECONDS} s (\`proxy_cache_key "$http_host$request_uri|$http_cookie"\`, \`proxy_cache_valid 200 ${AUTH_CACHE_SECONDS}s\`, \`proxy_ignore_headers Cache-Control Expires Set-Cookie\`): ${fmt.ratio(cached.rps / fwd.rps)} the uncached rate, ${Math.round(cached.cpuUs)} CPU µs per request. Here every request is a hit (one URL, one cookie); a real browser's requests name many URLs, each a miss first.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function leanTargets(byKey, apacheBest, signins) {
+  const rows = [];
+  const gh = byKey.gatehouse;
+  const apacheRss = apacheBest?.rssBytes;
+  const line = (what, value, ok, note = '') => `| ${what} | ${value} | ${ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**'}${note} |`;
+  if (gh?.ok && apacheRss) rows.push(line('peak RSS ≤ 3× Apache (mod_auth_openidc best mode), 2 workers', `${fmt.ratio(gh.rssBytes / apacheRss)} (${mb(gh.rssBytes)} vs ${mb(apacheRss)} MB)`, gh.rssBytes <= 3 * apacheRss, ' — see Memory for what it is made of'));
+  const semi = byKey['gatehouse-semi'];
+  if (semi?.ok && apacheRss) rows.push(line(`peak RSS ≤ 3× Apache, with --max-semi-space-size=${SEMI_SPACE_MB}`, `${fmt.ratio(semi.rssBytes / apacheRss)} (${mb(semi.rssBytes)} MB; ${fmt.ratio(semi.rps / gh.rps)} the default's req/s, ${fmt.ratio(semi.cpuUs / gh.cpuUs)} its CPU per request)`, semi.rssBytes <= 3 * apacheRss));
+  const ghSignIn = signins.find((s) => s.name.startsWith('gatehouse') && !s.error);
+  const apacheSignIns = signins.filter((s) => s.name.startsWith('mod_auth_openidc') && !s.error).sort((a, b) => b.perSecond - a.perSecond);
+  const best = apacheSignIns[0];
+  if (ghSignIn && best) {
+    rows.push(line('sign-ins/s ≥ 1.5× mod_auth_openidc best mode', `${fmt.ratio(ghSignIn.perSecond / best.perSecond)} (${ghSignIn.perSecond.toFixed(0)} vs ${best.perSecond.toFixed(0)}, ${best.name.replace('mod_auth_openidc ', '')})`, ghSignIn.perSecond >= 1.5 * best.perSecond));
+    rows.push(line('sign-in p99 no worse than mod_auth_openidc best mode', `${fmt.ms(ghSignIn.p99)} vs ${fmt.ms(best.p99)} ms`, ghSignIn.p99 <= best.p99));
+    if (ghSignIn.cpuMsPerSignIn !== undefined && best.cpuMsPerSignIn !== undefined) rows.push(line('CPU per sign-in: mod_auth_openidc best ÷ gatehouse ≥ 1.5 (the same ratio, whatever else the machine does)', `${fmt.ratio(best.cpuMsPerSignIn / ghSignIn.cpuMsPerSignIn)} (${ghSignIn.cpuMsPerSignIn.toFixed(2)} vs ${best.cpuMsPerSignIn.toFixed(2)} ms)`, best.cpuMsPerSignIn / ghSignIn.cpuMsPerSignIn >= 1.5));
+  }
+  const fwd = byKey.fwd;
+  if (fwd?.ok && apacheBest) rows.push(line('nginx + forward-auth signed-in req/s ≥ 2× mod_auth_openidc best mode', fmt.ratio(fwd.rps / apacheBest.rps), fwd.rps >= 2 * apacheBest.rps));
+  if (fwd?.ok && apacheBest) rows.push(line('by CPU per request: mod_auth_openidc best ÷ nginx + forward-auth ≥ 2', fmt.ratio(apacheBest.cpuUs / fwd.cpuUs), apacheBest.cpuUs / fwd.cpuUs >= 2));
+  return rows.length ? rows : ['| — | — | not measured |'];
 }
 
 /** CPU seconds of every process a row's system is made of (nginx in front and Gatehouse, for forward-auth) */
@@ -334,7 +398,76 @@ function verdict(ok) {
   return ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**';
 }
 
-function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath }) {
+/**
+ * Start Gatehouse (cookie store, `workers`) under node --import lib/loaded-modules.mjs, read what its
+ * primary loaded once it listens, stop it. Returns the modules grouped: Gatehouse's own files and packages.
+ */
+async function listPrimaryModules({ dir, port, upstream, issuer, workers }) {
+  const modulesDir = join(dir, 'modules');
+  mkdirSync(modulesDir, { recursive: true });
+  const prev = process.env.GATEHOUSE_BENCH_MODULES_DIR;
+  process.env.GATEHOUSE_BENCH_MODULES_DIR = modulesDir;
+  let g;
+  try {
+    g = await startGatehouse({ dir, cpus: CPU_SUT, port, upstream, issuer, workers, nodeArgs: ['--import', join(REPO, 'bench', 'lib', 'loaded-modules.mjs')] });
+  } finally {
+    if (prev === undefined) delete process.env.GATEHOUSE_BENCH_MODULES_DIR;
+    else process.env.GATEHOUSE_BENCH_MODULES_DIR = prev;
+  }
+  try {
+    const file = join(modulesDir, `${g.pid}.txt`);
+    for (let i = 0; i < 50 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1200)); // the hook writes its list every second
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    const own = lines.filter((l) => l.startsWith(join(REPO, 'dist'))).map((l) => l.slice(join(REPO, 'dist').length + 1));
+    const packages = {};
+    for (const l of lines) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(l);
+      if (m) packages[m[1]] = (packages[m[1]] ?? 0) + 1;
+    }
+    return { own, packages, total: lines.length };
+  } finally {
+    await g.stop();
+  }
+}
+
+function mb(bytes) {
+  return bytes === undefined ? '—' : (bytes / 1048576).toFixed(1);
+}
+
+function memorySection(memory, primaryModules) {
+  const lines = [];
+  if (memory.length) {
+    lines.push('Right after the load rows, from the gateway\'s own metrics (prom-client process metrics, summed over the workers by the primary) and /proc:', '');
+    lines.push('| what | peak RSS MB (tree) | primary RSS MB | workers RSS MB | V8 heap total MB | of which young generation (new space) | old space total / used MB | external MB | RSS outside the V8 heap MB | req/s | CPU µs/req |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const m of memory) {
+      const w = m.workers;
+      if (w.error) {
+        lines.push(`| ${m.name} | ${mb(m.peakRss)} | ${mb(m.primary.rss)} | not measured: ${w.error} | | | | | | | |`);
+        continue;
+      }
+      lines.push(`| ${m.name} | ${mb(m.peakRss)} | ${mb(m.primary.rss)} | ${mb(w.rss)} | ${mb(w.heapTotal)} | ${mb(w.newSpaceTotal)} | ${mb(w.oldSpaceTotal)} / ${mb(w.oldSpaceUsed)} | ${mb(w.external)} | ${mb(w.rss - w.heapTotal - w.external)} | ${fmt.rps(m.rps)} | ${Math.round(m.cpuUs)} |`);
+    }
+    lines.push('', '"RSS outside the V8 heap" is the node binary and its libraries (OpenSSL, ICU, V8 itself), compiled code, thread stacks and malloc arenas: what any Node process holds (a bare `node -e` idles at about 40 MB).');
+  }
+  if (primaryModules) {
+    lines.push('', '### The cluster primary');
+    if (primaryModules.error) lines.push(`not measured: ${primaryModules.error}`);
+    else {
+      const pk = Object.entries(primaryModules.packages).map(([name, n]) => `${name} (${n} files)`).join(', ') || 'none';
+      lines.push(
+        `What the primary of a ${settings.workers}-worker \`gatehouse serve\` has loaded once it listens (node --import bench/lib/loaded-modules.mjs; ES modules through a load hook, CommonJS from require.cache): ${primaryModules.total} files.`,
+        `- Gatehouse's own: ${primaryModules.own.map((f) => `\`${f}\``).join(', ')}`,
+        `- packages: ${pk}`,
+        `- its RSS in the run above: ${memory.map((m) => `${mb(m.primary.rss)} MB (peak ${mb(m.primary.peak)} MB)`).join('; ')} — no Fastify, undici, jose, pino or prom-client (prom-client is loaded on the first scrape of a metrics listener only); the YAML reader is there because the primary reads gateway.yaml to know how many workers to fork.`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath, memory = [], primaryModules = null }) {
   const gh = byKey.gatehouse;
   const bare = byKey.bare;
   const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r && r.ok);
@@ -391,7 +524,15 @@ ${latency.length ? `| what | achieved req/s | p50 ms | p99 ms | max ms | unexpec
 ## Sign-ins per second through the callback
 Token exchange + ID token validation + session seal against the same provider (median of ${settings.rounds} batches of ${settings.signins}, 16 at a time; the provider's login page is passed beforehand and not timed).
 
-${signins.length ? `| what | sign-ins/s | p50 ms | p99 ms | failed |\n| --- | ---: | ---: | ---: | ---: |\n${signins.map((s) => (s.error ? `| ${s.name} | — | — | — | not measured: ${s.error} |` : `| ${s.name} | ${s.perSecond.toFixed(0)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.failuresTotal} |`)).join('\n')}` : 'not measured'}
+${signins.length ? `| what | sign-ins/s | p50 ms | p99 ms | CPU ms per sign-in (the server's processes) | failed |\n| --- | ---: | ---: | ---: | ---: | ---: |\n${signins.map((s) => (s.error ? `| ${s.name} | — | — | — | — | not measured: ${s.error} |` : `| ${s.name} | ${s.perSecond.toFixed(0)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.cpuMsPerSignIn === undefined ? '—' : s.cpuMsPerSignIn.toFixed(2)} | ${s.failuresTotal} |`)).join('\n')}` : 'not measured'}
+
+The provider (oidc-provider, in the bench's own process on CPU 0) does the same work for every sign-in whoever asks; the server under test shares CPU 0 with it, so the CPU a server spends per sign-in is taken from the provider too.
+
+## Memory
+${memorySection(memory, primaryModules)}
+
+## Forward-auth (issue 16)
+${forwardAuthSection(byKey, apacheBest)}
 
 ## Gatehouse's own work per request, in-process
 The same request paths run in a loop inside one process, without sockets (\`bench/hot-path.mjs\`): a real gateway and session, the upstream pool replaced by an instant answer, and the bare proxy's handler on the same objects. The difference is the CPU Gatehouse's own code adds to a request; the rest of a request's cost in the table above is node:http, undici and the kernel's loopback sends, which the bare proxy pays too.
@@ -402,6 +543,13 @@ ${hotPath ?? 'not measured'}
 | target | this run | verdict |
 | --- | ---: | --- |
 ${targetLines.join('\n')}
+
+## Targets (issue 18, issue 16)
+| target | this run | verdict |
+| --- | ---: | --- |
+${leanTargets(byKey, apacheBest, signins).join('\n')}
+
+Memory per cached session (≤ 2 KB): measured by \`npm run bench:soak\` over 10,000 sessions, see bench/SOAK.md.
 `;
 }
 
