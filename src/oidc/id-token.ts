@@ -1,19 +1,12 @@
 /**
- * The ID token and logout token checks. The signature is checked against the
- * provider's JWKS (jose finds the key) with an explicit algorithm allow-list;
- * the claim checks follow in a fixed order (presence, equality, time) as OIDC
- * Core 3.1.3.7 lists them, jose's own (validateClaimsSet, through
- * UnsecuredJWT.decode once the signature is known good). jose's errors are
- * translated here, once, into GH_ID_TOKEN_* codes; nothing above this module
- * imports jose's error classes.
- *
- * Why node:crypto for the signature itself: jose verifies through WebCrypto,
- * whose job machinery cost a sign-in more CPU than anything else Gatehouse does
- * in it (bench/profile.mjs --row signin: a fifth of the callback's samples);
- * crypto.verify with the same key, synchronously, costs a fraction of that.
+ * The ID token and logout token checks. jose verifies the signature against the
+ * provider's JWKS with an explicit algorithm allow-list; the claim checks follow
+ * in a fixed order (presence, equality, time) as OIDC Core 3.1.3.7 lists them.
+ * jose's errors are translated here, once, into GH_ID_TOKEN_* codes; nothing above
+ * this module imports jose's error classes.
  */
-import { KeyObject, timingSafeEqual, verify as verifySignature, constants as cryptoConstants } from 'node:crypto';
-import { decodeProtectedHeader, UnsecuredJWT, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { timingSafeEqual } from 'node:crypto';
+import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { GatehouseError, type ErrorCode } from '../errors.js';
 
 /** Real ID tokens are a few KB; anything far larger is refused before parsing. */
@@ -58,55 +51,6 @@ function translate(error: unknown, prefix: 'GH_ID_TOKEN' | 'GH_LOGOUT_TOKEN'): n
   fail(asLogout('GH_ID_TOKEN_MALFORMED'), (error as Error)?.message ?? 'unparseable token', error);
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const UNSECURED_HEADER = Buffer.from('{"alg":"none"}').toString('base64url');
-
-/** How node:crypto checks each JWS algorithm (RFC 7518 3, RFC 8037), and the key it takes. */
-const JWS_ALGORITHMS: Record<string, { hash: string | null; keyType: string[]; curve?: string; pss?: number; ecdsa?: true }> = {
-  RS256: { hash: 'sha256', keyType: ['rsa', 'rsa-pss'] },
-  RS384: { hash: 'sha384', keyType: ['rsa', 'rsa-pss'] },
-  RS512: { hash: 'sha512', keyType: ['rsa', 'rsa-pss'] },
-  PS256: { hash: 'sha256', keyType: ['rsa', 'rsa-pss'], pss: 32 },
-  PS384: { hash: 'sha384', keyType: ['rsa', 'rsa-pss'], pss: 48 },
-  PS512: { hash: 'sha512', keyType: ['rsa', 'rsa-pss'], pss: 64 },
-  ES256: { hash: 'sha256', keyType: ['ec'], curve: 'prime256v1', ecdsa: true },
-  ES384: { hash: 'sha384', keyType: ['ec'], curve: 'secp384r1', ecdsa: true },
-  ES512: { hash: 'sha512', keyType: ['ec'], curve: 'secp521r1', ecdsa: true },
-  EdDSA: { hash: null, keyType: ['ed25519', 'ed448'] },
-  Ed25519: { hash: null, keyType: ['ed25519'] },
-};
-
-/** The provider's keys as jose imported them (WebCrypto keys), as node:crypto key objects, converted once. */
-const keyObjects = new WeakMap<object, KeyObject>();
-
-/** Does `signature` sign `input` under `key` with `alg`? Throws for a key that does not fit the algorithm. */
-function verifyJws(alg: string, key: unknown, input: string, signature: Buffer): boolean {
-  const how = JWS_ALGORITHMS[alg];
-  if (how === undefined) throw new joseErrors.JOSENotSupported(`alg ${alg} is not supported`);
-  if (key === null || typeof key !== 'object' || key instanceof Uint8Array) throw new joseErrors.JOSENotSupported('no asymmetric key for this token');
-  let keyObject = keyObjects.get(key);
-  if (keyObject === undefined) {
-    keyObject = key instanceof KeyObject ? key : KeyObject.from(key as Parameters<typeof KeyObject.from>[0]);
-    keyObjects.set(key, keyObject);
-  }
-  // what jose checks of a key before it verifies: its type and curve fit the algorithm, RSA of 2048 bits at least
-  const details = keyObject.asymmetricKeyDetails;
-  if (keyObject.type !== 'public' || !how.keyType.includes(keyObject.asymmetricKeyType ?? '')) throw new joseErrors.JOSENotSupported(`the key does not fit alg ${alg}`);
-  if (how.curve !== undefined && details?.namedCurve !== how.curve) throw new joseErrors.JOSENotSupported(`the key's curve does not fit alg ${alg}`);
-  if (how.keyType[0] === 'rsa' && (details?.modulusLength ?? 0) < 2048) throw new joseErrors.JOSENotSupported('RSA keys must be 2048 bits or more');
-  const options =
-    how.pss !== undefined
-      ? { key: keyObject, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: how.pss }
-      : how.ecdsa
-        ? { key: keyObject, dsaEncoding: 'ieee-p1363' as const }
-        : keyObject;
-  try {
-    return verifySignature(how.hash, Buffer.from(input, 'latin1'), options, signature);
-  } catch {
-    return false;
-  }
-}
-
 /** Signature, alg, iss, aud, exp, nbf, iat — shared by ID tokens and logout tokens. */
 async function verifySignedClaims(token: unknown, check: TokenCheck, prefix: 'GH_ID_TOKEN' | 'GH_LOGOUT_TOKEN'): Promise<JWTPayload> {
   const malformed: ErrorCode = prefix === 'GH_LOGOUT_TOKEN' ? 'GH_LOGOUT_TOKEN_INVALID' : 'GH_ID_TOKEN_MALFORMED';
@@ -123,14 +67,8 @@ async function verifySignedClaims(token: unknown, check: TokenCheck, prefix: 'GH
     fail(prefix === 'GH_LOGOUT_TOKEN' ? 'GH_LOGOUT_TOKEN_INVALID' : 'GH_ID_TOKEN_ALG', `alg "${String(header.alg)}" is not one of ${check.algorithms.join(', ')}`);
   }
   try {
-    const parts = token.split('.');
-    if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) throw new joseErrors.JWSInvalid('not a compact JWS');
-    // a critical header extension we do not implement (b64: false among them) refuses the token, as jose does
-    if (header.crit !== undefined) throw new joseErrors.JOSENotSupported('the token header names critical extensions');
-    const key = await check.getKey(header as Parameters<JWTVerifyGetKey>[0], { payload: parts[1]!, signature: parts[2]! });
-    if (!verifyJws(header.alg, key, `${parts[0]}.${parts[1]}`, Buffer.from(parts[2]!, 'base64url'))) throw new joseErrors.JWSSignatureVerificationFailed();
-    // the signature holds: jose's claim checks on the payload, exactly as jwtVerify runs them
-    const { payload } = UnsecuredJWT.decode(`${UNSECURED_HEADER}.${parts[1]}.`, {
+    const { payload } = await jwtVerify(token, check.getKey, {
+      algorithms: [...check.algorithms],
       issuer: check.issuer,
       audience: check.clientId,
       clockTolerance: check.clockToleranceSec,
