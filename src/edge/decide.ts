@@ -171,11 +171,13 @@ export function route(gw: Gateway, req: RequestHead, client: ClientView, request
  * session: upgrades switched off, another protocol than WebSocket (after an
  * h2c upgrade the connection would carry requests no one judges), or a page of
  * another origin (cross-site WebSocket hijacking). null: on to the session.
+ * (The proxy mode sees only requests with an Upgrade header here.)
  */
 export function upgradeRefusal(gw: Gateway, req: RequestHead): { status: number; code: ErrorCode } | null {
   const runtime = gw.runtime;
   if (!runtime.upstream.websockets) return { status: 400, code: 'GH_BAD_REQUEST' };
-  if (String(req.headers.upgrade).trim().toLowerCase() !== 'websocket') return { status: 400, code: 'GH_BAD_REQUEST' };
+  // (no Upgrade at all: forward-auth asked by a proxy that keeps it to itself; the handshake is WebSocket's by its key)
+  if (req.headers.upgrade !== undefined && String(req.headers.upgrade).trim().toLowerCase() !== 'websocket') return { status: 400, code: 'GH_BAD_REQUEST' };
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== runtime.publicOrigin && !runtime.corsOrigins.has(origin)) return { status: 403, code: 'GH_CSRF' };
   return null;

@@ -24,7 +24,8 @@
  * passed on by Caddy) or one of them twice is refused, never decided by the
  * one the client chose. Nothing about the original request's body is known
  * here: the proxy sends the body to the helpdesk, so a form sent after the
- * session ended cannot be kept across the sign-in (preserve-post.ts).
+ * session ended cannot be kept across the sign-in (preserve-post.ts); the
+ * person is sent to sign in and back to the form's page instead.
  *
  * Every answer is Cache-Control: no-store: it is about one person's cookie, and
  * a cache that kept it by URL alone would hand one person's identity (or a
@@ -40,7 +41,9 @@ import { errorAnswer, isNavigation, writeAnswer, type Answer, type RequestHead }
 import { taggedRequestId } from '../edge/request-id.js';
 import { answerSignedOut, checkSession, isAnswer, notSignedIn, route, signInFailureAnswer, upgradeRefusal } from '../edge/decide.js';
 import { refusalAnswer } from './sign-in-answers.js';
-import { postLogoutLanding } from './logout.js';
+import { fromThisSite, postLogoutLanding } from './logout.js';
+import { isBrowserFormPost, recoveryReturnTo } from './preserve-post.js';
+import { loginUrl } from '../routing/return-to.js';
 import type { AuthResult } from './authenticate.js';
 import { warnUntrustedAsker } from '../observe/proxy-hint.js';
 
@@ -115,6 +118,11 @@ function absolute(gw: Gateway, location: string): string {
  */
 function nginxSignedOut(gw: Gateway, head: RequestHead, realm: RealmRuntime, returnTo: string, cookies: CookieJar, requestId: string, clearCookies: string[] | null): Answer {
   const answer = notSignedIn(gw, head, realm, returnTo, requestId, clearCookies, gw.runtime.publicOrigin);
+  const formPage = pageOfFormPost(gw, head, realm);
+  if (formPage !== null) {
+    gw.metrics.request(realm.name, 'redirected');
+    return { ...answer, headers: { ...answer.headers, 'x-gatehouse-redirect': formPage } };
+  }
   if (!isNavigation(head)) {
     gw.metrics.request(realm.name, 'unauthenticated');
     return answer;
@@ -126,8 +134,26 @@ function nginxSignedOut(gw: Gateway, head: RequestHead, realm: RealmRuntime, ret
   return { ...answer, headers: { ...answer.headers, 'x-gatehouse-redirect': redirect, ...(setCookie.length ? { 'set-cookie': setCookie } : {}) } };
 }
 
+/**
+ * A form this site's page sent in the browser after the session ended: its body
+ * went to the proxy, never here, so it cannot be kept across the sign-in as the
+ * proxy mode keeps it (preserve-post.ts). The person is sent to sign in and back
+ * to the form's page (its Referer) rather than shown a 401 meant for scripts.
+ * The sign-in start to send the browser to, or null for anything else.
+ */
+function pageOfFormPost(gw: Gateway, head: RequestHead, realm: RealmRuntime): string | null {
+  const origin = gw.runtime.publicOrigin;
+  if (!isBrowserFormPost(head) || !fromThisSite(head, origin)) return null;
+  return origin + loginUrl(realm, recoveryReturnTo(head, origin, realm.paths[0] ?? '/'));
+}
+
 /** The proxy mode's answer to someone not signed in, for a proxy that copies it to the browser: never a 2xx (that would let the request through). */
 function forwardedSignedOut(gw: Gateway, head: RequestHead, realm: RealmRuntime, returnTo: string, cookies: CookieJar, requestId: string, clearCookies: string[] | null): Answer | Promise<Answer> {
+  const formPage = pageOfFormPost(gw, head, realm);
+  if (formPage !== null) {
+    gw.metrics.request(realm.name, 'redirected');
+    return { status: 303, headers: { location: formPage, 'x-request-id': requestId, ...(clearCookies ? { 'set-cookie': clearCookies } : {}) }, body: '' };
+  }
   const notThrough = (answer: Answer): Answer => (answer.status < 300 ? { ...answer, status: 401 } : answer);
   let answer: Answer | Promise<Answer>;
   try {
@@ -217,8 +243,10 @@ export function handleForwardAuth(gw: Gateway, req: IncomingMessage, res: Server
     case 'realm':
       break;
   }
-  // the proxy asks about a WebSocket handshake: the proxy mode's upgrade rules (cross-site hijacking) hold too
-  if (head.headers.upgrade !== undefined) {
+  // the proxy asks about a WebSocket handshake: the proxy mode's upgrade rules (cross-site hijacking) hold too.
+  // Known by its Upgrade or by its Sec-WebSocket-Key: a proxy may keep one of them to itself (nginx drops
+  // Upgrade from what it passes on unless told otherwise)
+  if (head.headers.upgrade !== undefined || head.headers['sec-websocket-key'] !== undefined) {
     const refusal = upgradeRefusal(gw, head);
     if (refusal !== null) {
       write(res, refusalFor(dialect, errorAnswer(head, runtime.theme, refusal.code, requestId), refusal.code));

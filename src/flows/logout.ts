@@ -31,7 +31,7 @@ function csrfToken(realm: RealmRuntime, sessionId: string): string {
   return createHmac('sha256', realm.sealKeys[0]!.key).update(`logout\u0000${sessionId}`).digest('base64url');
 }
 
-export function fromThisSite(req: IncomingMessage, publicOrigin: string): boolean {
+export function fromThisSite(req: RequestHead, publicOrigin: string): boolean {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined) return site === 'same-origin';
   return req.headers.origin === publicOrigin;

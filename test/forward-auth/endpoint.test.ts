@@ -2,12 +2,12 @@
 // original request must be named, and each answer of CONTRACT.md "Forward-auth"
 // in both dialects (nginx's X-Original-*, Caddy's and Traefik's X-Forwarded-*).
 // The whole path through a real nginx is nginx.test.ts; here each answer's exact shape.
+// (Answers that need a config of their own: endpoint-config.test.ts.)
 import t from 'tap';
 import { request } from 'undici';
 import { decodeJwt } from 'jose';
-import { ALICE, BOB, NAVIGATION, rawRequest, startTestStack, testClock, type TestStack } from '../helpers/stack.js';
-import { demoYaml } from '../../src/demo/stack.js';
-import { parseConfigText } from '../../src/config/load.js';
+import { ALICE, BOB, NAVIGATION, rawRequest, startTestStack, type TestStack } from '../helpers/stack.js';
+import { DEMO_ACCOUNTS } from '../../src/demo/provider.js';
 
 const TRUST_LOOPBACK = (yaml: string): string => `${yaml}trusted_proxies: [127.0.0.1/32]\n`;
 const XHR = { accept: 'application/json', 'x-requested-with': 'XMLHttpRequest' };
@@ -26,26 +26,16 @@ async function ask(stack: TestStack, dialect: 'nginx' | 'forwarded', uri: string
 
 const IDENTITY = ['x-auth-realm', 'x-auth-subject', 'x-auth-email', 'x-auth-name', 'x-auth-groups', 'x-auth-assertion'];
 
-t.test('only a trusted proxy may ask: from anyone else 403, nothing judged', async (t) => {
-  const stack = await startTestStack();
-  t.teardown(() => stack.close());
-  const flow = await stack.signIn('/agent/', ALICE);
-  const cookie = `${stack.cookieName('agent')}=${flow.jar.get(stack.publicUrl, stack.cookieName('agent'))}`;
-  for (const dialect of ['nginx', 'forwarded'] as const) {
-    const res = await ask(stack, dialect, '/agent/tickets', { cookie, ...XHR });
-    t.equal(res.status, 403, `${dialect}: refused`);
-    t.equal(JSON.parse(res.body).error, 'GH_FORWARD_AUTH_UNTRUSTED');
-    t.same(IDENTITY.filter((h) => h in res.headers), [], `${dialect}: no identity header at all`);
-    t.match(String(res.headers['cache-control']), /no-store/);
-  }
-  const hints = stack.logs.lines.filter((l) => l.code === 'GH_FORWARD_AUTH_UNTRUSTED');
-  t.equal(hints.length, 1, 'said once per peer');
-  t.equal(hints[0]?.hint, 'trusted_proxies: [127.0.0.1/32]', 'with the setting to add');
+const DAVE = { username: 'dave', password: 'dave-demo', sub: 'user-dave', email: 'dave@example.com', email_verified: true, name: '', groups: [] as string[] };
+let shared: TestStack;
+t.before(async () => {
+  shared = await startTestStack({ editYaml: TRUST_LOOPBACK, accounts: [...DEMO_ACCOUNTS, DAVE] });
 });
+t.teardown(() => shared.close());
+
 
 t.test('the original request must be named exactly once, in one dialect', async (t) => {
-  const stack = await startTestStack({ editYaml: TRUST_LOOPBACK });
-  t.teardown(() => stack.close());
+  const stack = shared;
   const flow = await stack.signIn('/agent/', ALICE);
   const cookie = `${stack.cookieName('agent')}=${flow.jar.get(stack.publicUrl, stack.cookieName('agent'))}`;
   const host = new URL(stack.publicUrl).host;
@@ -74,10 +64,8 @@ t.test('the original request must be named exactly once, in one dialect', async 
 
 t.test('signed in and allowed: 200, empty, every identity header (empty where none), no-store', async (t) => {
   // an account without name or groups: those headers are there, empty
-  const accounts = [{ username: 'dave', password: 'dave-demo', sub: 'user-dave', email: 'dave@example.com', email_verified: true, name: '', groups: [] as string[] }];
-  const stack = await startTestStack({ editYaml: TRUST_LOOPBACK, accounts: [...(await import('../../src/demo/provider.js')).DEMO_ACCOUNTS, ...accounts] });
-  t.teardown(() => stack.close());
-  const flow = await stack.signIn('/', { username: 'dave', password: 'dave-demo' });
+  const stack = shared;
+  const flow = await stack.signIn('/', { username: DAVE.username, password: DAVE.password });
   t.equal(flow.final.status, 200);
   const cookie = `${stack.cookieName('user')}=${flow.jar.get(stack.publicUrl, stack.cookieName('user'))}`;
   const before = stack.upstream.requests.length;
@@ -96,29 +84,8 @@ t.test('signed in and allowed: 200, empty, every identity header (empty where no
   t.equal(stack.upstream.requests.length, before, 'Gatehouse forwarded nothing itself');
 });
 
-t.test('a re-sealed session comes back with the 200 (Set-Cookie), and the refreshed value works', async (t) => {
-  const clock = testClock();
-  const stack = await startTestStack({ editYaml: TRUST_LOOPBACK, now: clock.now });
-  t.teardown(() => stack.close());
-  const flow = await stack.signIn('/agent/', ALICE);
-  const name = stack.cookieName('agent');
-  const first = flow.jar.get(stack.publicUrl, name)!;
-  clock.advance(2 * 60_000); // past the touch interval (idle_timeout 1h: a minute)
-  const res = await ask(stack, 'nginx', '/agent/', { cookie: `${name}=${first}`, ...XHR });
-  t.equal(res.status, 200);
-  const lines = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-  t.equal(lines.length, 1, 'one Set-Cookie line (what nginx can pass on)');
-  t.match(lines[0], new RegExp(`^${name}=`), 'the session cookie, sealed again');
-  const next = lines[0]!.slice(name.length + 1).split(';')[0]!;
-  t.not(next, first, 'a new value');
-  const again = await ask(stack, 'nginx', '/agent/', { cookie: `${name}=${next}`, ...XHR });
-  t.equal(again.status, 200, 'the new value is signed in');
-  t.equal(again.headers['x-auth-subject'], 'user-alice');
-});
-
 t.test('not signed in: nginx gets 401 with X-Gatehouse-Login; Caddy/Traefik get the proxy mode\'s answer', async (t) => {
-  const stack = await startTestStack({ editYaml: TRUST_LOOPBACK });
-  t.teardown(() => stack.close());
+  const stack = shared;
   const origin = stack.publicUrl;
 
   const nav = await ask(stack, 'nginx', '/agent/tickets?q=1', { ...NAVIGATION });
@@ -145,40 +112,32 @@ t.test('not signed in: nginx gets 401 with X-Gatehouse-Login; Caddy/Traefik get 
   t.equal(button.status, 401, 'login: button: the sign-in page, as a 401 (a 2xx would let the request through)');
   t.match(button.body, /Sign in with Demo SSO/);
 
+  const form = { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded', origin, referer: `${origin}/agent/tickets/7`, 'sec-fetch-site': 'same-origin' };
+  const back = `${origin}/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/tickets/7')}`;
+  const nginxForm = await ask(stack, 'nginx', '/agent/tickets/7/reply', form, 'POST');
+  t.equal(nginxForm.status, 401, 'nginx, a browser form POST: 401');
+  t.equal(nginxForm.headers['x-gatehouse-redirect'], back, 'sent to sign in and back to the form\'s page');
+  const caddyForm = await ask(stack, 'forwarded', '/agent/tickets/7/reply', form, 'POST');
+  t.equal(caddyForm.status, 303, 'Caddy/Traefik, a browser form POST: 303');
+  t.equal(caddyForm.headers.location, back);
+
   const caddyScript = await ask(stack, 'forwarded', '/agent/api/x', { ...XHR });
   t.equal(caddyScript.status, 401, 'a script: 401 JSON');
   t.equal(JSON.parse(caddyScript.body).login_url, `${origin}/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/api/x')}`);
   t.equal(caddyScript.headers.location, undefined);
 });
 
-t.test('public path: 200 with no identity header; allow refusal: 403', async (t) => {
-  const stack = await startTestStack({ editYaml: TRUST_LOOPBACK });
-  t.teardown(() => stack.close());
+t.test('a public path: 200 with no identity header', async (t) => {
+  const stack = shared;
   for (const dialect of ['nginx', 'forwarded'] as const) {
     const pub = await ask(stack, dialect, '/favicon.ico', { 'x-auth-subject': 'user-alice' });
     t.equal(pub.status, 200, `${dialect}: public`);
     t.same(IDENTITY.filter((h) => h in pub.headers), [], 'no identity header');
   }
-  // Bob's user session, then a reload whose allow rules no longer let him in
-  const bob = await stack.signIn('/', BOB);
-  t.equal(bob.final.status, 200, 'Bob signed in');
-  const cookie = `${stack.cookieName('user')}=${bob.jar.get(stack.publicUrl, stack.cookieName('user'))}`;
-  const yaml = TRUST_LOOPBACK(demoYaml(stack.publicUrl, stack.provider.issuer, stack.upstreamUrl).replace('    button_text: Sign in with Demo SSO\n', '    button_text: Sign in with Demo SSO\n    allow:\n      claims:\n        groups: [vip-customers]\n'));
-  const secret = stack.config.session.secret;
-  await stack.gateway.reload(parseConfigText(yaml, '(reloaded)', { GATEHOUSE_DEMO_SECRET: Array.isArray(secret) ? secret[0] : secret }).config);
-  for (const dialect of ['nginx', 'forwarded'] as const) {
-    const res = await ask(stack, dialect, '/tickets', { cookie, ...NAVIGATION });
-    t.equal(res.status, 403, `${dialect}: refused by allow`);
-    t.equal(res.headers['x-gatehouse-error'], 'GH_ALLOW_CLAIM');
-    t.match(res.body, /GH_ALLOW_CLAIM/);
-    t.equal(res.headers['x-auth-subject'], undefined, 'no identity');
-  }
-  t.ok(stack.logs.lines.some((l) => l.audit === 'refusal' && l.sub === 'user-bob'), 'the refusal is audited');
 });
 
 t.test('refusals of the request line: the proxy mode\'s, as 403 with the code for nginx', async (t) => {
-  const stack = await startTestStack({ editYaml: TRUST_LOOPBACK });
-  t.teardown(() => stack.close());
+  const stack = shared;
   const flow = await stack.signIn('/', BOB);
   const cookie = `${stack.cookieName('user')}=${flow.jar.get(stack.publicUrl, stack.cookieName('user'))}`;
   const cases: Array<[string, Record<string, string>, number, string]> = [
@@ -207,8 +166,7 @@ t.test('refusals of the request line: the proxy mode\'s, as 403 with the code fo
 });
 
 t.test('a WebSocket handshake from another origin is refused here too (cross-site WebSocket hijacking)', async (t) => {
-  const stack = await startTestStack({ editYaml: TRUST_LOOPBACK });
-  t.teardown(() => stack.close());
+  const stack = shared;
   const flow = await stack.signIn('/', BOB);
   const cookie = `${stack.cookieName('user')}=${flow.jar.get(stack.publicUrl, stack.cookieName('user'))}`;
   const host = new URL(stack.publicUrl).host;

@@ -39,7 +39,10 @@ export interface NginxFront {
 
 export interface NginxFrontOptions {
   editYaml?: (yaml: string) => string;
+  /** default false: the provider does not call back-channel logout (test/helpers/stack.ts says why) */
   backchannelLogout?: boolean;
+  /** Gatehouse's clock */
+  now?: () => number;
 }
 
 /** The snippet with its placeholders filled in: the only change to the documented text. */
@@ -97,7 +100,7 @@ async function startOnce(options: NginxFrontOptions): Promise<NginxFront> {
     if (options.editYaml) yaml = options.editYaml(yaml);
     const { config } = parseConfigText(yaml, '(forward-auth test config)', { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url') });
     const logs = captureLogger('info');
-    const gateway = await startGateway({ config, file: '(forward-auth test config)', listener, logger: logs.logger });
+    const gateway = await startGateway({ config, file: '(forward-auth test config)', listener, logger: logs.logger, ...(options.now ? { now: options.now } : {}) });
     stops.push(() => gateway.close());
     const snippet = await filledSnippet({ gatehouse: `127.0.0.1:${portOf(listener)}`, helpdesk: `127.0.0.1:${upstream.port}`, listen: `127.0.0.1:${claim.port}`, serverName: '127.0.0.1' });
     await writeFile(join(dir, 'nginx.conf'), nginxConf(dir, snippet));

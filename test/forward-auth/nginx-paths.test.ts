@@ -67,7 +67,7 @@ const TRICKS = [
 t.test('a user-realm session reaches no agent path at the helpdesk, however the path is spelled', async (t) => {
   const bob = await signIn(`${front.publicUrl}/tickets`, BOB);
   t.equal(bob.final.status, 200, 'Bob signed in (user realm)');
-  const cookie = bob.jar.cookieHeader(front.publicUrl);
+  const cookie = bob.jar.cookieHeader(front.publicUrl)!;
   const before = front.upstream.requests.length;
   const answers: string[] = [];
   for (const path of TRICKS) {
@@ -88,7 +88,7 @@ t.test('a user-realm session reaches no agent path at the helpdesk, however the 
 t.test('an agent session reaches the agent paths it may, with the path Gatehouse judged', async (t) => {
   const alice = await signIn(`${front.publicUrl}/agent/`, ALICE);
   t.equal(alice.final.status, 200);
-  const cookie = alice.jar.cookieHeader(front.publicUrl);
+  const cookie = alice.jar.cookieHeader(front.publicUrl)!;
   const forwarded: Array<[string, string]> = [['/AGENT/tickets', '/AGENT/tickets'], ['/agent/./x', '/agent/./x'], ['/agent/tickets?q=%2F', '/agent/tickets?q=%2F']];
   for (const [sent, expected] of forwarded) {
     const before = front.upstream.requests.length;

@@ -135,3 +135,21 @@ t.test('sign-out through nginx: the logout path reaches Gatehouse, the session e
   t.equal(copied.status, 401, 'a copy of the ended session no longer works through nginx');
   t.same(arrivedAt('/agent', before), []);
 });
+
+t.test('a form sent after the session ended: the person signs in again and comes back to the form\'s page (the body is not kept)', async (t) => {
+  const before = front.upstream.requests.length;
+  const res = await fetchWithJar(`${front.publicUrl}/agent/tickets/7/reply`, {
+    method: 'POST',
+    body: 'text=hello',
+    headers: { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded', origin: front.publicUrl, referer: `${front.publicUrl}/agent/tickets/7`, 'sec-fetch-site': 'same-origin' },
+  });
+  t.equal(res.status, 302, 'nginx redirects the browser');
+  t.equal(res.headers.location, `${front.publicUrl}/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/tickets/7')}`, 'to sign in, back to the page the form was on');
+  const crossSite = await fetchWithJar(`${front.publicUrl}/agent/tickets/7/reply`, {
+    method: 'POST',
+    body: 'text=hello',
+    headers: { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+  });
+  t.equal(crossSite.status, 401, 'a form from another site is not sent anywhere: 401');
+  t.same(arrivedAt('/agent', before), [], 'neither reached the helpdesk');
+});
