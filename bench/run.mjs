@@ -116,7 +116,7 @@ async function main() {
   if (want('bare')) {
     const bare = startPinned(CPU_SUT, process.execPath, [join(REPO, 'bench', 'bare-proxy.mjs'), String(ports.bare), nginx.url, String(settings.workers)]);
     stoppers.push(() => bare.stop());
-    await waitForPort(ports.bare, 10000, 'bare proxy');
+    await waitForPort(ports.bare, 60000, 'bare proxy');
     rows.push({ key: 'bare', name: `bare proxy: node:http + undici Pool, no auth (${settings.workers} workers)`, url: `http://127.0.0.1:${ports.bare}/agent/tickets`, headers: {}, expectStatus: 200, pid: bare.pid });
   }
 
@@ -138,7 +138,7 @@ async function main() {
     try {
       const redis = startPinned(CPU_SUT, 'redis-server', ['--port', String(ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
       stoppers.push(() => redis.stop());
-      await waitForPort(ports.redis, 10000, 'redis-server');
+      await waitForPort(ports.redis, 60000, 'redis-server');
       const g = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.gatehouseRedis, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, store: 'redis', redisUrl: `redis://127.0.0.1:${ports.redis}/0` });
       stoppers.push(g.stop);
       const s = await signIn(`${ghRedis}/agent/tickets`, alice);

@@ -70,7 +70,7 @@ export async function startGatehouse({ dir, cpus, port, upstream, issuer, worker
   });
   try {
     await Promise.race([
-      waitForPort(port, 20000, 'gatehouse'),
+      waitForPort(port, 60000, 'gatehouse'),
       proc.exited.then(({ code }) => {
         throw new Error(`gatehouse exited (${code}) before listening`);
       }),
