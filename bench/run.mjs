@@ -25,7 +25,7 @@ import { runWrk, wrkVersion } from './lib/wrk.mjs';
 import { freePort, pinSelf, peakRss, startPinned, waitForPort, cpuSeconds } from './lib/procs.mjs';
 import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
 import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
-import { signIn, send } from './lib/browser.mjs';
+import { signIn, send, Jar } from './lib/browser.mjs';
 import { ownRss, scrapeMemory } from './lib/memory.mjs';
 import { startForwardAuthNginx, AUTH_CACHE_SECONDS } from './lib/forward-auth.mjs';
 import { readFileSync, existsSync } from 'node:fs';
@@ -182,7 +182,10 @@ async function main() {
       for (const row of fwdRows) {
         const base = row.key === 'fwd' ? front : fa.cachedUrl;
         // the cached server block is another port of the same nginx: the browser's cookie is replayed there as is
-        Object.assign(row, { url: `${base}/agent/tickets`, headers: { cookie }, jar: row.key === 'fwd' ? s.jar : undefined, pid: g.pid, pids: [fa.pid, g.pid], metricsUrl: `http://127.0.0.1:${ports.fwdGatehouse}` });
+        // each row a browser of its own that keeps the cookie Gatehouse re-seals (a stale value is answered with Set-Cookie)
+        const jar = new Jar();
+        jar.cookies = s.jar.cookies.map((c) => ({ ...c, origin: new URL(base).origin }));
+        Object.assign(row, { url: `${base}/agent/tickets`, headers: { cookie }, jar, pid: g.pid, pids: [fa.pid, g.pid], metricsUrl: `http://127.0.0.1:${ports.fwdGatehouse}` });
       }
     } catch (error) {
       for (const row of fwdRows) row.error = String(error.message).split('\n')[0].slice(0, 200);
