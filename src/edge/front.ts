@@ -8,7 +8,8 @@
  * (flows/forward-auth.ts), which answers them to a proxy instead of forwarding.
  * Signed-in traffic never touches the framework: this is the hot path.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Gateway } from '../gateway.js';
 import type { RealmRuntime } from '../runtime.js';
@@ -114,11 +115,29 @@ function announcesBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
+/**
+ * A proxy's question about a WebSocket handshake can come as a handshake itself:
+ * Caddy's reverse_proxy (forward_auth) keeps the client's Connection: Upgrade and
+ * Upgrade on the check it sends. It is a question like any other: answered with an
+ * ordinary HTTP answer on the socket (never 101), which then closes.
+ */
+function answerUpgradeQuestion(gw: Gateway, req: IncomingMessage, socket: Duplex): Promise<void> | undefined {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Socket);
+  res.once('finish', () => {
+    res.detachSocket(socket as Socket);
+    socket.end();
+  });
+  return handleForwardAuth(gw, req, res);
+}
+
 /** WebSocket upgrades: the same decisions, answered on the raw socket. */
 export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const runtime = gw.runtime;
   const requestId = taggedRequestId(req);
   socket.on('error', () => socket.destroy());
+  if (isForwardAuth(req.url)) return answerUpgradeQuestion(gw, req, socket);
   // a body the upgrade announces would be left for the helpdesk to read out of whatever came next
   if (announcesBody(req)) return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
   const client = clientView(req, runtime.trustedProxies);

@@ -8,7 +8,7 @@
  * answers the proxy instead of forwarding:
  *
  *   allowed          200, empty, every identity header (empty where none) and the assertion
- *   public path      200, no identity header
+ *   public path      200, every identity header empty
  *   not signed in    nginx (X-Original-URI): 401 with X-Gatehouse-Login, and for a browser
  *                    navigation X-Gatehouse-Redirect (where nginx's error_page sends it);
  *                    others: what the proxy mode answers (302, sign-in page as 401, 401 JSON),
@@ -86,6 +86,12 @@ function originalRequest(req: IncomingMessage): Original | { problem: string } {
   // (a target that is no path, absolute-form or "*", is route()'s to refuse, as in the proxy mode: GH_BAD_PATH)
   if (!METHOD.test(method)) return { problem: `the original method is not an HTTP method (${JSON.stringify(method.slice(0, 40))})` };
   return { dialect, head: { method, url: uri, headers: req.headers } };
+}
+
+/** Every identity header of an answer, each empty: what the answer says when it names no one. */
+function noIdentity(gw: Gateway): Record<string, string> {
+  const names = gw.runtime.identity.names;
+  return { [names.realm]: '', [names.subject]: '', [names.email]: '', [names.name]: '', [names.groups]: '', [names.assertion]: '' };
 }
 
 /** Every answer is about one cookie: never stored by any cache. */
@@ -182,12 +188,16 @@ function answerChecked(q: Question, auth: AuthResult): Promise<void> | undefined
   const { head, dialect } = original;
   if (auth.kind === 'signed-in') {
     gw.metrics.request(realm.name, 'forwarded');
-    const names = gw.runtime.identity.names;
     // every identity header, empty where the person has none: a proxy that copies them overwrites whatever the client sent
-    const headers: Record<string, string | string[]> = { [names.realm]: '', [names.subject]: '', [names.email]: '', [names.name]: '', [names.groups]: '', 'x-request-id': requestId };
+    const headers: Record<string, string | string[]> = { ...noIdentity(gw), 'x-request-id': requestId };
     for (let i = 0; i < auth.entry.headers.length; i += 2) headers[auth.entry.headers[i]!] = auth.entry.headers[i + 1]!;
-    headers[names.assertion] = auth.entry.assertion;
-    if (auth.setCookies) headers['set-cookie'] = auth.setCookies;
+    headers[gw.runtime.identity.names.assertion] = auth.entry.assertion;
+    if (auth.setCookies) {
+      headers['set-cookie'] = auth.setCookies;
+      // nginx's $upstream_http_set_cookie holds only the first Set-Cookie, and a session sealed into
+      // several cookies needs each: for nginx, every line again under a name of its own (at most MAX_CHUNKS)
+      if (dialect === 'nginx') auth.setCookies.forEach((line, i) => (headers[`x-gatehouse-set-cookie-${i + 1}`] = line));
+    }
     write(res, { status: 200, headers, body: '' });
     return undefined;
   }
@@ -255,7 +265,9 @@ export function handleForwardAuth(gw: Gateway, req: IncomingMessage, res: Server
   }
   if (routed.kind === 'public') {
     gw.metrics.request('-', 'public');
-    write(res, { status: 200, headers: { 'x-request-id': requestId }, body: '' });
+    // every identity header, empty: a proxy that copies them unconditionally (Caddy 2.6 writes a header
+    // the answer lacks as the literal text of its placeholder) passes on nothing but "no one"
+    write(res, { status: 200, headers: { ...noIdentity(gw), 'x-request-id': requestId }, body: '' });
     return undefined;
   }
   const q: Question = { gw, res, original, realm: routed.realm, path: routed.path, cookies: readCookies(req.headers), ip: client.ip, requestId };

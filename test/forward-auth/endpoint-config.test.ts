@@ -52,7 +52,7 @@ t.test('a re-sealed session comes back with the 200 (Set-Cookie), and the refres
   const res = await ask(stack, 'nginx', '/agent/', { cookie: `${name}=${first}`, ...XHR });
   t.equal(res.status, 200);
   const lines = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-  t.equal(lines.length, 1, 'one Set-Cookie line (what nginx can pass on)');
+  t.equal(lines.length, 1, 'one Set-Cookie line (the session fits one cookie)');
   t.match(lines[0], new RegExp(`^${name}=`), 'the session cookie, sealed again');
   const next = lines[0]!.slice(name.length + 1).split(';')[0]!;
   t.not(next, first, 'a new value');

@@ -127,12 +127,13 @@ t.test('not signed in: nginx gets 401 with X-Gatehouse-Login; Caddy/Traefik get 
   t.equal(caddyScript.headers.location, undefined);
 });
 
-t.test('a public path: 200 with no identity header', async (t) => {
+t.test('a public path: 200 naming no one (every identity header empty)', async (t) => {
   const stack = shared;
   for (const dialect of ['nginx', 'forwarded'] as const) {
     const pub = await ask(stack, dialect, '/favicon.ico', { 'x-auth-subject': 'user-alice' });
     t.equal(pub.status, 200, `${dialect}: public`);
-    t.same(IDENTITY.filter((h) => h in pub.headers), [], 'no identity header');
+    // present and empty, so a proxy that copies them (Caddy 2.6 writes a missing one as its placeholder's text) passes on no one
+    t.same(IDENTITY.map((h) => pub.headers[h]), IDENTITY.map(() => ''), 'every identity header, empty');
   }
 });
 
