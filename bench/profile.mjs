@@ -5,7 +5,8 @@
 // files with the most self time. The .cpuprofile is kept for a flame graph
 // (open it in Chrome DevTools or speedscope).
 //
-//   node bench/profile.mjs [--row signed-in|unauth-api|unauth-nav|public] [--duration 8] [--out DIR]
+//   node bench/profile.mjs [--row signed-in|unauth-api|unauth-nav|public|signin] [--duration 8] [--signins 600] [--out DIR]
+// --row signin: sign-ins through the callback (lib/signin-bench.mjs), the provider's part prepared beforehand
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { runWrk } from './lib/wrk.mjs';
 import { freePort, pinSelf } from './lib/procs.mjs';
 import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
 import { signIn } from './lib/browser.mjs';
+import { measureSignIns } from './lib/signin-bench.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -30,6 +32,8 @@ const port = await freePort();
 const gh = `http://127.0.0.1:${port}`;
 const provider = await startDemoProvider({ clients: [{ ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK] }, { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK] }], accounts: DEMO_ACCOUNTS });
 const gatehouse = await startGatehouse({ dir, cpus: '0-1', port, upstream: nginx.url, issuer: provider.issuer, workers: 1, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out] });
+// sign-ins: only the samples of the timed callbacks count (the preparation runs through the same process)
+let window = null;
 try {
   const s = await signIn(`${gh}/agent/tickets`, DEMO_ACCOUNTS[0]);
   const rows = {
@@ -38,9 +42,16 @@ try {
     'unauth-nav': { url: `${gh}/agent/tickets`, headers: { accept: 'text/html', 'sec-fetch-mode': 'navigate' }, expectStatus: 302 },
     public: { url: `${gh}/assets/app.js`, headers: {}, expectStatus: 200 },
   };
-  const row = rows[rowName];
-  const r = await runWrk({ dir, cpus: '0', connections: 32, durationSec, ...row });
-  process.stdout.write(`${rowName}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, unexpected ${r.unexpected}\n`);
+  if (rowName === 'signin') {
+    const isSignedIn = (res) => res.status === 302 && [].concat(res.headers['set-cookie'] ?? []).some((l) => /gatehouse-agent=g1\./.test(l));
+    const r = await measureSignIns({ name: 'gatehouse', pid: gatehouse.pid, startUrl: `${gh}/agent/tickets`, callbackPrefix: gh + AGENT_CALLBACK, isSignedIn, providerOrigin: new URL(provider.issuer).origin, account: DEMO_ACCOUNTS[0], attempts: Number(opt('signins', 600)), concurrency: 16 });
+    window = r.windowUs;
+    process.stdout.write(`signin: ${r.perSecond.toFixed(0)} /s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, failed ${r.attempts - r.ok}, Gatehouse CPU ${r.cpuMsPerSignIn.toFixed(2)} ms per sign-in\n`);
+  } else {
+    const row = rows[rowName];
+    const r = await runWrk({ dir, cpus: '0', connections: 32, durationSec, ...row });
+    process.stdout.write(`${rowName}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, unexpected ${r.unexpected}\n`);
+  }
 } finally {
   await gatehouse.stop();
   await provider.close();
@@ -52,7 +63,12 @@ const profile = JSON.parse(readFileSync(file, 'utf8'));
 const self = new Map();
 const byFile = new Map();
 const dt = new Map();
-for (let i = 0; i < profile.samples.length; i++) dt.set(profile.samples[i], (dt.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
+let at = profile.startTime;
+for (let i = 0; i < profile.samples.length; i++) {
+  at += profile.timeDeltas[i] ?? 0;
+  if (window && (at < window[0] || at > window[1])) continue;
+  dt.set(profile.samples[i], (dt.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
+}
 let total = 0;
 for (const node of profile.nodes) {
   const t = dt.get(node.id) ?? 0;
@@ -74,6 +90,23 @@ for (const node of profile.nodes) {
   const key = `${cf.functionName}  ${cf.url.replace(/^file:\/\//, '').replace(`${REPO}/`, '')}:${cf.lineNumber + 1}`;
   inclusive.set(key, (inclusive.get(key) ?? 0) + totalOf(node));
 }
+// --all: inclusive time of every function (node's own too), each sample counted once per function on its stack
+if (args.includes('--all')) {
+  const parentOf = new Map();
+  for (const node of profile.nodes) for (const c of node.children ?? []) parentOf.set(c, node.id);
+  inclusive.clear();
+  for (const [id, t] of dt) {
+    if (byId.get(id).callFrame.functionName === '(idle)') continue;
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parentOf.get(cur)) {
+      const cf = byId.get(cur).callFrame;
+      const key = `${cf.functionName || '(anonymous)'}  ${cf.url.replace(/^file:\/\//, '').replace(`${REPO}/`, '')}:${cf.lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + t);
+    }
+  }
+}
 const top = (map, n) => [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n');
-process.stdout.write(`\nself time by file/package:\n${top(byFile, 20)}\n\nself time by function:\n${top(self, 35)}\n\ninclusive time of Gatehouse functions (nested calls of the same function counted again):\n${top(inclusive, 30)}\n\nprofile: ${file}\n`);
+process.stdout.write(`\nself time by file/package:\n${top(byFile, 20)}\n\nself time by function:\n${top(self, 35)}\n\ninclusive time of Gatehouse functions (nested calls of the same function counted again):\n${top(inclusive, args.includes('--all') ? 60 : 30)}\n\nprofile: ${file}\n`);
 if (!args.includes('--out')) rmSync(join(dir, 'nginx'), { recursive: true, force: true });

@@ -25,7 +25,10 @@ import { runWrk, wrkVersion } from './lib/wrk.mjs';
 import { freePort, pinSelf, peakRss, startPinned, waitForPort, cpuSeconds } from './lib/procs.mjs';
 import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
 import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
-import { signIn, send } from './lib/browser.mjs';
+import { signIn, send, Jar } from './lib/browser.mjs';
+import { ownRss, scrapeMemory } from './lib/memory.mjs';
+import { startForwardAuthNginx, AUTH_CACHE_SECONDS } from './lib/forward-auth.mjs';
+import { readFileSync, existsSync } from 'node:fs';
 import { measureSignIns } from './lib/signin-bench.mjs';
 import { startOtlpSink } from './lib/otlp-sink.mjs';
 import { summarize, mainTable, ratioTable, machine, versions, median, fmt } from './lib/report.mjs';
@@ -47,10 +50,13 @@ const settings = {
   only: opt('only', '') ? opt('only', '').split(',') : null,
   cpuProf: opt('cpu-prof', null),
   tracingRatio: Number(opt('tracing-ratio', 1)),
+  // more V8 flags for every Gatehouse process, e.g. --node-args=--max-semi-space-size=4
+  nodeArgs: (args.find((a) => a.startsWith('--node-args='))?.slice('--node-args='.length) ?? '').split(' ').filter(Boolean),
 };
 const CPU_LOAD = '0';
 const CPU_UPSTREAM = '1';
 const CPU_SUT = '0-1';
+const SEMI_SPACE_MB = 4;
 
 const { DEMO_ACCOUNTS, startDemoProvider } = await import(join(REPO, 'dist', 'demo', 'provider.js'));
 const alice = DEMO_ACCOUNTS.find((a) => a.username === 'alice');
@@ -83,16 +89,18 @@ async function main() {
   const nginx = await startNginx({ dir, cpus: CPU_UPSTREAM });
   stoppers.push(nginx.stop);
 
-  const ports = { gatehouse: await freePort(), gatehouseRedis: await freePort(), bare: await freePort(), apacheCookie: await freePort(), apacheCache: await freePort(), redis: await freePort() };
+  const ports = { gatehouse: await freePort(), gatehouseRedis: await freePort(), bare: await freePort(), apacheCookie: await freePort(), apacheCache: await freePort(), redis: await freePort(), fwdGatehouse: await freePort(), fwdFront: await freePort(), fwdCached: await freePort(), semi: await freePort() };
   const gh = `http://127.0.0.1:${ports.gatehouse}`;
   const ghRedis = `http://127.0.0.1:${ports.gatehouseRedis}`;
   // the signed-in row with observe.tracing on (issue 17): a gateway of its own beside the one with tracing off
   const ghTraced = `http://127.0.0.1:${await freePort()}`;
+  const front = `http://127.0.0.1:${ports.fwdFront}`;
+  const ghSemi = `http://127.0.0.1:${ports.semi}`;
   const apacheUrls = { 'client-cookie': `http://127.0.0.1:${ports.apacheCookie}`, 'server-cache': `http://127.0.0.1:${ports.apacheCache}` };
   const provider = await startDemoProvider({
     clients: [
-      { ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK, ghRedis + AGENT_CALLBACK, ghTraced + AGENT_CALLBACK] },
-      { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK, ghRedis + USER_CALLBACK] },
+      { ...AGENT_CLIENT, redirect_uris: [gh, ghRedis, front, ghSemi, ghTraced].map((u) => u + AGENT_CALLBACK) },
+      { ...USER_CLIENT, redirect_uris: [gh, ghRedis, front, ghSemi].map((u) => u + USER_CALLBACK) },
       { ...APACHE_CLIENT, redirect_uris: Object.values(apacheUrls).map((u) => u + APACHE_CALLBACK) },
     ],
     accounts: DEMO_ACCOUNTS,
@@ -112,12 +120,12 @@ async function main() {
   if (want('bare')) {
     const bare = startPinned(CPU_SUT, process.execPath, [join(REPO, 'bench', 'bare-proxy.mjs'), String(ports.bare), nginx.url, String(settings.workers)]);
     stoppers.push(() => bare.stop());
-    await waitForPort(ports.bare, 10000, 'bare proxy');
+    await waitForPort(ports.bare, 60000, 'bare proxy');
     rows.push({ key: 'bare', name: `bare proxy: node:http + undici Pool, no auth (${settings.workers} workers)`, url: `http://127.0.0.1:${ports.bare}/agent/tickets`, headers: {}, expectStatus: 200, pid: bare.pid });
   }
 
   const profDir = settings.cpuProf ? (mkdirSync(settings.cpuProf, { recursive: true }), settings.cpuProf) : null;
-  const nodeArgs = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  const nodeArgs = [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), ...settings.nodeArgs];
   const gatehouse = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.gatehouse, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, nodeArgs });
   stoppers.push(gatehouse.stop);
   const signedIn = await signIn(`${gh}/agent/tickets`, alice);
@@ -154,7 +162,7 @@ async function main() {
     try {
       const redis = startPinned(CPU_SUT, 'redis-server', ['--port', String(ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
       stoppers.push(() => redis.stop());
-      await waitForPort(ports.redis, 10000, 'redis-server');
+      await waitForPort(ports.redis, 60000, 'redis-server');
       const g = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.gatehouseRedis, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, store: 'redis', redisUrl: `redis://127.0.0.1:${ports.redis}/0` });
       stoppers.push(g.stop);
       const s = await signIn(`${ghRedis}/agent/tickets`, alice);
@@ -166,6 +174,48 @@ async function main() {
       log(`Redis store row not measured: ${error.message.slice(0, 2000)}`);
     }
     rows.push(row);
+  }
+  // the same Gatehouse with a smaller young generation (V8 semi-space 4 MB instead of 16): what it saves, what it costs
+  if (want('gatehouse-semi')) {
+    const row = { key: 'gatehouse-semi', name: `gatehouse, signed in (cookie store, ${w}, node --max-semi-space-size=${SEMI_SPACE_MB})`, expectStatus: 200 };
+    try {
+      const g = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.semi, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, nodeArgs: [...settings.nodeArgs, `--max-semi-space-size=${SEMI_SPACE_MB}`] });
+      stoppers.push(g.stop);
+      const s = await signIn(`${ghSemi}/agent/tickets`, alice);
+      if (s.res.status !== 200) throw new Error(`sign-in ended with ${s.res.status}`);
+      Object.assign(row, { url: `${ghSemi}/agent/tickets`, headers: { cookie: s.jar.header(`${ghSemi}/agent/tickets`) }, jar: s.jar, pid: g.pid, metricsUrl: ghSemi });
+    } catch (error) {
+      row.error = String(error.message).split('\n')[0].slice(0, 160);
+    }
+    rows.push(row);
+  }
+  // nginx in front (docs/snippets/nginx-forward-auth.conf), Gatehouse judging each request through auth_request
+  if (want('fwd') || want('fwd-cache')) {
+    const fwdRows = [
+      { key: 'fwd', name: `nginx + gatehouse forward-auth, signed in (nginx ${settings.workers} workers, gatehouse ${w})`, expectStatus: 200 },
+      { key: 'fwd-cache', name: `nginx + gatehouse forward-auth, signed in, nginx caching Gatehouse's 200 for ${AUTH_CACHE_SECONDS} s`, expectStatus: 200 },
+    ].filter((r) => want(r.key));
+    try {
+      const g = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.fwdGatehouse, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, publicUrl: front, trustedProxies: ['127.0.0.1/32'] });
+      stoppers.push(g.stop);
+      const fa = await startForwardAuthNginx({ dir, cpus: CPU_SUT, frontPort: ports.fwdFront, cachedPort: ports.fwdCached, gatehouse: `127.0.0.1:${ports.fwdGatehouse}`, helpdesk: new URL(nginx.url).host, workers: settings.workers });
+      stoppers.push(fa.stop);
+      const s = await signIn(`${front}/agent/tickets`, alice);
+      if (s.res.status !== 200) throw new Error(`sign-in through nginx + forward-auth ended with ${s.res.status} at ${s.res.url}\n${readFileSync(join(dir, 'nginx-front', 'error.log'), 'utf8').slice(-1500)}\n${g.proc.output().slice(-1500)}`);
+      const cookie = s.jar.header(`${front}/agent/tickets`);
+      for (const row of fwdRows) {
+        const base = row.key === 'fwd' ? front : fa.cachedUrl;
+        // the cached server block is another port of the same nginx: the browser's cookie is replayed there as is
+        // each row a browser of its own that keeps the cookie Gatehouse re-seals (a stale value is answered with Set-Cookie)
+        const jar = new Jar();
+        jar.cookies = s.jar.cookies.map((c) => ({ ...c, origin: new URL(base).origin }));
+        Object.assign(row, { url: `${base}/agent/tickets`, headers: { cookie }, jar, pid: g.pid, pids: [fa.pid, g.pid], metricsUrl: `http://127.0.0.1:${ports.fwdGatehouse}` });
+      }
+    } catch (error) {
+      for (const row of fwdRows) row.error = String(error.message).split('\n')[0].slice(0, 200);
+      log(`forward-auth rows not measured: ${error.message.slice(0, 2000)}`);
+    }
+    rows.push(...fwdRows);
   }
   if (want('unauth-api')) rows.push({ key: 'unauth-api', name: 'gatehouse, not signed in: API request → 401', url: `${gh}/agent/api/tickets`, headers: { accept: 'application/json' }, expectStatus: 401, pid: gatehouse.pid });
   if (want('unauth-nav')) rows.push({ key: 'unauth-nav', name: 'gatehouse, not signed in: navigation → 302 to the provider', url: `${gh}/agent/tickets`, headers: { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' }, expectStatus: 302, pid: gatehouse.pid });
@@ -200,7 +250,11 @@ async function main() {
     // undici.request, not fetch: fetch adds its own Sec-Fetch-Mode, and these rows must send exactly what wrk sends
     const res = await request(row.url, { headers: row.headers });
     await res.body.dump();
-    if (res.statusCode !== row.expectStatus) row.error = `setup check answered ${res.statusCode}, expected ${row.expectStatus}`;
+    if (res.statusCode !== row.expectStatus) {
+      row.error = `setup check answered ${res.statusCode}, expected ${row.expectStatus}`;
+      const front = join(dir, 'nginx-front', 'error.log');
+      if (row.pids && existsSync(front)) log(`${row.key}: ${row.error}; nginx says: ${readFileSync(front, 'utf8').slice(-1500)}`);
+    }
   }
 
   const measured = rows.filter((r) => !r.error);
@@ -221,14 +275,22 @@ async function main() {
   for (let round = 1; round <= settings.rounds; round++) {
     for (const row of measured) {
       await browse(row);
-      const cpuBefore = cpuSeconds(row.pid);
+      const cpuBefore = rowCpu(row);
       const r = await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.durationSec });
-      r.cpuUsPerRequest = ((cpuSeconds(row.pid) - cpuBefore) * 1e6) / r.requests;
+      r.cpuUsPerRequest = ((rowCpu(row) - cpuBefore) * 1e6) / r.requests;
       (row.runs ??= []).push(r);
       log(`round ${round}/${settings.rounds} ${row.key}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} CPU µs/req, p99 ${r.p99} ms${r.unexpected ? ` — ${r.unexpected} unexpected statuses ${JSON.stringify(r.unexpectedStatuses)}` : ''}`);
     }
   }
-  for (const row of measured) row.rssBytes = peakRss(row.pid);
+  for (const row of measured) row.rssBytes = (row.pids ?? [row.pid]).reduce((sum, pid) => sum + peakRss(pid), 0);
+  // what the cookie-store Gatehouse's memory is made of, right after its load rows
+  const memory = [];
+  for (const row of [rows.find((r) => r.key === 'gatehouse'), rows.find((r) => r.key === 'gatehouse-semi')]) {
+    if (!row || row.error || !row.runs) continue;
+    const workers = await scrapeMemory(row.metricsUrl ?? gh).catch((error) => ({ error: error.message }));
+    memory.push({ name: row.name, peakRss: row.rssBytes, primary: ownRss(row.pid), workers, rps: median(row.runs.map((r) => r.rps)), cpuUs: median(row.runs.map((r) => r.cpuUsPerRequest)) });
+    log(`memory of ${row.key}: primary ${JSON.stringify(memory.at(-1).primary)}, workers ${JSON.stringify(workers)}`);
+  }
 
   const summary = summarize(rows);
   const byKey = Object.fromEntries(summary.map((r) => [r.key, r]));
@@ -258,9 +320,9 @@ async function main() {
   if (!flag('no-signin')) {
     const isGatehouseSession = (res) => res.status === 302 && [].concat(res.headers['set-cookie'] ?? []).some((l) => /gatehouse-agent=g1\./.test(l));
     const isApacheSession = (res) => res.status === 302 && [].concat(res.headers['set-cookie'] ?? []).some((l) => /^mod_auth_openidc_session=[^;]/.test(l));
-    const targets = [{ name: `gatehouse (cookie store, ${w})`, startUrl: `${gh}/agent/tickets`, callbackPrefix: gh + AGENT_CALLBACK, isSignedIn: isGatehouseSession }];
+    const targets = [{ name: `gatehouse (cookie store, ${w})`, pid: gatehouse.pid, startUrl: `${gh}/agent/tickets`, callbackPrefix: gh + AGENT_CALLBACK, isSignedIn: isGatehouseSession }];
     for (const [type, label] of [['client-cookie', 'stateless cookie'], ['server-cache', 'server cache']]) {
-      if (apaches[type]) targets.push({ name: `mod_auth_openidc (${label})`, startUrl: `${apacheUrls[type]}${APACHE_PROTECTED}/tickets`, callbackPrefix: apacheUrls[type] + APACHE_CALLBACK, isSignedIn: isApacheSession });
+      if (apaches[type]) targets.push({ name: `mod_auth_openidc (${label})`, pid: apaches[type].pid, startUrl: `${apacheUrls[type]}${APACHE_PROTECTED}/tickets`, callbackPrefix: apacheUrls[type] + APACHE_CALLBACK, isSignedIn: isApacheSession });
     }
     for (const t of targets) {
       try {
@@ -278,7 +340,10 @@ async function main() {
   const machineAfter = machine();
   const [apacheVersion, openidcVersion] = await apacheVersions();
   const v = { ...versions(REPO), apache: apacheVersion, mod_auth_openidc: openidcVersion, wrkBanner: await wrkVersion() };
+  // the provider and nginx stay for the module listing below; every system under test goes
+  const keep = stoppers.splice(0, 2);
   await stopAll();
+  stoppers.push(...keep);
   // what Gatehouse's own code costs, without sockets (bench/hot-path.mjs): the part of the gap to the bare proxy a code change can move
   let hotPath = null;
   if (!flag('no-hot-path')) {
@@ -290,10 +355,77 @@ async function main() {
     });
   }
   const tracing = tracingTable(byKey, tracingSink);
-  const report = render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath, tracing });
+  // what the cluster primary loads: the same config, started once more with a module-listing hook (lib/loaded-modules.mjs)
+  let primaryModules = null;
+  if (!flag('no-primary-modules')) {
+    try {
+      primaryModules = await listPrimaryModules({ dir, port: await freePort(), upstream: nginx.url, issuer: provider.issuer, workers: settings.workers });
+    } catch (error) {
+      primaryModules = { error: error.message.split('\n')[0] };
+    }
+  }
+  const report = render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath, memory, primaryModules, tracing });
   process.stdout.write(`${report}\n`);
   writeFileSync(settings.out, `${report}\n`);
   log(`written to ${settings.out}`);
+}
+
+function forwardAuthSection(byKey, apacheBest) {
+  const fwd = byKey.fwd;
+  const cached = byKey['fwd-cache'];
+  const gh = byKey.gatehouse;
+  if (!fwd) return 'not measured';
+  if (!fwd.ok) return `not measured: ${fwd.error ?? 'failed'}`;
+  const lines = [
+    `nginx runs docs/snippets/nginx-forward-auth.conf as documented (placeholders filled in; ${settings.workers} workers, pinned like the system under test); every request is a subrequest to \`/.gatehouse/auth\` over a keep-alive upstream, then nginx proxies to the same upstream as every row. CPU and peak RSS are nginx's and Gatehouse's together.`,
+    '',
+    '| what | req/s | × Gatehouse proxy mode | × mod_auth_openidc best | CPU µs/req | p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of [gh, fwd, cached].filter((x) => x && x.ok)) {
+    lines.push(`| ${r.name} | ${fmt.rps(r.rps)} | ${fmt.ratio(gh?.ok ? r.rps / gh.rps : undefined)} | ${fmt.ratio(apacheBest ? r.rps / apacheBest.rps : undefined)} | ${Math.round(r.cpuUs)} | ${fmt.ms(r.p99)} |`);
+  }
+  if (gh?.ok) {
+    const extra = fwd.cpuUs - gh.cpuUs;
+    lines.push(
+      '',
+      `CPU per request, nginx and Gatehouse together: ${Math.round(fwd.cpuUs)} µs against the proxy mode's ${Math.round(gh.cpuUs)} µs (${extra >= 0 ? `${Math.round(extra)} µs more` : `${Math.round(-extra)} µs less`}): the subrequest is a second HTTP exchange per request (nginx → Gatehouse over a keep-alive upstream, an empty 200 with the identity headers back), while the request and the response body pass through nginx instead of through Node.`,
+    );
+  }
+  if (cached?.ok) {
+    lines.push(
+      '',
+      `With nginx caching Gatehouse's 200 answers for ${AUTH_CACHE_SECONDS} s (\`proxy_cache_key "$http_host$request_uri|$http_cookie"\`, \`proxy_cache_valid 200 ${AUTH_CACHE_SECONDS}s\`, \`proxy_ignore_headers Cache-Control Expires Set-Cookie\`): ${fmt.ratio(cached.rps / fwd.rps)} the uncached rate, ${Math.round(cached.cpuUs)} CPU µs per request. Here every request is a hit (one URL, one cookie); a real browser's requests name many URLs, each a miss first.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function leanTargets(byKey, apacheBest, signins) {
+  const rows = [];
+  const gh = byKey.gatehouse;
+  const apacheRss = apacheBest?.rssBytes;
+  const line = (what, value, ok, note = '') => `| ${what} | ${value} | ${ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**'}${note} |`;
+  if (gh?.ok && apacheRss) rows.push(line('peak RSS ≤ 3× Apache (mod_auth_openidc best mode), 2 workers', `${fmt.ratio(gh.rssBytes / apacheRss)} (${mb(gh.rssBytes)} vs ${mb(apacheRss)} MB)`, gh.rssBytes <= 3 * apacheRss, ' — see Memory for what it is made of'));
+  const semi = byKey['gatehouse-semi'];
+  if (semi?.ok && apacheRss) rows.push(line(`peak RSS ≤ 3× Apache, with --max-semi-space-size=${SEMI_SPACE_MB}`, `${fmt.ratio(semi.rssBytes / apacheRss)} (${mb(semi.rssBytes)} MB; ${fmt.ratio(semi.rps / gh.rps)} the default's req/s, ${fmt.ratio(semi.cpuUs / gh.cpuUs)} its CPU per request)`, semi.rssBytes <= 3 * apacheRss));
+  const ghSignIn = signins.find((s) => s.name.startsWith('gatehouse') && !s.error);
+  const apacheSignIns = signins.filter((s) => s.name.startsWith('mod_auth_openidc') && !s.error).sort((a, b) => b.perSecond - a.perSecond);
+  const best = apacheSignIns[0];
+  if (ghSignIn && best) {
+    rows.push(line('sign-ins/s ≥ 1.5× mod_auth_openidc best mode', `${fmt.ratio(ghSignIn.perSecond / best.perSecond)} (${ghSignIn.perSecond.toFixed(0)} vs ${best.perSecond.toFixed(0)}, ${best.name.replace('mod_auth_openidc ', '')})`, ghSignIn.perSecond >= 1.5 * best.perSecond));
+    rows.push(line('sign-in p99 no worse than mod_auth_openidc best mode', `${fmt.ms(ghSignIn.p99)} vs ${fmt.ms(best.p99)} ms`, ghSignIn.p99 <= best.p99));
+    if (ghSignIn.cpuMsPerSignIn !== undefined && best.cpuMsPerSignIn !== undefined) rows.push(line('CPU per sign-in: mod_auth_openidc best ÷ gatehouse ≥ 1.5 (the same ratio, whatever else the machine does)', `${fmt.ratio(best.cpuMsPerSignIn / ghSignIn.cpuMsPerSignIn)} (${ghSignIn.cpuMsPerSignIn.toFixed(2)} vs ${best.cpuMsPerSignIn.toFixed(2)} ms)`, best.cpuMsPerSignIn / ghSignIn.cpuMsPerSignIn >= 1.5));
+  }
+  const fwd = byKey.fwd;
+  if (fwd?.ok && apacheBest) rows.push(line('nginx + forward-auth signed-in req/s ≥ 2× mod_auth_openidc best mode', fmt.ratio(fwd.rps / apacheBest.rps), fwd.rps >= 2 * apacheBest.rps));
+  if (fwd?.ok && apacheBest) rows.push(line('by CPU per request: mod_auth_openidc best ÷ nginx + forward-auth ≥ 2', fmt.ratio(apacheBest.cpuUs / fwd.cpuUs), apacheBest.cpuUs / fwd.cpuUs >= 2));
+  return rows.length ? rows : ['| — | — | not measured |'];
+}
+
+/** CPU seconds of every process a row's system is made of (nginx in front and Gatehouse, for forward-auth) */
+function rowCpu(row) {
+  return (row.pids ?? [row.pid]).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
 function verdict(ok) {
@@ -319,7 +451,76 @@ function tracingTable(byKey, sink) {
   return `| signed in | tracing off | tracing on | on vs off |\n| --- | ---: | ---: | ---: |\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n\n${exported}`;
 }
 
-function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath, tracing }) {
+/**
+ * Start Gatehouse (cookie store, `workers`) under node --import lib/loaded-modules.mjs, read what its
+ * primary loaded once it listens, stop it. Returns the modules grouped: Gatehouse's own files and packages.
+ */
+async function listPrimaryModules({ dir, port, upstream, issuer, workers }) {
+  const modulesDir = join(dir, 'modules');
+  mkdirSync(modulesDir, { recursive: true });
+  const prev = process.env.GATEHOUSE_BENCH_MODULES_DIR;
+  process.env.GATEHOUSE_BENCH_MODULES_DIR = modulesDir;
+  let g;
+  try {
+    g = await startGatehouse({ dir, cpus: CPU_SUT, port, upstream, issuer, workers, nodeArgs: ['--import', join(REPO, 'bench', 'lib', 'loaded-modules.mjs')] });
+  } finally {
+    if (prev === undefined) delete process.env.GATEHOUSE_BENCH_MODULES_DIR;
+    else process.env.GATEHOUSE_BENCH_MODULES_DIR = prev;
+  }
+  try {
+    const file = join(modulesDir, `${g.pid}.txt`);
+    for (let i = 0; i < 50 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1200)); // the hook writes its list every second
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    const own = lines.filter((l) => l.startsWith(join(REPO, 'dist'))).map((l) => l.slice(join(REPO, 'dist').length + 1));
+    const packages = {};
+    for (const l of lines) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(l);
+      if (m) packages[m[1]] = (packages[m[1]] ?? 0) + 1;
+    }
+    return { own, packages, total: lines.length };
+  } finally {
+    await g.stop();
+  }
+}
+
+function mb(bytes) {
+  return bytes === undefined ? '—' : (bytes / 1048576).toFixed(1);
+}
+
+function memorySection(memory, primaryModules) {
+  const lines = [];
+  if (memory.length) {
+    lines.push('Right after the load rows, from the gateway\'s own metrics (prom-client process metrics, summed over the workers by the primary) and /proc:', '');
+    lines.push('| what | peak RSS MB (tree) | primary RSS MB | workers RSS MB | V8 heap total MB | of which young generation (new space) | old space total / used MB | external MB | RSS outside the V8 heap MB | req/s | CPU µs/req |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const m of memory) {
+      const w = m.workers;
+      if (w.error) {
+        lines.push(`| ${m.name} | ${mb(m.peakRss)} | ${mb(m.primary.rss)} | not measured: ${w.error} | | | | | | | |`);
+        continue;
+      }
+      lines.push(`| ${m.name} | ${mb(m.peakRss)} | ${mb(m.primary.rss)} | ${mb(w.rss)} | ${mb(w.heapTotal)} | ${mb(w.newSpaceTotal)} | ${mb(w.oldSpaceTotal)} / ${mb(w.oldSpaceUsed)} | ${mb(w.external)} | ${mb(w.rss - w.heapTotal - w.external)} | ${fmt.rps(m.rps)} | ${Math.round(m.cpuUs)} |`);
+    }
+    lines.push('', '"RSS outside the V8 heap" is the node binary and its libraries (OpenSSL, ICU, V8 itself), compiled code, thread stacks and malloc arenas: what any Node process holds (a bare `node -e` idles at about 40 MB).');
+  }
+  if (primaryModules) {
+    lines.push('', '### The cluster primary');
+    if (primaryModules.error) lines.push(`not measured: ${primaryModules.error}`);
+    else {
+      const pk = Object.entries(primaryModules.packages).map(([name, n]) => `${name} (${n} files)`).join(', ') || 'none';
+      lines.push(
+        `What the primary of a ${settings.workers}-worker \`gatehouse serve\` has loaded once it listens (node --import bench/lib/loaded-modules.mjs; ES modules through a load hook, CommonJS from require.cache): ${primaryModules.total} files.`,
+        `- Gatehouse's own: ${primaryModules.own.map((f) => `\`${f}\``).join(', ')}`,
+        `- packages: ${pk}`,
+        `- its RSS in the run above: ${memory.map((m) => `${mb(m.primary.rss)} MB (peak ${mb(m.primary.peak)} MB)`).join('; ')} — no Fastify, undici, jose, pino or prom-client (prom-client is loaded on the first scrape of a metrics listener only); the YAML reader is there because the primary reads gateway.yaml to know how many workers to fork.`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath, memory = [], primaryModules = null, tracing = 'not measured' }) {
   const gh = byKey.gatehouse;
   const bare = byKey.bare;
   const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r && r.ok);
@@ -381,7 +582,15 @@ ${latency.length ? `| what | achieved req/s | p50 ms | p99 ms | max ms | unexpec
 ## Sign-ins per second through the callback
 Token exchange + ID token validation + session seal against the same provider (median of ${settings.rounds} batches of ${settings.signins}, 16 at a time; the provider's login page is passed beforehand and not timed).
 
-${signins.length ? `| what | sign-ins/s | p50 ms | p99 ms | failed |\n| --- | ---: | ---: | ---: | ---: |\n${signins.map((s) => (s.error ? `| ${s.name} | — | — | — | not measured: ${s.error} |` : `| ${s.name} | ${s.perSecond.toFixed(0)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.failuresTotal} |`)).join('\n')}` : 'not measured'}
+${signins.length ? `| what | sign-ins/s | p50 ms | p99 ms | CPU ms per sign-in (the server's processes) | failed |\n| --- | ---: | ---: | ---: | ---: | ---: |\n${signins.map((s) => (s.error ? `| ${s.name} | — | — | — | — | not measured: ${s.error} |` : `| ${s.name} | ${s.perSecond.toFixed(0)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.cpuMsPerSignIn === undefined ? '—' : s.cpuMsPerSignIn.toFixed(2)} | ${s.failuresTotal} |`)).join('\n')}` : 'not measured'}
+
+The provider (oidc-provider, in the bench's own process on CPU 0) does the same work for every sign-in whoever asks; the server under test shares CPU 0 with it, so the CPU a server spends per sign-in is taken from the provider too.
+
+## Memory
+${memorySection(memory, primaryModules)}
+
+## Forward-auth (issue 16)
+${forwardAuthSection(byKey, apacheBest)}
 
 ## Gatehouse's own work per request, in-process
 The same request paths run in a loop inside one process, without sockets (\`bench/hot-path.mjs\`): a real gateway and session, the upstream pool replaced by an instant answer, and the bare proxy's handler on the same objects. The difference is the CPU Gatehouse's own code adds to a request; the rest of a request's cost in the table above is node:http, undici and the kernel's loopback sends, which the bare proxy pays too.
@@ -392,6 +601,13 @@ ${hotPath ?? 'not measured'}
 | target | this run | verdict |
 | --- | ---: | --- |
 ${targetLines.join('\n')}
+
+## Targets (issue 18, issue 16)
+| target | this run | verdict |
+| --- | ---: | --- |
+${leanTargets(byKey, apacheBest, signins).join('\n')}
+
+Memory per cached session (≤ 2 KB): measured by \`npm run bench:soak\` over 10,000 sessions, see bench/SOAK.md.
 `;
 }
 

@@ -31,6 +31,8 @@ import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_C
 import { signIn } from './lib/browser.mjs';
 import { Pool } from 'undici';
 import { machine, versions } from './lib/report.mjs';
+import { scrapeMemory } from './lib/memory.mjs';
+import { execFile } from 'node:child_process';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -128,9 +130,17 @@ async function main() {
   // wrk runs for a time, not a count: each segment lasts what the last rate says ~100,000 requests take
   const wrkBase = { dir, cpus: '0', url: `${gh}/agent/tickets`, connections: settings.connections, cookiesFile };
   const secondsFor = (n, rps) => Math.max(1, Math.min(done < SEGMENT ? 5 : 30, Math.round(n / rps)));
+  // memory with one cached session, then with all of them: what the cache adds per session (heap not
+  // collected in between, so garbage counts too: an upper bound; bench/session-memory.mjs measures after a full GC)
+  const firstFile = join(dir, 'first.txt');
+  writeFileSync(firstFile, `${cookies[0]}\n`);
+  await runWrk({ ...wrkBase, cookiesFile: firstFile, durationSec: 4 });
+  const withOne = { rss: currentRss(gatehouse.pid), ...(await scrapeMemory(gh).catch(() => ({}))) };
   // warm-up, not counted: every session opened once by each worker, then a rate to size the segments with
   await runWrk({ ...wrkBase, durationSec: 4 });
   let lastRps = (await runWrk({ ...wrkBase, durationSec: 2 })).rps;
+  const withAll = { rss: currentRss(gatehouse.pid), ...(await scrapeMemory(gh).catch(() => ({}))) };
+  log(`memory with one session ${JSON.stringify(withOne)}, with ${settings.sessions}: ${JSON.stringify(withAll)}`);
   let done = 0;
   let unexpected = 0;
   let socketErrors = 0;
@@ -185,6 +195,16 @@ async function main() {
   const machineAfter = machine();
   await stopAll();
 
+  // the exact figure: one gateway in-process, its heap after a full GC with none and with every session cached
+  const exact = await new Promise((resolve) => {
+    execFile('taskset', ['-c', '1', process.execPath, '--expose-gc', join(REPO, 'bench', 'session-memory.mjs'), '--sessions', String(settings.sessions)], { maxBuffer: 1 << 20, timeout: 300_000 }, (error, stdout) => {
+      const line = stdout.split('\n').find((l) => l.startsWith('SESSION_MEMORY_JSON '));
+      resolve(line ? JSON.parse(line.slice('SESSION_MEMORY_JSON '.length)) : { error: (error?.message ?? 'no result').split('\n')[0] });
+    });
+  });
+  const perWorker = (a, b) => (a === undefined || b === undefined ? undefined : (b - a) / settings.sessions / settings.workers);
+  const live = { rss: perWorker(withOne.rss, withAll.rss), heapUsed: perWorker(withOne.heapUsed, withAll.heapUsed), heapTotal: perWorker(withOne.heapTotal, withAll.heapTotal) };
+  const kb = (bytes) => (bytes === undefined ? '—' : `${(bytes / 1024).toFixed(2)} KB`);
   const growth = rssAfter / rssAfterFirst - 1;
   const costGrowth = many.cpuUs / one.cpuUs - 1;
   const checks = [
@@ -205,6 +225,22 @@ Written by \`npm run bench:soak\` (bench/soak.mjs) on ${new Date().toISOString()
 | check | measured | verdict |
 | --- | --- | --- |
 ${checks.map(([what, value, pass]) => `| ${what} | ${value} | ${pass ? 'passed' : '**failed**'} |`).join('\n')}
+
+## Memory per cached session (issue 18: ≤ 2 KB)
+| measured | per cached session | verdict |
+| --- | ---: | --- |
+| in-process, V8 heap after a full GC, ${settings.sessions.toLocaleString('en-US')} sessions through the request path (bench/session-memory.mjs) | ${exact.error ? `not measured: ${exact.error}` : kb(exact.perSessionBytes)} | ${exact.error ? '—' : exact.perSessionBytes <= 2048 ? '**met**' : '**not met**'} |
+| this soak's cluster, ${settings.sessions.toLocaleString('en-US')} sessions vs one, per worker: heap used (garbage not collected: an upper bound) | ${kb(live.heapUsed)} | |
+| the same: heap reserved by V8 | ${kb(live.heapTotal)} | |
+| the same: RSS | ${kb(live.rss)} | |
+
+${exact.error ? '' : `Where a cached session's bytes go (in-process; each part dropped from every entry in turn, heap measured after a full GC; the cookie value is ${Math.round(exact.cookieChars)} characters):
+
+| part | bytes per session |
+| --- | ---: |
+${exact.parts.map((p) => `| ${p.part} | ${Math.round(p.bytes)} |`).join('\n')}
+
+The cache is keyed by the cookie value and a hit needs the whole value compared (a tampered cookie must never hit), so each entry holds the value itself: with the cookie store that is most of an entry, and the floor of this design. The ID token and claims are not kept in the entry (they are read from the cookie again when a session is written back).`}
 
 | requests done | req/s | CPU µs/req | p99 ms | RSS MB |
 | ---: | ---: | ---: | ---: | ---: |

@@ -20,14 +20,18 @@ import type { Tracing } from './observe/tracing.js';
 
 /** A session opened once and the per-session work done for it. */
 export interface SessionEntry {
+  /**
+   * the session as its value opens, without the ID token and the claims (flows/authenticate.ts
+   * cachedPart): a write-back or logout opens the value again for those
+   */
   session: SessionData;
   realm: RealmRuntime;
   /** the runtime generation the entry was checked against */
   generation: number;
   /** the allow-rule verdict: null = allowed */
   refusal: ErrorCode | null;
-  /** identity headers without the assertion */
-  headers: Array<[string, string]>;
+  /** identity headers without the assertion: name, value, name, value, ... */
+  headers: string[];
   assertion: string;
   /** sign a new assertion after this moment (ms) */
   assertionRenewAt: number;

@@ -81,7 +81,7 @@ ProxyPassReverse ${APACHE_PROTECTED}/ ${o.upstream}${APACHE_PROTECTED}/
   const proc = startPinned(o.cpus, '/usr/sbin/apache2', ['-f', conf, '-DFOREGROUND']);
   try {
     await Promise.race([
-      waitForPort(o.port, 15000, 'apache2'),
+      waitForPort(o.port, 60000, 'apache2'),
       proc.exited.then(({ code }) => {
         throw new Error(`apache2 exited (${code})`);
       }),

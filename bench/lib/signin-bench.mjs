@@ -5,11 +5,13 @@
 // each attempt gets its own browser holding the provider's session, so the
 // provider answers the authorization request at once with a fresh code.
 import { Jar, follow, send, signIn } from './browser.mjs';
+import { cpuSeconds } from './procs.mjs';
 
 const NAVIGATION = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
 
 /**
- * @param {{name:string,startUrl:string,callbackPrefix:string,providerOrigin:string,account:{username:string,password:string},attempts:number,concurrency:number,isSignedIn:(res:any)=>boolean}} o
+ * o.pid: the server's process (its tree's CPU time during the timed callbacks is reported per sign-in)
+ * @param {{name:string,pid?:number,startUrl:string,callbackPrefix:string,providerOrigin:string,account:{username:string,password:string},attempts:number,concurrency:number,isSignedIn:(res:any)=>boolean}} o
  */
 export async function measureSignIns(o) {
   // one real sign-in: the provider now knows this browser
@@ -39,6 +41,7 @@ export async function measureSignIns(o) {
   let ok = 0;
   const failures = {};
   const latencies = [];
+  const cpuBefore = o.pid ? cpuSeconds(o.pid) : 0;
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: o.concurrency }, async () => {
@@ -52,7 +55,9 @@ export async function measureSignIns(o) {
       }
     }),
   );
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const ended = process.hrtime.bigint();
+  const seconds = Number(ended - started) / 1e9;
+  const cpuMsPerSignIn = o.pid ? ((cpuSeconds(o.pid) - cpuBefore) * 1000) / prepared.length : undefined;
   latencies.sort((a, b) => a - b);
   return {
     name: o.name,
@@ -60,6 +65,9 @@ export async function measureSignIns(o) {
     ok,
     failures,
     perSecond: ok / seconds,
+    cpuMsPerSignIn,
+    /** the timed window on the monotonic clock (µs), as a CPU profile's timestamps are */
+    windowUs: [Number(started / 1000n), Number(ended / 1000n)],
     p50: latencies[Math.floor(latencies.length * 0.5)],
     p99: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))],
     prepMs,

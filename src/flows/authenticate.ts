@@ -13,6 +13,7 @@ import type { RealmRuntime } from '../runtime.js';
 import { joinChunks, splitIntoChunks, staleChunkNames } from '../session/codec.js';
 import { judgeSession, needsTouch, type SessionData, type SessionTimes } from '../session/session.js';
 import { refreshDue } from '../session/refresh.js';
+import { ownCopy } from '../session/cache.js';
 import { MAX_SESSION_VALUE_LENGTH, saveFittingSession } from '../session/fit.js';
 import { buildIdentityHeaders, identityOf } from '../identity/headers.js';
 import { checkAllowRules } from '../allow/rules.js';
@@ -51,6 +52,30 @@ export function clearSessionCookies(gw: Gateway, realm: RealmRuntime, cookies: C
   return staleChunkNames(cookies, realm.cookieName, 0).map((name) => clearCookie(name, gw.runtime.httpsOnly));
 }
 
+/** Claims of a cached session: they were judged when its entry was prepared (SessionEntry.session). */
+const JUDGED_CLAIMS: Record<string, unknown> = Object.freeze({});
+
+/**
+ * What a cache entry keeps of a session: everything but the ID token (only
+ * logout's hint, and logout opens the cookie itself) and the claims (judged
+ * once, into the entry's refusal). Together they are most of a session's
+ * memory (bench/session-memory.mjs); a write-back takes them from the value
+ * again (wholeSession).
+ */
+function cachedPart(session: SessionData): SessionData {
+  return session.idToken === undefined && session.claims === JUDGED_CLAIMS ? session : { ...session, idToken: undefined, claims: JUDGED_CLAIMS };
+}
+
+/**
+ * The cached session with its ID token and claims again, for a write-back (touch, refresh): taken from
+ * the value it is cached under (or from what opening that value gave this request). null: the value no
+ * longer opens (the store dropped it).
+ */
+async function wholeSession(gw: Gateway, realm: RealmRuntime, cached: SessionData, value: string, opened: SessionData | null): Promise<SessionData | null> {
+  const sealed = opened ?? (await gw.store.load(realm, value));
+  return sealed === null ? null : { ...cached, idToken: sealed.idToken, claims: sealed.claims };
+}
+
 /** When an assertion signed now is signed again: three quarters of its life gone. */
 function assertionRenewAt(gw: Gateway, now: number): number {
   return now + Math.floor(gw.runtime.identity.ttlMs * 0.75);
@@ -60,9 +85,9 @@ function assertionRenewAt(gw: Gateway, now: number): number {
 export async function prepareEntry(gw: Gateway, realm: RealmRuntime, session: SessionData, now: number): Promise<SessionEntry> {
   const runtime = gw.runtime;
   const identity = identityOf(realm.name, session);
-  const assertion = await runtime.identity.signer.sign(identity, now);
+  const assertion = ownCopy(await runtime.identity.signer.sign(identity, now));
   return {
-    session,
+    session: cachedPart(session),
     realm,
     generation: runtime.generation,
     refusal: checkAllowRules(realm.allow, session.claims, realm.claimNames.email),
@@ -157,6 +182,8 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
   // the value the entry is cached under: the cookie's own, or the successor an older value is answered with
   let cachedAs = cookieValue;
   let setCookies: string[] | null = null;
+  // what opening cookieValue gave, when this request opened it and it is the value cached
+  let opened: SessionData | null = null;
   let entry = gw.cache.get(cookieValue);
   // an entry from another realm's cookie (same value presented under this realm's name) is never used
   if (entry && !usable(gw, entry, realm, now)) {
@@ -178,6 +205,7 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
       cachedAs = newest.value;
       setCookies = sessionCookies(gw, realm, cachedAs, cookies);
     } else {
+      opened = session;
       entry = await prepareEntry(gw, realm, session, now);
       // the session's one entry: the value cached for it before is dropped (an older one, or another worker's
       // successor of the same predecessor, which the browser did not keep)
@@ -193,7 +221,17 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
   if (entry.refusal) return { kind: 'forbidden', entry, code: entry.refusal };
 
   let refreshed = false;
-  if (refreshNow(gw, session, now)) {
+  const refreshing = refreshNow(gw, session, now);
+  if (refreshing || touchNow(gw, session, now)) {
+    // the entry keeps no ID token and no claims (cachedPart): what is written back must have them
+    const whole = await wholeSession(gw, realm, session, cachedAs, opened);
+    if (whole === null) {
+      gw.cache.delete(cachedAs);
+      return { kind: 'signed-out', reason: 'invalid', clearCookies: clearSessionCookies(gw, realm, cookies) };
+    }
+    session = whole;
+  }
+  if (refreshing) {
     const renewed = await gw.refresher!.refreshIfDue(realm, session, cachedAs);
     if (renewed === null) {
       gw.cache.delete(cachedAs);
@@ -223,7 +261,7 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
     }
     // after a refresh the identity may have changed at the provider: headers, assertion and verdict are
     // built again from it, never carried over from the entry of the sign-in
-    const next: SessionEntry = refreshed ? await prepareEntry(gw, realm, touched, now) : { ...entry, session: touched, checkedAt: now };
+    const next: SessionEntry = refreshed ? await prepareEntry(gw, realm, touched, now) : { ...entry, session: cachedPart(touched), checkedAt: now };
     gw.cache.set(value, next);
     // set() dropped the value the index named; this one too, should the index have lost track of it
     if (value !== cachedAs) gw.cache.delete(cachedAs);

@@ -190,7 +190,7 @@ function answerChecked(q: Question, auth: AuthResult): Promise<void> | undefined
     gw.metrics.request(realm.name, 'forwarded');
     // every identity header, empty where the person has none: a proxy that copies them overwrites whatever the client sent
     const headers: Record<string, string | string[]> = { ...noIdentity(gw), 'x-request-id': requestId };
-    for (const [name, value] of auth.entry.headers) headers[name] = value;
+    for (let i = 0; i < auth.entry.headers.length; i += 2) headers[auth.entry.headers[i]!] = auth.entry.headers[i + 1]!;
     headers[gw.runtime.identity.names.assertion] = auth.entry.assertion;
     if (auth.setCookies) {
       headers['set-cookie'] = auth.setCookies;

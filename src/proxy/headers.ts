@@ -145,7 +145,7 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
   if (plan.traceHeaders !== undefined) out.push(...plan.traceHeaders);
   const entry = plan.entry;
   if (entry) {
-    for (const [name, value] of entry.headers) out.push(name, value);
+    for (let i = 0; i < entry.headers.length; i++) out.push(entry.headers[i]!);
     out.push(runtime.identity.names.assertion, entry.assertion);
   }
   return out;

@@ -74,6 +74,19 @@ export class TwoGenerationCache<V> {
   }
 }
 
+/**
+ * A string of its own for a cookie value kept as a key. The value read from a
+ * request is a slice of that request's whole Cookie header (V8 keeps the
+ * header alive behind a slice: the other realm's cookie, analytics cookies),
+ * and a freshly sealed value is a concatenation of its parts; kept as they
+ * are, either holds more than the value's own characters for as long as the
+ * entry lives. Cookie values are bytes read as latin1, so the round trip is
+ * exact. Paid once per cached value, never on a hit.
+ */
+export function ownCopy(value: string): string {
+  return Buffer.from(value, 'latin1').toString('latin1');
+}
+
 /** What SessionCache needs to know of an entry: whose session it is, and when that was last seen. */
 interface OfSession {
   readonly session: { readonly id: string; readonly seenAt: number };
@@ -85,7 +98,7 @@ interface OfSession {
  * With the cookie store a session's cookie value changes at every touch ("last
  * seen" re-sealed at most once a touch interval) and every worker seals its own
  * successor. Keyed by value alone, each worker kept the old value's entry
- * (~5 KB: the value, the session, its headers and assertion) beside the new one
+ * (then ~5 KB: the value, the session, its headers and assertion) beside the new one
  * until generation rotation: memory grew with the cookie values seen, not with
  * the people signed in (issue 6, the soak: +32% RSS after one touch interval).
  *
@@ -115,6 +128,7 @@ export class SessionCache<E extends OfSession> {
   /** value's entry becomes its session's one entry: the value the session was cached under before is dropped. */
   set(value: string, entry: E): void {
     const id = entry.session.id;
+    value = ownCopy(value);
     const before = this.newest.get(id);
     if (before !== undefined && before !== value) this.entries.delete(before);
     this.entries.set(value, entry);
