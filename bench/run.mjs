@@ -112,7 +112,8 @@ async function main() {
     rows.push({ key: 'bare', name: `bare proxy: node:http + undici Pool, no auth (${settings.workers} workers)`, url: `http://127.0.0.1:${ports.bare}/agent/tickets`, headers: {}, expectStatus: 200, pid: bare.pid });
   }
 
-  const profDir = settings.cpuProf ? (mkdirSync(settings.cpuProf, { recursive: true }), settings.cpuProf) : null;
+  const profDir = settings.cpuProf || null;
+  if (profDir) mkdirSync(profDir, { recursive: true });
   const nodeArgs = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
   const gatehouse = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.gatehouse, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, nodeArgs });
   stoppers.push(gatehouse.stop);
@@ -200,7 +201,8 @@ async function main() {
       const cpuBefore = cpuSeconds(row.pid);
       const r = await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.durationSec });
       r.cpuUsPerRequest = ((cpuSeconds(row.pid) - cpuBefore) * 1e6) / r.requests;
-      (row.runs ??= []).push(r);
+      row.runs ??= [];
+      row.runs.push(r);
       log(`round ${round}/${settings.rounds} ${row.key}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} CPU µs/req, p99 ${r.p99} ms${r.unexpected ? ` — ${r.unexpected} unexpected statuses ${JSON.stringify(r.unexpectedStatuses)}` : ''}`);
     }
   }
@@ -209,7 +211,7 @@ async function main() {
   const summary = summarize(rows);
   const byKey = Object.fromEntries(summary.map((r) => [r.key, r]));
   const directRps = byKey.direct.rps;
-  const apacheRows = ['apache-cookie', 'apache-cache'].map((k) => byKey[k]).filter((r) => r && r.ok && r.rps);
+  const apacheRows = ['apache-cookie', 'apache-cache'].map((k) => byKey[k]).filter((r) => r?.ok && r.rps);
   const apacheBest = apacheRows.sort((a, b) => b.rps - a.rps)[0];
 
   // latency at half of Gatehouse's peak rate: the same fixed rate for every system
@@ -278,7 +280,7 @@ function verdict(ok) {
 function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath }) {
   const gh = byKey.gatehouse;
   const bare = byKey.bare;
-  const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r && r.ok);
+  const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r?.ok);
   const ghLatency = latency.find((l) => l.name === gh?.name);
   const directLatency = latency.find((l) => l.name === byKey.direct.name);
   // other load on the machine shows first in direct's own p99: past 2 ms, an added 1 ms cannot be judged

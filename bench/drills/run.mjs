@@ -7,7 +7,7 @@
 // test suite: exit 1 when a drill fails, for whoever runs it.
 //
 //   node bench/drills/run.mjs [--only name,name] [--out FILE]
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -335,10 +335,15 @@ const DRILLS = [
         const closed = new Promise((resolve) => socket.once('close', () => resolve(now() - startedAt)));
         slow.push({ socket, timer, closed });
       }
-      later(async () => slow.forEach((c) => (clearInterval(c.timer), c.socket.destroy())));
+      later(async () => {
+        for (const c of slow) {
+          clearInterval(c.timer);
+          c.socket.destroy();
+        }
+      });
       // limits.header_timeout is 10 s by default: every slow connection must be cut by about then
       const closedAfter = await Promise.all(slow.map((c) => Promise.race([c.closed, sleep(15_000).then(() => Infinity)])));
-      slow.forEach((c) => clearInterval(c.timer));
+      for (const c of slow) clearInterval(c.timer);
       const records = await load.stop();
       const counts = countsOf(records);
       const latest = Math.max(...closedAfter);

@@ -188,8 +188,7 @@ export async function startGateway({ dir, port, name = 'gateway', ...yamlOptions
   let stderr = '';
   child.stdout.on('data', (chunk) => {
     buffer += chunk.toString();
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
       const text = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       let line;
@@ -200,7 +199,11 @@ export async function startGateway({ dir, port, name = 'gateway', ...yamlOptions
       }
       line.seenAt = performance.now();
       lines.push(line);
-      for (const w of [...waiters]) if (w.test(line)) (waiters.delete(w), w.resolve(line));
+      for (const w of [...waiters]) {
+        if (!w.test(line)) continue;
+        waiters.delete(w);
+        w.resolve(line);
+      }
     }
   });
   child.stderr.on('data', (c) => (stderr = (stderr + c.toString()).slice(-8000)));
@@ -219,8 +222,17 @@ export async function startGateway({ dir, port, name = 'gateway', ...yamlOptions
       const seen = lines.find(test);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const w = { test, resolve: (l) => (clearTimeout(timer), resolve(l)) };
-        const timer = setTimeout(() => (waiters.delete(w), reject(new Error(`no such log line within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`))), timeoutMs);
+        const w = {
+          test,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`no such log line within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`));
+        }, timeoutMs);
         waiters.add(w);
       });
     },

@@ -116,7 +116,7 @@ const PUBLIC = 'public';
 /** Where the gateway sends a normalized path: public, a realm, or nowhere (null). */
 function placeOf(gw: Gateway, path: string): RealmRuntime | typeof PUBLIC | null {
   const runtime = gw.runtime;
-  if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return PUBLIC;
+  if (runtime.publicPaths?.test(path)) return PUBLIC;
   return runtime.realmTable.match(path);
 }
 
@@ -153,7 +153,7 @@ function route(gw: Gateway, req: IncomingMessage, client: ClientView, requestId:
     warnMisdirected(gw, gw.log, client.peer, client.host, publicHost(runtime));
     return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_MISDIRECTED_REQUEST', requestId), code: 'GH_MISDIRECTED_REQUEST' };
   }
-  if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return { kind: 'forward-public', path: full };
+  if (runtime.publicPaths?.test(path)) return { kind: 'forward-public', path: full };
   const realm = runtime.realmTable.match(path);
   if (!realm) return { kind: 'answer', answer: errorAnswer(req, runtime.theme, 'GH_NOT_FOUND', requestId) };
   return { kind: 'realm', path: full, realm };

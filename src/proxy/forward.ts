@@ -136,7 +136,7 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
         if (websocket) out.push(name, raw[i + 1]!);
         continue;
       case 'cookie': {
-        if (listed !== null && listed.has('cookie')) continue;
+        if (listed?.has('cookie')) continue;
         const cookie = withoutGatewayCookies(raw[i + 1]!, table.ownCookiePrefix);
         if (cookie !== null) out.push(name, cookie);
         continue;
@@ -258,7 +258,10 @@ class ForwardHandler {
   private readonly dispatch = (): void => {
     this.waiter = null;
     this.holdsSlot = true;
-    if (this.settled) return this.releaseSlot();
+    if (this.settled) {
+      this.releaseSlot();
+      return;
+    }
     const runtime = this.runtime;
     this.gw.upstreamPool.dispatch(
       {
@@ -343,7 +346,10 @@ class ForwardHandler {
   }
 
   onConnect(abort: (reason?: Error) => void): void {
-    if (this.settled) return abort(new Error('request given up before it was sent'));
+    if (this.settled) {
+      abort(new Error('request given up before it was sent'));
+      return;
+    }
     this.abortUpstream = abort;
     if (this.body !== null) {
       this.body.startedAt = performance.now();

@@ -3,7 +3,7 @@
 // the race that signs people out of other gateways). Access tokens live 2 s, so
 // a refresh is due after 1.5 s.
 import t from 'tap';
-import { fetchWithJar, signIn, type CookieJar } from '../helpers/browserless.js';
+import { fetchWithJar, signIn, } from '../helpers/browserless.js';
 import { open } from '../../src/session/codec.js';
 import { refreshDueAt } from '../../src/session/refresh.js';
 import type { SessionData } from '../../src/session/session.js';
