@@ -22,7 +22,8 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startNginx, BODY_BYTES } from './lib/nginx.mjs';
 import { runWrk, wrkVersion } from './lib/wrk.mjs';
-import { freePort, pinSelf, peakRss, startPinned, waitForPort, cpuSeconds } from './lib/procs.mjs';
+import { claimPort } from './lib/ports.mjs';
+import { pinSelf, peakRss, startPinned, waitForPort, cpuSeconds } from './lib/procs.mjs';
 import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
 import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
 import { signIn, send } from './lib/browser.mjs';
@@ -81,7 +82,7 @@ async function main() {
   const nginx = await startNginx({ dir, cpus: CPU_UPSTREAM });
   stoppers.push(nginx.stop);
 
-  const ports = { gatehouse: await freePort(), gatehouseRedis: await freePort(), bare: await freePort(), apacheCookie: await freePort(), apacheCache: await freePort(), redis: await freePort() };
+  const ports = { gatehouse: claimPort(), gatehouseRedis: claimPort(), bare: claimPort(), apacheCookie: claimPort(), apacheCache: claimPort(), redis: claimPort() };
   const gh = `http://127.0.0.1:${ports.gatehouse}`;
   const ghRedis = `http://127.0.0.1:${ports.gatehouseRedis}`;
   const apacheUrls = { 'client-cookie': `http://127.0.0.1:${ports.apacheCookie}`, 'server-cache': `http://127.0.0.1:${ports.apacheCache}` };

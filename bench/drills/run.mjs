@@ -15,7 +15,7 @@ import { REPO } from '../lib/gatehouse.mjs';
 import { currentRss, peakRss, processTree } from '../lib/procs.mjs';
 import { machine, versions } from '../lib/report.mjs';
 import { countsOf, recoverySeconds, startLoad } from './load.mjs';
-import { NAVIGATION, XHR, ALICE, freePort, manySessions, realSession, signIn, startGateway, startHelpdesk, startProvider, startRedis } from './stack.mjs';
+import { NAVIGATION, XHR, ALICE, claimPort, manySessions, realSession, signIn, startGateway, startHelpdesk, startProvider, startRedis } from './stack.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -36,7 +36,7 @@ async function cleanup() {
 
 /** A fresh helpdesk, provider and gateway for one drill. */
 async function stack(options = {}) {
-  const port = await freePort();
+  const port = claimPort();
   const helpdesk = await startHelpdesk();
   later(() => helpdesk.close());
   const provider = await startProvider(`http://127.0.0.1:${port}`);

@@ -10,7 +10,8 @@ import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { REPO } from '../lib/gatehouse.mjs';
-import { freePort, waitForPort } from '../lib/procs.mjs';
+import { claimPort } from '../lib/ports.mjs';
+import { waitForPort } from '../lib/procs.mjs';
 import { signIn } from '../lib/browser.mjs';
 
 const { startDemoProvider, DEMO_ACCOUNTS } = await import(join(REPO, 'dist', 'demo', 'provider.js'));
@@ -27,7 +28,7 @@ export const XHR = { accept: 'application/json', 'x-requested-with': 'XMLHttpReq
  * when it answered, and can be taken down (its port closed) and brought back.
  */
 export async function startHelpdesk() {
-  const port = await freePort();
+  const port = claimPort();
   const answeredAt = new Map();
   const received = new Set();
   const state = { delayMs: 0 };
@@ -104,7 +105,7 @@ function ping(port) {
 
 /** redis-server with appendonly yes in `dir`; kill() is kill -9, start() brings it back on the same port with the same data. */
 export async function startRedis(dir) {
-  const port = await freePort();
+  const port = claimPort();
   let child = null;
   const start = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--protected-mode', 'yes', '--loglevel', 'warning'], { stdio: 'ignore' });
@@ -288,4 +289,4 @@ export async function manySessions(gateway, count) {
   return cookies;
 }
 
-export { freePort, signIn };
+export { claimPort, signIn };
