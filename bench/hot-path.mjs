@@ -36,7 +36,7 @@ const { startGateway } = await import(join(REPO, 'dist', 'server.js'));
 const { createLogger } = await import(join(REPO, 'dist', 'observe', 'log.js'));
 const { handleRequest } = await import(join(REPO, 'dist', 'http', 'front.js'));
 
-const port = claimPort();
+const port = claimPort().port;
 const publicUrl = `http://127.0.0.1:${port}`;
 // the provider runs in a process of its own (lib/provider-child.mjs says why)
 const providerProcess = spawn(process.execPath, [join(REPO, 'bench', 'lib', 'provider-child.mjs'), publicUrl], { stdio: ['ignore', 'pipe', 'inherit'] });

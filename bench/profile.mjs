@@ -27,7 +27,7 @@ mkdirSync(out, { recursive: true });
 const { DEMO_ACCOUNTS, startDemoProvider } = await import(join(REPO, 'dist', 'demo', 'provider.js'));
 pinSelf('0');
 const nginx = await startNginx({ dir, cpus: '1' });
-const port = claimPort();
+const port = claimPort().port;
 const gh = `http://127.0.0.1:${port}`;
 const provider = await startDemoProvider({ clients: [{ ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK] }, { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK] }], accounts: DEMO_ACCOUNTS });
 const gatehouse = await startGatehouse({ dir, cpus: '0-1', port, upstream: nginx.url, issuer: provider.issuer, workers: 1, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out] });

@@ -82,7 +82,7 @@ async function main() {
   const nginx = await startNginx({ dir, cpus: CPU_UPSTREAM });
   stoppers.push(nginx.stop);
 
-  const ports = { gatehouse: claimPort(), gatehouseRedis: claimPort(), bare: claimPort(), apacheCookie: claimPort(), apacheCache: claimPort(), redis: claimPort() };
+  const ports = { gatehouse: claimPort().port, gatehouseRedis: claimPort().port, bare: claimPort().port, apacheCookie: claimPort().port, apacheCache: claimPort().port, redis: claimPort().port };
   const gh = `http://127.0.0.1:${ports.gatehouse}`;
   const ghRedis = `http://127.0.0.1:${ports.gatehouseRedis}`;
   const apacheUrls = { 'client-cookie': `http://127.0.0.1:${ports.apacheCookie}`, 'server-cache': `http://127.0.0.1:${ports.apacheCache}` };

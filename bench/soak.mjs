@@ -72,7 +72,7 @@ async function main() {
   const machineBefore = machine();
   const nginx = await startNginx({ dir, cpus: '1' });
   stoppers.push(nginx.stop);
-  const port = claimPort();
+  const port = claimPort().port;
   const gh = `http://127.0.0.1:${port}`;
   const provider = await startDemoProvider({ clients: [{ ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK] }, { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK] }], accounts: DEMO_ACCOUNTS });
   stoppers.push(() => provider.close());

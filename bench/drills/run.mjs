@@ -36,7 +36,7 @@ async function cleanup() {
 
 /** A fresh helpdesk, provider and gateway for one drill. */
 async function stack(options = {}) {
-  const port = claimPort();
+  const port = claimPort().port;
   const helpdesk = await startHelpdesk();
   later(() => helpdesk.close());
   const provider = await startProvider(`http://127.0.0.1:${port}`);

@@ -28,7 +28,7 @@ export const XHR = { accept: 'application/json', 'x-requested-with': 'XMLHttpReq
  * when it answered, and can be taken down (its port closed) and brought back.
  */
 export async function startHelpdesk() {
-  const port = claimPort();
+  const port = claimPort().port;
   const answeredAt = new Map();
   const received = new Set();
   const state = { delayMs: 0 };
@@ -105,7 +105,7 @@ function ping(port) {
 
 /** redis-server with appendonly yes in `dir`; kill() is kill -9, start() brings it back on the same port with the same data. */
 export async function startRedis(dir) {
-  const port = claimPort();
+  const port = claimPort().port;
   let child = null;
   const start = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--protected-mode', 'yes', '--loglevel', 'warning'], { stdio: 'ignore' });

@@ -10,7 +10,7 @@ export const BODY_BYTES = 1024;
 export const UPSTREAM_BODY = 'x'.repeat(BODY_BYTES - 1) + '\n';
 
 export async function startNginx({ dir, cpus }) {
-  const port = claimPort();
+  const port = claimPort().port;
   const root = join(dir, 'nginx');
   mkdirSync(join(root, 'tmp'), { recursive: true });
   const conf = join(root, 'nginx.conf');

@@ -1,12 +1,14 @@
-// Ports for the bench's servers that must know their port before they start
-// (nginx, redis-server, Apache, a gateway whose public_url the provider
-// registers). A port picked by listening on 0 and closing again can be handed
-// to someone else before the server binds it; a claimed port cannot: it lies
-// outside the kernel's ephemeral range (no listen(0) and no outgoing connection
-// is ever given it) and is held by a lock file in the directory the tests'
-// claimPort() (test/helpers/ports.ts) uses, so a bench and a test run on one
-// machine never share a port. Every claim is released when this process exits;
-// a lock left by a process that is gone is taken over.
+// Ports for servers that cannot listen on port 0 and report it (redis-server,
+// nginx, Apache) or whose port must be known before they start (a gateway whose
+// public_url the provider registers), for the tests (through
+// test/helpers/ports.ts) and the bench alike. A port picked by listening on 0
+// and closing again can be handed to someone else before the server binds it; a
+// claimed port cannot: it lies outside the kernel's ephemeral range (no
+// listen(0) and no outgoing connection is ever given it) and is held by a lock
+// file that every other test file and bench on the machine respects. A claim is
+// released by release() or when this process exits; a lock left by a process
+// that is gone is taken over. Plain JavaScript, so that the bench runs it
+// without a build.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -39,7 +41,7 @@ function alive(pid) {
   }
 }
 
-/** A port on loopback for this process alone until it exits. */
+/** A port on loopback for this process alone, until release() or its exit. */
 export function claimPort() {
   mkdirSync(LOCKS, { recursive: true });
   const [from, to] = portsOutsideEphemeralRange();
@@ -49,7 +51,13 @@ export function claimPort() {
     try {
       writeFileSync(file, String(process.pid), { flag: 'wx' });
       held.add(file);
-      return port;
+      return {
+        port,
+        release() {
+          held.delete(file);
+          rmSync(file, { force: true });
+        },
+      };
     } catch {
       let owner = 0;
       try {
