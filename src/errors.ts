@@ -22,6 +22,11 @@ export const ERROR_CODES = {
   GH_REALM_REQUIRED: { status: 400, message: 'Say which side of the helpdesk you mean: add ?realm= and its name to the address.' },
   GH_RATE_LIMITED: { status: 429, message: 'Too many failed sign-in attempts. Wait a minute and try again.' },
   GH_CSRF: { status: 403, message: 'This request did not come from this site.' },
+  GH_HTTPS_REQUIRED: { status: 403, message: 'This address only works over HTTPS.' },
+  // forward-auth: the proxy in front asks about a request (flows/forward-auth.ts)
+  GH_FORWARD_AUTH_UNTRUSTED: { status: 403, message: 'Only the proxy in front of the helpdesk may ask this.' },
+  GH_FORWARD_AUTH_INCOMPLETE: { status: 400, message: 'The proxy did not say which request to check.' },
+  GH_FORWARD_AUTH_RESERVED: { status: 403, message: 'This address belongs to the sign-in gateway, and the proxy sent it to the helpdesk instead.' },
   // not signed in / not allowed
   GH_NOT_SIGNED_IN: { status: 401, message: 'Sign-in required.' },
   GH_ALLOW_EMAIL_DOMAIN: { status: 403, message: 'Your account is not allowed here (email domain).' },

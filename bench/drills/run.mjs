@@ -15,7 +15,7 @@ import { REPO } from '../lib/gatehouse.mjs';
 import { currentRss, peakRss, processTree } from '../lib/procs.mjs';
 import { machine, versions } from '../lib/report.mjs';
 import { countsOf, recoverySeconds, startLoad } from './load.mjs';
-import { NAVIGATION, XHR, ALICE, claimPort, manySessions, realSession, signIn, startGateway, startHelpdesk, startProvider, startRedis } from './stack.mjs';
+import { NAVIGATION, XHR, ALICE, claimPort, manySessions, realSession, redisCli, signIn, startGateway, startHelpdesk, startProvider, startRedis, startRedisCluster, startSentinel } from './stack.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -53,6 +53,21 @@ function signedInLoad(gateway, cookies, options = {}) {
 
 const rss = (gateway) => ({ rssMb: mb(currentRss(gateway.pid)), peakRssMb: mb(peakRss(gateway.pid)) });
 const check = (what, measured, pass) => ({ what, measured, pass: Boolean(pass) });
+
+// the Redis deployment's own failure detection (its config, not Gatehouse's): shorter than Redis' defaults
+// (Sentinel 30 s, Cluster 15 s) so a drill stays short; the gap scales with it
+const SENTINEL_DOWN_AFTER_MS = 5000;
+const CLUSTER_NODE_TIMEOUT_MS = 5000;
+
+/** The node that replicates `master` (CLUSTER NODES: a replica's 4th field is its master's id). */
+async function replicaOf(redis, master) {
+  const listing = await redisCli(['-p', String(master.port), 'cluster', 'nodes']);
+  const lines = listing.trim().split('\n').map((l) => l.split(' '));
+  const self = lines.find((f) => f[2].includes('myself'));
+  const replica = lines.find((f) => f[3] === self[0]);
+  const port = Number(replica[1].split('@')[0].split(':')[1]);
+  return redis.nodes.find((n) => n.port === port);
+}
 
 // ---------------------------------------------------------------------------
 
@@ -161,6 +176,86 @@ const DRILLS = [
           check('during the outage: 503 (fail closed) or 200, never a reset or a hang', `${JSON.stringify(duringCounts.failures)} other, max ${Math.round(duringCounts.max)} ms`, Object.keys(duringCounts.failures).length === 0 && duringCounts.max < 3000),
           check('back to 200 within 5 s of Redis answering, the same sessions (appendonly)', recovery === null ? 'never' : `${recovery.toFixed(1)} s`, recovery !== null && recovery <= 5),
           check('no reset', `${counts.resets}`, counts.resets === 0),
+        ],
+      };
+    },
+  },
+  {
+    name: 'redis-sentinel',
+    title: 'Redis Sentinel: the master killed (kill -9), the replica promoted',
+    async run() {
+      const redis = await startSentinel(mkdtempSync(join(dir, 'sentinel-')), { downAfterMs: SENTINEL_DOWN_AFTER_MS });
+      later(() => redis.close());
+      const { gateway } = await stack({ store: 'redis', redisYaml: redis.redisYaml });
+      const cookies = [];
+      for (let i = 0; i < 4; i++) cookies.push(await realSession(gateway));
+      // the sessions have replicated: the replica holds as many keys as the master
+      const keys = async (port) => Number((await redisCli(['-p', String(port), 'dbsize'])).trim());
+      while ((await keys(redis.replica.port)) < (await keys(redis.master.port))) await sleep(20);
+      const load = signedInLoad(gateway, cookies);
+      await load.answered(100);
+      const killedAt = now();
+      await redis.master.kill();
+      await redis.sentinels[0].logged(/\+switch-master/);
+      const promotedAt = now();
+      await sleep(4000);
+      const records = await load.stop();
+      const after = records.filter((r) => r.sentAt > killedAt);
+      const counts = countsOf(records, (r) => r.status === 200 || r.status === 503);
+      const refused = after.filter((r) => r.status !== 200);
+      const gap = refused.length ? refused[refused.length - 1].doneAt - refused[0].sentAt : 0;
+      const recovery = recoverySeconds(records, promotedAt);
+      const sameSessions = await Promise.all(cookies.map((cookie) => fetch(`${gateway.url}/agent/tickets/1`, { headers: { ...XHR, cookie } }).then((r) => r.status)));
+      return {
+        counts,
+        recovery,
+        ...rss(gateway),
+        note: `down-after-milliseconds ${SENTINEL_DOWN_AFTER_MS}; the sentinels promoted the replica ${s(promotedAt - killedAt)} s after the kill; 503 for ${s(gap)} s (${JSON.stringify(countsOf(after).byStatus)} from the kill on)`,
+        checks: [
+          check('from the kill on: 200 or 503 only, never a 500, a reset or a hang', `other ${JSON.stringify(counts.failures)}, max ${Math.round(counts.max)} ms`, Object.keys(counts.failures).length === 0 && counts.max < 3000),
+          check('back to 200 by itself within 5 s of the promotion', recovery === null ? 'never' : `${recovery.toFixed(1)} s`, recovery !== null && recovery <= 5),
+          check('every session that had replicated still works', JSON.stringify(sameSessions), sameSessions.every((st) => st === 200)),
+        ],
+      };
+    },
+  },
+  {
+    name: 'redis-cluster',
+    title: 'Redis Cluster: a master killed (kill -9), its replica promoted',
+    async run() {
+      const redis = await startRedisCluster(mkdtempSync(join(dir, 'cluster-')), { nodeTimeoutMs: CLUSTER_NODE_TIMEOUT_MS });
+      later(() => redis.close());
+      const { gateway } = await stack({ store: 'redis', redisYaml: redis.redisYaml });
+      // sessions on every shard
+      const cookies = [];
+      for (let i = 0; i < 12; i++) cookies.push(await realSession(gateway));
+      const keys = async (port) => Number((await redisCli(['-p', String(port), 'dbsize'])).trim());
+      const [victim, replica] = [redis.nodes[0], await replicaOf(redis, redis.nodes[0])];
+      while ((await keys(replica.port)) < (await keys(victim.port))) await sleep(20);
+      const onShard = (await redisCli(['-p', String(victim.port), '--scan', '--pattern', 'gatehouse:session:*'])).split('\n').filter(Boolean).length;
+      const load = signedInLoad(gateway, cookies);
+      await load.answered(100);
+      const killedAt = now();
+      await victim.kill();
+      await replica.logged(/Failover election won/);
+      const promotedAt = now();
+      await sleep(4000);
+      const records = await load.stop();
+      const after = records.filter((r) => r.sentAt > killedAt);
+      const counts = countsOf(records, (r) => r.status === 200 || r.status === 503);
+      const refused = after.filter((r) => r.status !== 200);
+      const gap = refused.length ? refused[refused.length - 1].doneAt - refused[0].sentAt : 0;
+      const recovery = recoverySeconds(records, promotedAt);
+      const sameSessions = await Promise.all(cookies.map((cookie) => fetch(`${gateway.url}/agent/tickets/1`, { headers: { ...XHR, cookie } }).then((r) => r.status)));
+      return {
+        counts,
+        recovery,
+        ...rss(gateway),
+        note: `cluster-node-timeout ${CLUSTER_NODE_TIMEOUT_MS}; ${onShard} of 12 sessions on the killed master's shard; its replica promoted ${s(promotedAt - killedAt)} s after the kill; 503 for ${s(gap)} s (${JSON.stringify(countsOf(after).byStatus)} from the kill on; the other shards answered throughout)`,
+        checks: [
+          check('from the kill on: 200 or 503 only, never a 500, a reset or a hang', `other ${JSON.stringify(counts.failures)}, max ${Math.round(counts.max)} ms`, Object.keys(counts.failures).length === 0 && counts.max < 3000),
+          check('back to 200 by itself within 5 s of the promotion', recovery === null ? 'never' : `${recovery.toFixed(1)} s`, recovery !== null && recovery <= 5),
+          check('every session that had replicated still works', JSON.stringify(sameSessions), sameSessions.every((st) => st === 200)),
         ],
       };
     },

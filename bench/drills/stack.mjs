@@ -134,7 +134,130 @@ export async function startRedis(dir) {
   };
 }
 
-export function gatewayYaml({ port, helpdesk, issuer, workers = 1, store = 'cookie', redisUrl, timeout = '10s', maxConnections = 128, valid = true }) {
+/** redis-server (or a sentinel) in a process of its own; resolves once it logs `ready`; lines matching later are awaited with logged(). */
+async function redisProcess(args, ready) {
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const waiters = new Set();
+  const find = (pattern) => output.split('\n').find((line) => pattern.test(line));
+  const onData = (chunk) => {
+    output += chunk.toString();
+    for (const w of [...waiters]) {
+      const line = find(w.pattern);
+      if (line !== undefined) (waiters.delete(w), w.resolve(line));
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const logged = (pattern, timeoutMs = 60_000) => {
+    const line = find(pattern);
+    if (line !== undefined) return Promise.resolve(line);
+    return new Promise((resolve, reject) => {
+      const w = { pattern, resolve: (l) => (clearTimeout(timer), resolve(l)) };
+      const timer = setTimeout(() => (waiters.delete(w), reject(new Error(`redis-server never logged ${pattern}`))), timeoutMs);
+      waiters.add(w);
+    });
+  };
+  await Promise.race([logged(ready), exited.then(() => Promise.reject(new Error(`redis-server ${args.join(' ')} exited: ${output.slice(-1000)}`)))]);
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  return {
+    logged,
+    async kill() {
+      if (gone()) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async close() {
+      if (gone()) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** redis-cli's output, or a rejection with it */
+export function redisCli(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${args.join(' ')}: ${out}`))));
+  });
+}
+
+const NO_PERSISTENCE = ['--save', '', '--appendonly', 'no', '--loglevel', 'notice'];
+
+/**
+ * A master, a replica and three sentinels (quorum 2), down-after-milliseconds
+ * `downAfterMs`; resolves once every sentinel knows the replica and the others.
+ */
+export async function startSentinel(dir, { downAfterMs = 5000 } = {}) {
+  const procs = [];
+  const close = () => Promise.all(procs.map((p) => p.close()));
+  const node = async (extra = []) => {
+    const port = claimPort().port;
+    const p = await redisProcess(['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, ...extra], /Ready to accept connections/);
+    procs.push(p);
+    return { ...p, port };
+  };
+  try {
+    const master = await node();
+    const replica = await node(['--replicaof', '127.0.0.1', String(master.port)]);
+    await replica.logged(/MASTER <-> REPLICA sync: Finished with success/);
+    const sentinels = [];
+    for (let i = 0; i < 3; i++) {
+      const port = claimPort().port;
+      const conf = join(dir, `sentinel-${port}.conf`);
+      writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor drill 127.0.0.1 ${master.port} 2`, `sentinel down-after-milliseconds drill ${downAfterMs}`, 'sentinel failover-timeout drill 60000', ''].join('\n'));
+      const p = await redisProcess([conf, '--sentinel'], /\+monitor master/);
+      procs.push(p);
+      sentinels.push({ ...p, port });
+    }
+    await Promise.all(sentinels.map((s) => s.logged(/\+slave slave/)));
+    await Promise.all(sentinels.map(async (s) => {
+      for (const o of sentinels) if (o !== s) await s.logged(new RegExp(`\\+sentinel sentinel \\w+ 127\\.0\\.0\\.1 ${o.port} `));
+    }));
+    return { master, replica, sentinels, redisYaml: [`redis_sentinels: [${sentinels.map((s) => `127.0.0.1:${s.port}`).join(', ')}]`, 'redis_sentinel_master: drill'], close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Three masters with a replica each (redis-cli --cluster create), cluster-node-timeout `nodeTimeoutMs`. */
+export async function startRedisCluster(dir, { nodeTimeoutMs = 5000 } = {}) {
+  const nodes = [];
+  const close = () => Promise.all(nodes.map((n) => n.close()));
+  const cli = redisCli;
+  try {
+    for (let i = 0; i < 6; i++) {
+      const port = claimPort().port;
+      const bus = claimPort().port;
+      const p = await redisProcess(
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-port', String(bus), '--cluster-node-timeout', String(nodeTimeoutMs)],
+        /Ready to accept connections/,
+      );
+      nodes.push({ ...p, port });
+    }
+    await cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes']);
+    for (const n of nodes) {
+      const until = Date.now() + 30_000;
+      while (!/cluster_state:ok/.test(await cli(['-p', String(n.port), 'cluster', 'info']))) {
+        if (Date.now() > until) throw new Error('the cluster never came up');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await Promise.all(nodes.slice(3).map((n) => n.logged(/MASTER <-> REPLICA sync: Finished with success/)));
+    return { nodes, cli, redisYaml: [`redis_cluster: [${nodes.slice(0, 3).map((n) => `127.0.0.1:${n.port}`).join(', ')}]`], close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+export function gatewayYaml({ port, helpdesk, issuer, workers = 1, store = 'cookie', redisUrl, redisYaml = [], timeout = '10s', maxConnections = 128, valid = true }) {
   const yaml = `# written by bench/drills
 public_url: http://127.0.0.1:${port}
 workers: ${workers}
@@ -148,7 +271,7 @@ upstream:
 session:
   secret: \${GATEHOUSE_DRILL_SECRET}
   store: ${store}
-${redisUrl ? `  redis_url: ${redisUrl}\n` : ''}  refresh: false
+${redisUrl ? `  redis_url: ${redisUrl}\n` : ''}${redisYaml.map((line) => `  ${line}\n`).join('')}  refresh: false
 public_paths: [/favicon.ico]
 realms:
   agent:

@@ -22,7 +22,8 @@ import { compilePublicPaths } from '../routing/realm.js';
 import { clientAssertionKey, proveClientAssertionKey } from '../oidc/client-key.js';
 import { UNTRUSTED_TERMINATOR_FIX, untrustedTerminatorHint } from '../observe/proxy-hint.js';
 import { checkProviderSupport, clockFindings, type ProviderReport } from './provider.js';
-import { PERSISTENCE_FIX, describePersistence, probeRedis, type RedisReport } from './redis.js';
+import { PERSISTENCE_FIX, describePersistence, probeRedisTarget, type RedisReport } from './redis.js';
+import { REDIS_MODE_KEYS, redisTarget } from '../config/redis-target.js';
 
 export type { ProviderReport } from './provider.js';
 export type { RedisReport } from './redis.js';
@@ -64,7 +65,7 @@ export interface CheckReport {
   notes: Finding[];
   providers: ProviderReport[];
   upstream?: { url: string; reachable: boolean; status?: number | undefined; error?: string | undefined } | undefined;
-  /** session.redis_url: reachable, and whether it keeps sessions across its own restart */
+  /** the Redis (server, Sentinel or Cluster): every node reachable, the master found, whether it keeps sessions across its own restart */
   redis?: RedisReport | undefined;
   register: Registration[];
 }
@@ -168,7 +169,7 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
   const [providers, upstream, redis] = await Promise.all([
     Promise.all([...byIssuer].map(([issuer, realms]) => probeProvider(issuer, realms, timeoutMs, now, documents))),
     probeUpstream(config.upstream.url, timeoutMs),
-    config.session.redis_url ? probeRedis(config.session.redis_url, timeoutMs) : undefined,
+    redisTarget(config.session) ? probeRedisTarget(redisTarget(config.session)!, timeoutMs) : undefined,
   ]);
   if (redis) checkRedis(config, redis, add);
 
@@ -191,13 +192,18 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
 
 /** Redis must answer (store: redis), and should keep what it holds when it restarts. */
 function checkRedis(config: GatewayConfig, redis: RedisReport, add: Add): void {
+  const key = ['session', REDIS_MODE_KEYS[redis.mode]];
+  for (const node of redis.nodes ?? []) {
+    // one sentinel or one replica away: the gateway still works, but a failover would not
+    if (!node.reachable && node.role !== 'master') add('warning', key, `${node.role} ${node.address}: ${node.error}; Redis keeps working, a failover may not`);
+  }
   if (!redis.reachable) {
-    if (config.session.store === 'redis') add('error', ['session', 'redis_url'], `Redis at ${redis.address}: ${redis.error}; every signed-in request would answer 503`);
+    if (config.session.store === 'redis') add('error', key, `Redis at ${redis.address}: ${redis.error}; every signed-in request would answer 503`);
     return;
   }
   if (redis.persistence === 'none') {
     const lost = config.session.store === 'redis' ? 'every session is lost (everyone signs in again) and so is every sign-out it remembered' : 'every sign-out it remembered is lost (a signed-out cookie that has not expired works again)';
-    add('warning', ['session', 'redis_url'], `Redis at ${redis.address} keeps nothing across its own restart (appendonly ${redis.appendonly}, save "${redis.save}"): when it restarts, ${lost}`, PERSISTENCE_FIX);
+    add('warning', key, `Redis at ${redis.address} keeps nothing across its own restart (appendonly ${redis.appendonly}, save "${redis.save}"): when it restarts, ${lost}`, PERSISTENCE_FIX);
   }
 }
 
@@ -342,7 +348,12 @@ export function formatCheck(report: CheckReport): string {
     if (p.discovery === 'ok') lines.push(`  end_session_endpoint: ${p.end_session_endpoint ?? 'none'}   back-channel logout: ${p.backchannel_logout_supported ? 'supported' : 'not advertised'}`);
   }
   if (report.upstream) lines.push(`upstream ${report.upstream.url}: ${report.upstream.reachable ? `reachable (HTTP ${report.upstream.status})` : `NOT reachable (${report.upstream.error})`}`);
-  if (report.redis) lines.push(`redis ${report.redis.address}: ${report.redis.reachable ? `reachable; persistence: ${describePersistence(report.redis)}` : `NOT reachable (${report.redis.error})`}`);
+  if (report.redis) {
+    const redis = report.redis;
+    const mode = redis.mode === 'server' ? '' : ` (${redis.mode}${redis.masters ? `, master${redis.masters.length === 1 ? '' : 's'} ${redis.masters.join(', ')}` : ''})`;
+    lines.push(`redis ${redis.address}${mode}: ${redis.reachable ? `reachable; persistence: ${describePersistence(redis)}` : `NOT reachable (${redis.error})`}`);
+    for (const node of redis.nodes ?? []) lines.push(`  ${node.role} ${node.address}: ${node.reachable ? 'reachable' : `NOT reachable (${node.error})`}${node.detail ? `; ${node.detail}` : ''}`);
+  }
   for (const r of report.register) {
     lines.push(`register at ${r.issuer} for realm ${r.realm} (client_id ${r.client_id}):`);
     lines.push(`    Allowed callback / redirect URI:   ${r.redirect_uri}`);

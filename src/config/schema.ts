@@ -208,7 +208,21 @@ export const gatewaySchema = obj(
             'At least 32 characters, made by a generator (openssl rand -base64 32): a secret that repeats itself or has fewer than 8 different characters is refused. A list enables rotation: the first encrypts, all decrypt. Use ${ENV} rather than writing it here.',
         }),
         store: oneOf(['cookie', 'redis'], { default: 'cookie', description: 'cookie: stateless, encrypted in the browser; redis: server-side, only a ticket in the cookie.' }),
-        redis_url: str({ description: 'redis:// or rediss:// URL; required when store is redis. With store: cookie, instances share revocations (sign-out, back-channel logout, sign out everywhere), sign-in states and refresh locks through it (docs/sessions.md).' }),
+        redis_url: str({
+          description:
+            'One Redis server: a redis:// or rediss:// (TLS) URL. One of redis_url, redis_sentinels or redis_cluster is required when store is redis. With store: cookie, instances share revocations (sign-out, back-channel logout, sign out everywhere), sign-in states and refresh locks through it (docs/sessions.md).',
+        }),
+        redis_sentinels: list(str({ description: 'a sentinel: host:port, redis://host:port or rediss://host:port (TLS)' }), {
+          minItems: 1,
+          description:
+            'Redis Sentinel instead of redis_url: the sentinels to ask for the current master of redis_sentinel_master (default port 26379). rediss:// entries use TLS to the sentinels and the servers; a sentinel that wants a password gets it in its entry (redis://:secret@host:26379). The gateway follows a failover by itself (docs/sessions.md).',
+        }),
+        redis_sentinel_master: str({ description: 'With redis_sentinels: the master name the sentinels watch (`sentinel monitor <name> …` in sentinel.conf).' }),
+        redis_cluster: list(str({ description: 'a seed node: host:port, redis://host:port or rediss://host:port (TLS)' }), {
+          minItems: 1,
+          description: 'Redis Cluster instead of redis_url: seed nodes (default port 6379); the rest of the cluster is discovered from them. rediss:// entries use TLS to every node.',
+        }),
+        redis_password: str({ secret: true, description: 'Password of the Redis servers (AUTH), for every mode; a redis_url may carry its own instead. Use ${ENV} rather than writing it here.' }),
         lifetime: duration({ default: '12h', minMs: 60_000, description: 'Absolute maximum length of a session.' }),
         idle_timeout: duration({ default: '2h', minMs: 60_000, description: 'Sign out after this long without a request.' }),
         refresh: bool({ default: true, description: 'Use refresh tokens (when the provider issues them) to keep the session alive.' }),

@@ -62,6 +62,12 @@ export interface GatewayConfig {
     secret: string | string[];
     store: 'cookie' | 'redis';
     redis_url?: string | undefined;
+    /** Redis Sentinel (with redis_sentinel_master) */
+    redis_sentinels?: string[] | undefined;
+    redis_sentinel_master?: string | undefined;
+    /** Redis Cluster seed nodes */
+    redis_cluster?: string[] | undefined;
+    redis_password?: string | undefined;
     lifetime: string;
     idle_timeout: string;
     refresh: boolean;

@@ -9,6 +9,7 @@ import type { KeyPath, Locate } from './schema-check.js';
 import { formatKeyPath } from './schema-check.js';
 import { parseDuration } from './duration.js';
 import type { ConfigProblem, GatewayConfig, RealmConfig } from './types.js';
+import { REDIS_MODE_KEYS, parseRedisNode, type RedisMode } from './redis-target.js';
 
 export type DeepPartial<T> = T extends readonly (infer U)[]
   ? readonly DeepPartial<U>[]
@@ -147,11 +148,7 @@ function checkSession(config: PartialConfig, error: Report, warn: Report): void 
     });
     // A single secret (not a list) is a normal setup: check mentions rotation as a note, not a warning.
   }
-  if (session.store === 'redis' && session.redis_url === undefined) error(['session', 'redis_url'], 'required when store is redis');
-  if (session.redis_url !== undefined) {
-    // with store: cookie, redis_url shares revocations, spent states and refresh locks between instances (docs/sessions.md)
-    if (!/^rediss?:\/\/[^/]/.test(session.redis_url)) error(['session', 'redis_url'], `must be a redis:// or rediss:// URL (got ${showUrl(session.redis_url)})`);
-  }
+  checkRedis(session, error, warn);
   const lifetime = session.lifetime === undefined ? null : parseDuration(session.lifetime);
   const idle = session.idle_timeout === undefined ? null : parseDuration(session.idle_timeout);
   if (lifetime !== null && idle !== null && idle > lifetime) {
@@ -164,6 +161,50 @@ function checkSession(config: PartialConfig, error: Report, warn: Report): void 
   const reauthorize = session.reauthorize_every === undefined ? null : parseDuration(session.reauthorize_every);
   if (lifetime !== null && reauthorize !== null && reauthorize >= lifetime) {
     warn(['session', 'reauthorize_every'], `is not shorter than lifetime (${session.lifetime}), so it never applies`);
+  }
+}
+
+type SessionKeys = NonNullable<PartialConfig['session']>;
+
+/** Exactly one way to name a Redis (redis_url, redis_sentinels + redis_sentinel_master, redis_cluster), each well-formed. */
+function checkRedis(session: SessionKeys, error: Report, warn: Report): void {
+  const modes = (Object.keys(REDIS_MODE_KEYS) as RedisMode[]).filter((mode) => session[REDIS_MODE_KEYS[mode]] !== undefined);
+  const ways = 'session.redis_url (one server), session.redis_sentinels with session.redis_sentinel_master (Sentinel), or session.redis_cluster (Cluster)';
+  if (modes.length === 0) {
+    if (session.store === 'redis') error(['session', 'redis_url'], `required when store is redis: set one of ${ways}`);
+    if (session.redis_sentinel_master !== undefined) error(['session', 'redis_sentinel_master'], 'needs session.redis_sentinels: the sentinels that watch this master (host:port each)');
+    if (session.redis_password !== undefined) warn(['session', 'redis_password'], `is set but no Redis is: set one of ${ways}, or remove it`);
+    return;
+  }
+  if (modes.length > 1) {
+    const [first, ...others] = modes.map((mode) => REDIS_MODE_KEYS[mode]);
+    for (const key of others) error(['session', key], `cannot be set together with session.${first}: set exactly one of ${ways}`);
+    return;
+  }
+  const mode = modes[0]!;
+  if (mode === 'server') {
+    const url = session.redis_url!;
+    // with store: cookie, redis_url shares revocations, spent states and refresh locks between instances (docs/sessions.md)
+    if (!/^rediss?:\/\/[^/]/.test(url)) error(['session', 'redis_url'], `must be a redis:// or rediss:// URL (got ${showUrl(url)})`);
+    else if (session.redis_password !== undefined && /^rediss?:\/\/[^/@]*:[^/@]+@/.test(url)) {
+      error(['session', 'redis_password'], 'is set and session.redis_url carries a password too: keep one of them');
+    }
+  } else {
+    const key = REDIS_MODE_KEYS[mode];
+    const entries = session[key]!;
+    const schemes = new Set<boolean>();
+    entries.forEach((entry, i) => {
+      const parsed = parseRedisNode(entry, mode === 'sentinel' ? 26379 : 6379);
+      if (typeof parsed === 'string') error(['session', key, i], `${parsed} (got ${showUrl(entry)})`);
+      else schemes.add(parsed.tls);
+    });
+    if (schemes.size > 1) error(['session', key], 'mixes redis:// (or host:port) and rediss:// entries: TLS is on for all of them or for none');
+  }
+  if (mode === 'sentinel' && session.redis_sentinel_master === undefined) {
+    error(['session', 'redis_sentinels'], 'needs session.redis_sentinel_master: the master name the sentinels watch (`sentinel monitor <name> …` in sentinel.conf)');
+  }
+  if (mode !== 'sentinel' && session.redis_sentinel_master !== undefined) {
+    error(['session', 'redis_sentinel_master'], `applies only with session.redis_sentinels (session.${REDIS_MODE_KEYS[mode]} is set): remove it, or name the sentinels instead`);
   }
 }
 

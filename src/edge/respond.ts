@@ -9,6 +9,13 @@ import { ERROR_CODES, type GatehouseError, type ErrorCode } from '../errors.js';
 import { contentSecurityPolicy, pageHeaders, type PageTheme } from './pages/layout.js';
 import { errorPage, type AccountShown, type PageAction } from './pages/pages.js';
 
+/**
+ * What an answer is decided from: a request's method, target and headers. The
+ * request on the socket is one; so is the original request a proxy names to
+ * forward-auth (flows/forward-auth.ts), which never reaches the gateway itself.
+ */
+export type RequestHead = Pick<IncomingMessage, 'method' | 'url' | 'headers'>;
+
 export interface Answer {
   status: number;
   headers: Record<string, string | string[]>;
@@ -20,7 +27,7 @@ export interface Answer {
  * request. Only these are ever redirected to the provider; everything else gets
  * a 401 it can act on.
  */
-export function isNavigation(req: IncomingMessage): boolean {
+export function isNavigation(req: RequestHead): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const headers = req.headers;
   if (headers['x-requested-with'] !== undefined) return false;
@@ -32,7 +39,7 @@ export function isNavigation(req: IncomingMessage): boolean {
   return typeof accept === 'string' && accept.includes('text/html');
 }
 
-export function wantsHtml(req: IncomingMessage): boolean {
+export function wantsHtml(req: RequestHead): boolean {
   const accept = req.headers.accept;
   return typeof accept === 'string' && accept.includes('text/html') && req.headers['x-requested-with'] === undefined;
 }
@@ -61,7 +68,7 @@ export interface ErrorExtras {
 }
 
 /** The error as the person or the script should see it: code, safe message, request id — never the detail. */
-export function errorAnswer(req: IncomingMessage, theme: PageTheme, error: GatehouseError | ErrorCode, requestId: string, extra: ErrorExtras = {}): Answer {
+export function errorAnswer(req: RequestHead, theme: PageTheme, error: GatehouseError | ErrorCode, requestId: string, extra: ErrorExtras = {}): Answer {
   const code = typeof error === 'string' ? error : error.code;
   const status = typeof error === 'string' ? ERROR_CODES[error].status : error.status;
   const message = ERROR_CODES[code].message;

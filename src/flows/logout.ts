@@ -17,7 +17,7 @@ import { randomText } from '../session/random.js';
 import { constantTimeEqual } from '../oidc/id-token.js';
 import { clearSessionCookies } from './authenticate.js';
 import { clearCookie, setCookie, type CookieJar } from '../edge/cookies.js';
-import { htmlAnswer, isNavigation, type Answer } from '../edge/respond.js';
+import { htmlAnswer, isNavigation, type Answer, type RequestHead } from '../edge/respond.js';
 import { loginUrl } from '../routing/return-to.js';
 import { signOutPage, signedOutPage } from '../edge/pages/pages.js';
 import { contentSecurityPolicy } from '../edge/pages/layout.js';
@@ -31,7 +31,7 @@ function csrfToken(realm: RealmRuntime, sessionId: string): string {
   return createHmac('sha256', realm.sealKeys[0]!.key).update(`logout\u0000${sessionId}`).digest('base64url');
 }
 
-export function fromThisSite(req: IncomingMessage, publicOrigin: string): boolean {
+export function fromThisSite(req: RequestHead, publicOrigin: string): boolean {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined) return site === 'same-origin';
   return req.headers.origin === publicOrigin;
@@ -130,7 +130,7 @@ export async function logout(gw: Gateway, realm: RealmRuntime, req: IncomingMess
  * (the state cookie cleared); anything else is an ordinary visit (null).
  * Only called for a browser that is not signed in to the realm.
  */
-export function postLogoutLanding(gw: Gateway, req: IncomingMessage, realm: RealmRuntime, pathAndQuery: string, cookies: CookieJar): Answer | null {
+export function postLogoutLanding(gw: Gateway, req: RequestHead, realm: RealmRuntime, pathAndQuery: string, cookies: CookieJar): Answer | null {
   const cookieName = logoutStateCookieName(gw, realm);
   const expected = cookies[cookieName];
   if (expected === undefined || !isNavigation(req)) return null;

@@ -23,7 +23,7 @@ import type { Gateway } from '../gateway.js';
 import type { RealmRuntime } from '../runtime.js';
 import { safeReturnTo } from '../routing/return-to.js';
 import { fromThisSite } from './logout.js';
-import { errorAnswer, htmlAnswer, sendAnswer, type Answer } from '../edge/respond.js';
+import { errorAnswer, htmlAnswer, sendAnswer, type Answer, type RequestHead } from '../edge/respond.js';
 import { contentSecurityPolicy, escapeHtml, type PageTheme } from '../edge/pages/layout.js';
 
 export const RESUME_PATH = '/.gatehouse/resume-post';
@@ -33,7 +33,7 @@ const PRESERVED_FOR_MS = 10 * 60_000;
 const STORAGE_KEY = 'gatehouse.preserved-post';
 
 /** A form a person submitted in the browser (not fetch/XHR): POST, navigating. */
-export function isBrowserFormPost(req: IncomingMessage): boolean {
+export function isBrowserFormPost(req: RequestHead): boolean {
   if (req.method !== 'POST' || req.headers['x-requested-with'] !== undefined) return false;
   const mode = req.headers['sec-fetch-mode'];
   if (mode !== undefined) return mode === 'navigate';
@@ -46,7 +46,7 @@ export function isBrowserFormPost(req: IncomingMessage): boolean {
  * navigation: the same-origin page it came from (Referer), else `fallback`.
  * Returning to an API path or a form's action would show JSON or a 405.
  */
-export function recoveryReturnTo(req: IncomingMessage, publicOrigin: string, fallback: string): string {
+export function recoveryReturnTo(req: RequestHead, publicOrigin: string, fallback: string): string {
   const referer = req.headers.referer;
   if (typeof referer !== 'string' || !referer.startsWith(`${publicOrigin}/`)) return fallback;
   const path = safeReturnTo(referer, publicOrigin, new Set(), '');

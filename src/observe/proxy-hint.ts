@@ -68,3 +68,23 @@ export function warnMisdirected(owner: object, log: Logger, peer: string, named:
       `If ${peer} is a proxy in front of Gatehouse, make it keep the browser's host (nginx: proxy_set_header Host $host;), or list it in trusted_proxies and have it send X-Forwarded-Host.`,
   );
 }
+
+const warnedAskers = new WeakMap<object, Set<string>>();
+
+/**
+ * A peer outside trusted_proxies asked /.gatehouse/auth (forward-auth): refused,
+ * and said once per peer with the fix, since the usual cause is a proxy whose
+ * address was not listed (or a client trying to name a request of its choosing).
+ */
+export function warnUntrustedAsker(owner: object, log: Logger, peer: string): void {
+  let peers = warnedAskers.get(owner);
+  if (!peers) warnedAskers.set(owner, (peers = new Set()));
+  if (peers.has(peer) || peers.size >= MAX_REMEMBERED_PEERS) return;
+  peers.add(peer);
+  const cidr = peer.includes(':') ? `${peer}/128` : `${peer}/32`;
+  log.warn(
+    { peer, code: 'GH_FORWARD_AUTH_UNTRUSTED', hint: `trusted_proxies: [${cidr}]` },
+    `${peer} asked /.gatehouse/auth but is not in trusted_proxies: refused with 403 (GH_FORWARD_AUTH_UNTRUSTED), and so is every such request. ` +
+      `If ${peer} is the proxy in front of the helpdesk, set trusted_proxies: [${cidr}] (or its subnet) and send SIGHUP.`,
+  );
+}

@@ -139,10 +139,10 @@ async function startWebSocketBackend(): Promise<{ port: number; close(): Promise
   };
 }
 
-interface Started { child: ChildProcess; exited: Promise<number | null> }
+export interface Started { child: ChildProcess; exited: Promise<number | null> }
 
 /** Start nginx on `port`; resolves once it listens (its pid file exists), rejects with the error log if it exits first. */
-async function startNginx(dir: string): Promise<Started> {
+export async function startNginx(dir: string): Promise<Started> {
   const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));

@@ -2,7 +2,8 @@
  * What instances must agree on besides sessions and revocations: single-use
  * values (login states, logout-token jti) and the refresh lock with its
  * published outcome. Keys are hashes: Redis never sees a state, a jti or a
- * refresh token, and outcomes arrive sealed (session/refresh.ts).
+ * refresh token, and outcomes arrive sealed (session/refresh.ts). Every
+ * command (the unlock script too) names one key: Cluster-safe as it is.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { KEY_PREFIX, type RedisLink } from './link.js';

@@ -115,6 +115,7 @@ export class RedisRevocationList implements RevocationList {
     }
   }
 
+  /** One key (the hash) and a PUBLISH, which has none: one hash slot, so a Cluster takes it as one transaction. */
   private async write(entry: Revocation): Promise<void> {
     const json = JSON.stringify(entry);
     await this.link.run('revoke', async (c) => {

@@ -1,6 +1,7 @@
 /**
  * The Redis session store, and the assembly of everything Redis-backed
- * (createRedisShared, called by server.ts when session.redis_url is set).
+ * (createRedisShared, called by server.ts when a Redis is configured: one
+ * server, Sentinel or Cluster — config/redis-target.ts).
  *
  * The cookie holds only a ticket: `r1.<id>.<secret>.<mac>` — 16 random bytes
  * of id, 32 of secret, and an HMAC of both under a key derived from the
@@ -14,23 +15,27 @@
  *
  * Sessions are cached per cookie value for RECHECK_MS at most (then asked again);
  * ending a session "at once" on every instance is done by the revocation list's
- * publish/subscribe, which is checked on every request. While Redis is
- * unreachable the cache is bypassed, so every signed-in request answers 503
- * (fail closed) instead of serving from memory.
+ * publish/subscribe, which is checked on every request. Unless the link's
+ * health is `up` (link.ts) the cache is bypassed, so while Redis is unreachable
+ * every signed-in request answers 503 (fail closed) instead of serving from
+ * memory.
+ *
+ * Cluster: every command here names one key, so each is in one hash slot by
+ * construction; the revocation transaction (revocation.ts) is one hash and a
+ * PUBLISH, which has no key.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { GatewayConfig } from '../../config/types.js';
 import { parseDuration } from '../../config/duration.js';
 import type { Logger } from '../../observe/log.js';
-import type { Metrics } from '../../observe/metrics.js';
 import { deriveSealKeys, open, seal, type SealKey } from '../codec.js';
 import { isSessionData, type SessionData } from '../session.js';
 import type { SessionStore, StoreRealm } from '../store.js';
 import type { RevocationList } from '../revocation.js';
 import type { SpentStates } from '../login-attempt.js';
 import { TwoGenerationCache } from '../cache.js';
-import { createCookieStore } from '../cookie-store.js';
-import { KEY_PREFIX, RedisLink, describeRedisUrl } from './link.js';
+import { redisTarget } from '../../config/redis-target.js';
+import { KEY_PREFIX, RedisLink } from './link.js';
 import { RedisRevocationList } from './revocation.js';
 import { RedisRefreshCoordination, RedisSpentStates } from './coordination.js';
 import type { RefreshCoordination } from '../refresh.js';
@@ -100,8 +105,9 @@ export class RedisSessionStore implements SessionStore {
     private readonly idleTimeoutMs: number,
   ) {}
 
+  /** fail closed: the cache is trusted only while the link is up (see RedisHealth) */
   get recheckMs(): number {
-    return this.link.healthy ? RECHECK_MS : 0;
+    return this.link.health === 'up' ? RECHECK_MS : 0;
   }
 
   async load(realm: StoreRealm, cookieValue: string): Promise<SessionData | null> {
@@ -141,7 +147,8 @@ export class RedisSessionStore implements SessionStore {
 }
 
 export interface RedisShared {
-  store: SessionStore;
+  /** with store: redis; with store: cookie the sessions stay in the cookie (server.ts) */
+  store?: RedisSessionStore | undefined;
   revocations: RevocationList;
   spentStates: SpentStates;
   refreshCoordination: RefreshCoordination;
@@ -149,20 +156,20 @@ export interface RedisShared {
 
 /**
  * Everything shared through Redis. With `store: redis` the sessions live there;
- * with `store: cookie` and a redis_url, sessions stay in the cookie and Redis
+ * with `store: cookie` and a Redis, sessions stay in the cookie and Redis
  * shares what instances must agree on: revocations (back-channel logout, sign
  * out everywhere — surviving restarts), spent login states and logout-token
  * jti, and the refresh lock.
  */
-export async function createRedisShared(config: GatewayConfig, log: Logger, _metrics: Metrics): Promise<RedisShared> {
-  const url = config.session.redis_url;
-  if (!url) throw new Error('session.redis_url is required for Redis-backed sessions');
-  const link = new RedisLink(url, log);
+export async function createRedisShared(config: GatewayConfig, log: Logger): Promise<RedisShared> {
+  const target = redisTarget(config.session);
+  if (!target) throw new Error('a Redis (session.redis_url, redis_sentinels or redis_cluster) is required for Redis-backed sessions');
+  const link = new RedisLink(target, log);
   const connected = await link.waitReady(STARTUP_WAIT_MS);
-  if (!connected) log.warn({ redis: describeRedisUrl(url), code: 'GH_SESSION_STORE_UNAVAILABLE' }, 'redis is not reachable yet; signed-in requests answer 503 until it is');
+  if (!connected) log.warn({ redis: link.where, code: 'GH_SESSION_STORE_UNAVAILABLE' }, 'redis is not reachable yet; signed-in requests answer 503 until it is');
   const revocations = new RedisRevocationList(link, log);
   await revocations.start(connected ? STARTUP_WAIT_MS : 0);
   const idleTimeoutMs = parseDuration(config.session.idle_timeout) ?? 2 * 3600_000;
-  const store = config.session.store === 'redis' ? new RedisSessionStore(link, idleTimeoutMs) : createCookieStore();
+  const store = config.session.store === 'redis' ? new RedisSessionStore(link, idleTimeoutMs) : undefined;
   return { store, revocations, spentStates: new RedisSpentStates(link), refreshCoordination: new RedisRefreshCoordination(link) };
 }

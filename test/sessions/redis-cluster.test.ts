@@ -1,0 +1,105 @@
+// Redis Cluster, real processes on loopback: three masters with a replica each
+// (redis-cli --cluster create); two gateway instances with redis_cluster. Sign
+// in on one, continue on the other, a sign-out on one seen at once by the other
+// (publish/subscribe reaches every instance, whatever node each listens on);
+// then the master that holds the session is killed (kill -9) under signed-in
+// load: only 503 while its shard has no master, never a 500 or a reset, and the
+// session that had replicated works again once the cluster promotes the replica.
+import t from 'tap';
+import { Redis } from 'ioredis';
+import { fetchWithJar, signIn, signOut, type CookieJar } from '../helpers/browserless.js';
+import { startRedisCluster } from '../helpers/redis.js';
+import { RECHECK_MS } from '../../src/session/redis/store.js';
+import { ALICE, XHR, eventually, startCluster, type Cluster } from './fixtures/cluster.js';
+import { byStatus, gapMs, sessionKeyOf, signedInLoad } from './fixtures/redis-ha.js';
+
+const deployment = await startRedisCluster({ replicas: 1 });
+t.teardown(() => deployment.close());
+
+async function whoami(cluster: Cluster, instance: number, jar: CookieJar | undefined, cookie?: string): Promise<number> {
+  cluster.use(instance);
+  const res = await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { ...(jar ? { jar } : {}), headers: { ...XHR, ...(cookie ? { cookie } : {}) } });
+  return res.status;
+}
+
+/** The node (by port) that serves `key`'s slot as master, and its replica. */
+async function ownersOf(key: string): Promise<{ master: number; replica: number }> {
+  const any = new Redis({ port: deployment.nodes[0]!.port, host: '127.0.0.1' });
+  try {
+    const slot = (await any.call('CLUSTER', 'KEYSLOT', key)) as number;
+    const shards = (await any.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, string], ...Array<[string, number, string]>]>;
+    const shard = shards.find(([from, to]) => slot >= from && slot <= to)!;
+    return { master: shard[2][1], replica: shard[3]![1] };
+  } finally {
+    any.disconnect();
+  }
+}
+
+t.test('cluster: a session made on A is known on B; a sign-out on B ends it on A at once', async (t) => {
+  const cluster = await startCluster({ store: 'redis', redis: deployment });
+  t.teardown(() => cluster.close());
+  t.ok(cluster.logs.some((l) => l.msg === 'redis connected' && l.mode === 'cluster'), 'connected to the cluster');
+
+  cluster.use(0);
+  const flow = await signIn(`${cluster.publicUrl}/agent/tickets/7`, ALICE);
+  t.equal(flow.final.status, 200, 'signed in through A, at the real provider');
+  const cookie = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
+  t.match(cookie, /^r1\./, 'the cookie is a ticket');
+  t.equal(await whoami(cluster, 1, flow.jar), 200, 'B knows the session');
+  t.equal(await whoami(cluster, 0, flow.jar), 200, 'A serves it (cached from now on)');
+
+  const copied = `gatehouse-agent=${cookie}`;
+  cluster.use(1);
+  await signOut(`${cluster.publicUrl}/agent/logout`, { jar: flow.jar });
+  t.equal(await whoami(cluster, 0, undefined, copied), 401, 'a copy of the cookie is refused on A at once');
+});
+
+t.test('cluster failover: the master holding the session killed under load; 503 while its shard has no master, then the same session again', async (t) => {
+  // the gateways' clock: moved past the session cache's recheck window at the kill, so every request asks Redis
+  let offsetMs = 0;
+  const cluster = await startCluster({ store: 'redis', redis: deployment, now: () => Date.now() + offsetMs });
+  t.teardown(() => cluster.close());
+  cluster.use(0);
+  const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
+  const cookieValue = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
+  const cookie = `gatehouse-agent=${cookieValue}`;
+  const key = sessionKeyOf('agent', cookieValue);
+  const owners = await ownersOf(key);
+
+  // the session has replicated: its shard's replica has the key
+  const replica = new Redis({ port: owners.replica, host: '127.0.0.1', readOnly: true });
+  t.teardown(() => replica.disconnect());
+  t.ok(await eventually(async () => (await replica.exists(key)) === 1, 2000), 'the replica has the session');
+
+  const load = signedInLoad(cluster, cookie);
+  await load.more(50);
+  t.ok(load.answers.every((a) => a.status === 200), 'all 200 before the kill');
+  const victim = deployment.nodes.find((n) => n.port === owners.master)!;
+  const promoted = deployment.nodes.find((n) => n.port === owners.replica)!;
+  const killedAt = performance.now();
+  await victim.kill();
+  offsetMs = RECHECK_MS + 1000;
+  // the replica logs its promotion: the cluster's own event
+  const won = await Promise.race([promoted.logged(/Failover election won/).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000).unref())]);
+  t.ok(won, 'the cluster promoted the replica');
+  const promotedAt = performance.now();
+
+  const recovered = async (): Promise<boolean> => {
+    const seen = load.answers.length;
+    await load.more(20);
+    return load.answers.slice(seen).every((a) => a.status === 200);
+  };
+  t.ok(await eventually(recovered, 15_000), 'every answer 200 again after the promotion');
+  const answers = await load.stop();
+  const after = answers.filter((a) => a.at > killedAt);
+  t.same(Object.keys(byStatus(after)).filter((s) => s !== '200' && s !== '503'), [], `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`);
+  t.ok((byStatus(after)['503'] ?? 0) > 0, 'the shard without a master answered 503 (asked, not served from memory)');
+  t.ok(after.filter((a) => a.status === 200).every((a) => a.subject === 'user-alice'), 'every 200 is the same person');
+  t.comment(`cluster failover: 503 for ${Math.round(gapMs(after))} ms; promotion ${Math.round(promotedAt - killedAt)} ms after the kill (cluster-node-timeout 1000)`);
+
+  // revocations still travel between the instances after the failover
+  t.equal(await whoami(cluster, 1, undefined, cookie), 200);
+  cluster.use(1);
+  await signOut(`${cluster.publicUrl}/agent/logout`, { jar: flow.jar });
+  t.equal(await whoami(cluster, 0, undefined, cookie), 401, 'a sign-out on B ends the session on A at once, after the failover');
+});

@@ -1,0 +1,94 @@
+// Redis Sentinel, real processes on loopback: a master, a replica and three
+// sentinels; two gateway instances with redis_sentinels + redis_sentinel_master.
+// Sign in on one, continue on the other, a sign-out on one seen at once by the
+// other; then the master is killed (kill -9) under signed-in load: only 503
+// while there is no master, never a 500 or a reset, the session that had
+// replicated still works after the promotion, without a restart.
+import t from 'tap';
+import { Redis } from 'ioredis';
+import { fetchWithJar, signIn, signOut, type CookieJar } from '../helpers/browserless.js';
+import { startSentinelDeployment } from '../helpers/redis.js';
+import { ALICE, XHR, eventually, startCluster, type Cluster } from './fixtures/cluster.js';
+import { byStatus, gapMs, sessionKeyOf, signedInLoad } from './fixtures/redis-ha.js';
+
+const deployment = await startSentinelDeployment();
+t.teardown(() => deployment.close());
+
+async function whoami(cluster: Cluster, instance: number, jar: CookieJar | undefined, cookie?: string): Promise<number> {
+  cluster.use(instance);
+  const res = await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { ...(jar ? { jar } : {}), headers: { ...XHR, ...(cookie ? { cookie } : {}) } });
+  return res.status;
+}
+
+t.test('sentinel: a session made on A is known on B; a sign-out on B ends it on A at once', async (t) => {
+  const cluster = await startCluster({ store: 'redis', redis: deployment });
+  t.teardown(() => cluster.close());
+  t.ok(cluster.logs.some((l) => l.msg === 'redis connected' && l.mode === 'sentinel'), 'connected through the sentinels');
+
+  cluster.use(0);
+  const flow = await signIn(`${cluster.publicUrl}/agent/tickets/7`, ALICE);
+  t.equal(flow.final.status, 200, 'signed in through A, at the real provider');
+  const cookie = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
+  t.match(cookie, /^r1\./, 'the cookie is a ticket');
+  t.equal(await whoami(cluster, 1, flow.jar), 200, 'B knows the session');
+  t.equal(await whoami(cluster, 0, flow.jar), 200, 'A serves it (cached from now on)');
+
+  const copied = `gatehouse-agent=${cookie}`;
+  cluster.use(1);
+  await signOut(`${cluster.publicUrl}/agent/logout`, { jar: flow.jar });
+  t.equal(await whoami(cluster, 0, undefined, copied), 401, 'a copy of the cookie is refused on A at once');
+});
+
+t.test('sentinel failover: the master killed under signed-in load; 503 while there is no master, then the same session again', async (t) => {
+  const cluster = await startCluster({ store: 'redis', redis: deployment });
+  t.teardown(() => cluster.close());
+  cluster.use(0);
+  const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
+  const cookieValue = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
+  const cookie = `gatehouse-agent=${cookieValue}`;
+
+  // the session has replicated: the replica has its key
+  const replica = new Redis({ port: deployment.replica.port, host: '127.0.0.1', lazyConnect: true });
+  t.teardown(() => replica.disconnect());
+  const key = sessionKeyOf('agent', cookieValue);
+  t.ok(await eventually(async () => (await replica.exists(key)) === 1, 2000), 'the replica has the session');
+
+  // the sentinels announce the promotion on their +switch-master channel
+  const watcher = new Redis({ port: deployment.sentinels[0]!.port, host: '127.0.0.1' });
+  t.teardown(() => watcher.disconnect());
+  const switched = new Promise<string>((resolve) => watcher.on('message', (_channel: string, message: string) => resolve(message)));
+  await watcher.subscribe('+switch-master');
+
+  const load = signedInLoad(cluster, cookie);
+  await load.more(50);
+  t.ok(load.answers.every((a) => a.status === 200), 'all 200 before the kill');
+  const killedAt = performance.now();
+  await deployment.master.kill();
+  const message = await Promise.race([switched, new Promise<string>((r) => setTimeout(() => r('timeout'), 30_000).unref())]);
+  t.match(message, new RegExp(`^${deployment.masterName} 127\\.0\\.0\\.1 ${deployment.master.port} 127\\.0\\.0\\.1 ${deployment.replica.port}$`), 'the sentinels promoted the replica');
+  const promotedAt = performance.now();
+
+  // every instance serves the session again by itself, with nothing restarted
+  const recovered = async (): Promise<boolean> => {
+    const seen = load.answers.length;
+    await load.more(20);
+    return load.answers.slice(seen).every((a) => a.status === 200);
+  };
+  t.ok(await eventually(recovered, 15_000), 'every answer 200 again after the promotion');
+  const answers = await load.stop();
+  const after = answers.filter((a) => a.at > killedAt);
+  t.same(Object.keys(byStatus(after)).filter((s) => s !== '200' && s !== '503'), [], `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`);
+  t.ok(after.filter((a) => a.status === 200).every((a) => a.subject === 'user-alice'), 'every 200 is the same person');
+  // fail closed: with the master gone nothing is served from memory (the session cache would hold it for 5 s)
+  const whileNoMaster = after.filter((a) => a.at > killedAt + 500 && a.at < promotedAt);
+  t.ok(whileNoMaster.length > 0 && whileNoMaster.every((a) => a.status === 503), `503 while there is no master: ${JSON.stringify(byStatus(whileNoMaster))}`);
+  const gap = gapMs(after);
+  t.comment(`sentinel failover: 503 for ${Math.round(gap)} ms; promotion announced ${Math.round(promotedAt - killedAt)} ms after the kill (down-after-milliseconds 1000)`);
+  t.ok(cluster.logs.some((l) => l.msg === 'redis connection lost; reconnecting'), 'the loss was logged');
+
+  // revocations still travel between the instances after the failover
+  t.equal(await whoami(cluster, 1, undefined, cookie), 200);
+  cluster.use(1);
+  await signOut(`${cluster.publicUrl}/agent/logout`, { jar: flow.jar });
+  t.equal(await whoami(cluster, 0, undefined, cookie), 401, 'a sign-out on B ends the session on A at once, through the new master');
+});
