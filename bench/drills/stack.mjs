@@ -144,7 +144,9 @@ async function redisProcess(args, ready) {
     output += chunk.toString();
     for (const w of [...waiters]) {
       const line = find(w.pattern);
-      if (line !== undefined) (waiters.delete(w), w.resolve(line));
+      if (line === undefined) continue;
+      waiters.delete(w);
+      w.resolve(line);
     }
   };
   child.stdout.on('data', onData);
@@ -154,8 +156,17 @@ async function redisProcess(args, ready) {
     const line = find(pattern);
     if (line !== undefined) return Promise.resolve(line);
     return new Promise((resolve, reject) => {
-      const w = { pattern, resolve: (l) => (clearTimeout(timer), resolve(l)) };
-      const timer = setTimeout(() => (waiters.delete(w), reject(new Error(`redis-server never logged ${pattern}`))), timeoutMs);
+      const w = {
+        pattern,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(w);
+        reject(new Error(`redis-server never logged ${pattern}`));
+      }, timeoutMs);
       waiters.add(w);
     });
   };

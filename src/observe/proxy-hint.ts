@@ -78,7 +78,10 @@ const warnedAskers = new WeakMap<object, Set<string>>();
  */
 export function warnUntrustedAsker(owner: object, log: Logger, peer: string): void {
   let peers = warnedAskers.get(owner);
-  if (!peers) warnedAskers.set(owner, (peers = new Set()));
+  if (!peers) {
+    peers = new Set();
+    warnedAskers.set(owner, peers);
+  }
   if (peers.has(peer) || peers.size >= MAX_REMEMBERED_PEERS) return;
   peers.add(peer);
   const cidr = peer.includes(':') ? `${peer}/128` : `${peer}/32`;
