@@ -22,7 +22,8 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startNginx, BODY_BYTES } from './lib/nginx.mjs';
 import { runWrk, wrkVersion } from './lib/wrk.mjs';
-import { freePort, pinSelf, peakRss, startPinned, waitForPort, cpuSeconds } from './lib/procs.mjs';
+import { claimPort } from './lib/ports.mjs';
+import { pinSelf, peakRss, startPinned, waitForPort, cpuSeconds } from './lib/procs.mjs';
 import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
 import { startApache, apacheVersions, APACHE_CLIENT, APACHE_CALLBACK, APACHE_PROTECTED } from './lib/apache.mjs';
 import { signIn, send, Jar } from './lib/browser.mjs';
@@ -89,11 +90,11 @@ async function main() {
   const nginx = await startNginx({ dir, cpus: CPU_UPSTREAM });
   stoppers.push(nginx.stop);
 
-  const ports = { gatehouse: await freePort(), gatehouseRedis: await freePort(), bare: await freePort(), apacheCookie: await freePort(), apacheCache: await freePort(), redis: await freePort(), fwdGatehouse: await freePort(), fwdFront: await freePort(), fwdCached: await freePort(), semi: await freePort() };
+  const ports = { gatehouse: claimPort().port, gatehouseRedis: claimPort().port, bare: claimPort().port, apacheCookie: claimPort().port, apacheCache: claimPort().port, redis: claimPort().port, fwdGatehouse: claimPort().port, fwdFront: claimPort().port, fwdCached: claimPort().port, semi: claimPort().port };
   const gh = `http://127.0.0.1:${ports.gatehouse}`;
   const ghRedis = `http://127.0.0.1:${ports.gatehouseRedis}`;
   // the signed-in row with observe.tracing on (issue 17): a gateway of its own beside the one with tracing off
-  const ghTraced = `http://127.0.0.1:${await freePort()}`;
+  const ghTraced = `http://127.0.0.1:${claimPort().port}`;
   const front = `http://127.0.0.1:${ports.fwdFront}`;
   const ghSemi = `http://127.0.0.1:${ports.semi}`;
   const apacheUrls = { 'client-cookie': `http://127.0.0.1:${ports.apacheCookie}`, 'server-cache': `http://127.0.0.1:${ports.apacheCache}` };
@@ -124,7 +125,8 @@ async function main() {
     rows.push({ key: 'bare', name: `bare proxy: node:http + undici Pool, no auth (${settings.workers} workers)`, url: `http://127.0.0.1:${ports.bare}/agent/tickets`, headers: {}, expectStatus: 200, pid: bare.pid });
   }
 
-  const profDir = settings.cpuProf ? (mkdirSync(settings.cpuProf, { recursive: true }), settings.cpuProf) : null;
+  const profDir = settings.cpuProf || null;
+  if (profDir) mkdirSync(profDir, { recursive: true });
   const nodeArgs = [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), ...settings.nodeArgs];
   const gatehouse = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.gatehouse, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, nodeArgs });
   stoppers.push(gatehouse.stop);
@@ -278,7 +280,8 @@ async function main() {
       const cpuBefore = rowCpu(row);
       const r = await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.durationSec });
       r.cpuUsPerRequest = ((rowCpu(row) - cpuBefore) * 1e6) / r.requests;
-      (row.runs ??= []).push(r);
+      row.runs ??= [];
+      row.runs.push(r);
       log(`round ${round}/${settings.rounds} ${row.key}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} CPU µs/req, p99 ${r.p99} ms${r.unexpected ? ` — ${r.unexpected} unexpected statuses ${JSON.stringify(r.unexpectedStatuses)}` : ''}`);
     }
   }
@@ -295,7 +298,7 @@ async function main() {
   const summary = summarize(rows);
   const byKey = Object.fromEntries(summary.map((r) => [r.key, r]));
   const directRps = byKey.direct.rps;
-  const apacheRows = ['apache-cookie', 'apache-cache'].map((k) => byKey[k]).filter((r) => r && r.ok && r.rps);
+  const apacheRows = ['apache-cookie', 'apache-cache'].map((k) => byKey[k]).filter((r) => r?.ok && r.rps);
   const apacheBest = apacheRows.sort((a, b) => b.rps - a.rps)[0];
 
   // latency at half of Gatehouse's peak rate: the same fixed rate for every system
@@ -359,7 +362,7 @@ async function main() {
   let primaryModules = null;
   if (!flag('no-primary-modules')) {
     try {
-      primaryModules = await listPrimaryModules({ dir, port: await freePort(), upstream: nginx.url, issuer: provider.issuer, workers: settings.workers });
+      primaryModules = await listPrimaryModules({ dir, port: claimPort().port, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers });
     } catch (error) {
       primaryModules = { error: error.message.split('\n')[0] };
     }
@@ -523,7 +526,7 @@ function memorySection(memory, primaryModules) {
 function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath, memory = [], primaryModules = null, tracing = 'not measured' }) {
   const gh = byKey.gatehouse;
   const bare = byKey.bare;
-  const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r && r.ok);
+  const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r?.ok);
   const ghLatency = latency.find((l) => l.name === gh?.name);
   const directLatency = latency.find((l) => l.name === byKey.direct.name);
   // other load on the machine shows first in direct's own p99: past 2 ms, an added 1 ms cannot be judged

@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { REPO } from './lib/gatehouse.mjs';
-import { freePort } from './lib/procs.mjs';
+import { claimPort } from './lib/ports.mjs';
 import { signIn } from './lib/browser.mjs';
 
 if (typeof globalThis.gc !== 'function') {
@@ -35,7 +35,7 @@ const { handleRequest } = await import(join(REPO, 'dist', 'edge', 'front.js'));
 const { deriveSealKeys, open, seal } = await import(join(REPO, 'dist', 'session', 'codec.js'));
 const { newSessionId } = await import(join(REPO, 'dist', 'session', 'session.js'));
 
-const port = await freePort();
+const port = claimPort().port;
 const publicUrl = `http://127.0.0.1:${port}`;
 // the provider runs in a process of its own (lib/provider-child.mjs says why)
 const providerProcess = spawn(process.execPath, [join(REPO, 'bench', 'lib', 'provider-child.mjs'), publicUrl], { stdio: ['ignore', 'pipe', 'inherit'] });

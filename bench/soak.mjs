@@ -26,7 +26,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNginx } from './lib/nginx.mjs';
 import { runWrk } from './lib/wrk.mjs';
-import { freePort, pinSelf, currentRss, peakRss, cpuSeconds } from './lib/procs.mjs';
+import { claimPort } from './lib/ports.mjs';
+import { pinSelf, currentRss, peakRss, cpuSeconds } from './lib/procs.mjs';
 import { startGatehouse, REPO, AGENT_CLIENT, USER_CLIENT, AGENT_CALLBACK, USER_CALLBACK } from './lib/gatehouse.mjs';
 import { signIn } from './lib/browser.mjs';
 import { Pool } from 'undici';
@@ -73,7 +74,7 @@ async function main() {
   const machineBefore = machine();
   const nginx = await startNginx({ dir, cpus: '1' });
   stoppers.push(nginx.stop);
-  const port = await freePort();
+  const port = claimPort().port;
   const gh = `http://127.0.0.1:${port}`;
   const provider = await startDemoProvider({ clients: [{ ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK] }, { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK] }], accounts: DEMO_ACCOUNTS });
   stoppers.push(() => provider.close());

@@ -81,7 +81,7 @@ async function serveGateway(loaded: LoadedConfig, file: string, watch: boolean):
     process.exit(1);
   }
   const reload = (reason: string): void => {
-    let next;
+    let next: LoadedConfig;
     try {
       next = loadConfigFile(file);
     } catch (error) {

@@ -7,7 +7,7 @@
 // test suite: exit 1 when a drill fails, for whoever runs it.
 //
 //   node bench/drills/run.mjs [--only name,name] [--out FILE]
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { REPO } from '../lib/gatehouse.mjs';
 import { currentRss, peakRss, processTree } from '../lib/procs.mjs';
 import { machine, versions } from '../lib/report.mjs';
 import { countsOf, recoverySeconds, startLoad } from './load.mjs';
-import { NAVIGATION, XHR, ALICE, freePort, manySessions, realSession, redisCli, signIn, startGateway, startHelpdesk, startProvider, startRedis, startRedisCluster, startSentinel } from './stack.mjs';
+import { NAVIGATION, XHR, ALICE, claimPort, manySessions, realSession, redisCli, signIn, startGateway, startHelpdesk, startProvider, startRedis, startRedisCluster, startSentinel } from './stack.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -36,7 +36,7 @@ async function cleanup() {
 
 /** A fresh helpdesk, provider and gateway for one drill. */
 async function stack(options = {}) {
-  const port = await freePort();
+  const port = claimPort().port;
   const helpdesk = await startHelpdesk();
   later(() => helpdesk.close());
   const provider = await startProvider(`http://127.0.0.1:${port}`);
@@ -430,10 +430,15 @@ const DRILLS = [
         const closed = new Promise((resolve) => socket.once('close', () => resolve(now() - startedAt)));
         slow.push({ socket, timer, closed });
       }
-      later(async () => slow.forEach((c) => (clearInterval(c.timer), c.socket.destroy())));
+      later(async () => {
+        for (const c of slow) {
+          clearInterval(c.timer);
+          c.socket.destroy();
+        }
+      });
       // limits.header_timeout is 10 s by default: every slow connection must be cut by about then
       const closedAfter = await Promise.all(slow.map((c) => Promise.race([c.closed, sleep(15_000).then(() => Infinity)])));
-      slow.forEach((c) => clearInterval(c.timer));
+      for (const c of slow) clearInterval(c.timer);
       const records = await load.stop();
       const counts = countsOf(records);
       const latest = Math.max(...closedAfter);

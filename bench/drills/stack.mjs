@@ -10,7 +10,8 @@ import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { REPO } from '../lib/gatehouse.mjs';
-import { freePort, waitForPort } from '../lib/procs.mjs';
+import { claimPort } from '../lib/ports.mjs';
+import { waitForPort } from '../lib/procs.mjs';
 import { signIn } from '../lib/browser.mjs';
 
 const { startDemoProvider, DEMO_ACCOUNTS } = await import(join(REPO, 'dist', 'demo', 'provider.js'));
@@ -27,7 +28,7 @@ export const XHR = { accept: 'application/json', 'x-requested-with': 'XMLHttpReq
  * when it answered, and can be taken down (its port closed) and brought back.
  */
 export async function startHelpdesk() {
-  const port = await freePort();
+  const port = claimPort().port;
   const answeredAt = new Map();
   const received = new Set();
   const state = { delayMs: 0 };
@@ -104,7 +105,7 @@ function ping(port) {
 
 /** redis-server with appendonly yes in `dir`; kill() is kill -9, start() brings it back on the same port with the same data. */
 export async function startRedis(dir) {
-  const port = await freePort();
+  const port = claimPort().port;
   let child = null;
   const start = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--protected-mode', 'yes', '--loglevel', 'warning'], { stdio: 'ignore' });
@@ -143,7 +144,9 @@ async function redisProcess(args, ready) {
     output += chunk.toString();
     for (const w of [...waiters]) {
       const line = find(w.pattern);
-      if (line !== undefined) (waiters.delete(w), w.resolve(line));
+      if (line === undefined) continue;
+      waiters.delete(w);
+      w.resolve(line);
     }
   };
   child.stdout.on('data', onData);
@@ -153,8 +156,17 @@ async function redisProcess(args, ready) {
     const line = find(pattern);
     if (line !== undefined) return Promise.resolve(line);
     return new Promise((resolve, reject) => {
-      const w = { pattern, resolve: (l) => (clearTimeout(timer), resolve(l)) };
-      const timer = setTimeout(() => (waiters.delete(w), reject(new Error(`redis-server never logged ${pattern}`))), timeoutMs);
+      const w = {
+        pattern,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(w);
+        reject(new Error(`redis-server never logged ${pattern}`));
+      }, timeoutMs);
       waiters.add(w);
     });
   };
@@ -196,7 +208,7 @@ export async function startSentinel(dir, { downAfterMs = 5000 } = {}) {
   const procs = [];
   const close = () => Promise.all(procs.map((p) => p.close()));
   const node = async (extra = []) => {
-    const port = await freePort();
+    const port = claimPort().port;
     const p = await redisProcess(['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, ...extra], /Ready to accept connections/);
     procs.push(p);
     return { ...p, port };
@@ -207,7 +219,7 @@ export async function startSentinel(dir, { downAfterMs = 5000 } = {}) {
     await replica.logged(/MASTER <-> REPLICA sync: Finished with success/);
     const sentinels = [];
     for (let i = 0; i < 3; i++) {
-      const port = await freePort();
+      const port = claimPort().port;
       const conf = join(dir, `sentinel-${port}.conf`);
       writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor drill 127.0.0.1 ${master.port} 2`, `sentinel down-after-milliseconds drill ${downAfterMs}`, 'sentinel failover-timeout drill 60000', ''].join('\n'));
       const p = await redisProcess([conf, '--sentinel'], /\+monitor master/);
@@ -232,8 +244,8 @@ export async function startRedisCluster(dir, { nodeTimeoutMs = 5000 } = {}) {
   const cli = redisCli;
   try {
     for (let i = 0; i < 6; i++) {
-      const port = await freePort();
-      const bus = await freePort();
+      const port = claimPort().port;
+      const bus = claimPort().port;
       const p = await redisProcess(
         ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-port', String(bus), '--cluster-node-timeout', String(nodeTimeoutMs)],
         /Ready to accept connections/,
@@ -311,8 +323,7 @@ export async function startGateway({ dir, port, name = 'gateway', ...yamlOptions
   let stderr = '';
   child.stdout.on('data', (chunk) => {
     buffer += chunk.toString();
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
       const text = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       let line;
@@ -323,7 +334,11 @@ export async function startGateway({ dir, port, name = 'gateway', ...yamlOptions
       }
       line.seenAt = performance.now();
       lines.push(line);
-      for (const w of [...waiters]) if (w.test(line)) (waiters.delete(w), w.resolve(line));
+      for (const w of [...waiters]) {
+        if (!w.test(line)) continue;
+        waiters.delete(w);
+        w.resolve(line);
+      }
     }
   });
   child.stderr.on('data', (c) => (stderr = (stderr + c.toString()).slice(-8000)));
@@ -342,8 +357,17 @@ export async function startGateway({ dir, port, name = 'gateway', ...yamlOptions
       const seen = lines.find(test);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const w = { test, resolve: (l) => (clearTimeout(timer), resolve(l)) };
-        const timer = setTimeout(() => (waiters.delete(w), reject(new Error(`no such log line within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`))), timeoutMs);
+        const w = {
+          test,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`no such log line within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`));
+        }, timeoutMs);
         waiters.add(w);
       });
     },
@@ -399,4 +423,4 @@ export async function manySessions(gateway, count) {
   return cookies;
 }
 
-export { freePort, signIn };
+export { claimPort, signIn };

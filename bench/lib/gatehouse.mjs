@@ -77,7 +77,7 @@ export async function startGatehouse({ dir, cpus, port, upstream, issuer, worker
     ]);
     // every worker listens: the readiness endpoint answers through whichever worker accepts
     const ready = await fetch(`http://127.0.0.1:${port}/.gatehouse/readyz`, { headers: { host: new URL(publicUrl ?? `http://127.0.0.1:${port}`).host } }).catch(() => null);
-    if (!ready || ready.status !== 200) await new Promise((r) => setTimeout(r, 1000));
+    if (ready?.status !== 200) await new Promise((r) => setTimeout(r, 1000));
   } catch (error) {
     await proc.stop();
     throw new Error(`${error.message}\n${proc.output().slice(-4000)}`);

@@ -3,13 +3,14 @@
 // costs little CPU and what a proxy adds is what shows.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, startPinned, waitForPort } from './procs.mjs';
+import { claimPort } from './ports.mjs';
+import { startPinned, waitForPort } from './procs.mjs';
 
 export const BODY_BYTES = 1024;
 export const UPSTREAM_BODY = 'x'.repeat(BODY_BYTES - 1) + '\n';
 
 export async function startNginx({ dir, cpus }) {
-  const port = await freePort();
+  const port = claimPort().port;
   const root = join(dir, 'nginx');
   mkdirSync(join(root, 'tmp'), { recursive: true });
   const conf = join(root, 'nginx.conf');

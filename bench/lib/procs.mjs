@@ -2,19 +2,7 @@
 // PID, measured through /proc, and stopped by PID only (never by name).
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-
-/** A port that was free a moment ago, on loopback. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { connect } from 'node:net';
 
 /** Pin this process (and the threads it starts later) to `cpus` ("0", "1", "0-1"). */
 export function pinSelf(cpus) {

@@ -9,7 +9,7 @@
  * at each provider. Exit 0 ok, 1 something fails, 2 the file is invalid.
  */
 import { readFileSync } from 'node:fs';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { request } from 'undici';
 import { LineCounter, parseDocument } from 'yaml';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -229,7 +229,7 @@ function checkFiles(config: GatewayConfig, nowMs: number, add: Add): void {
     } catch (error) {
       add('error', ['listen', 'tls', 'cert'], `cannot read a PEM certificate from ${tls.cert}: ${(error as Error).message}`);
     }
-    let key;
+    let key: KeyObject | undefined;
     try {
       key = createPrivateKey(readFileSync(tls.key));
     } catch (error) {

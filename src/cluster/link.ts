@@ -83,7 +83,10 @@ export class PrimaryLink {
     const send = (body: { value?: unknown; error?: string }): void => {
       if (process.connected) process.send?.({ gh: 1, reply: id, ...body });
     };
-    if (!answerer) return send({ error: `no answer for ${message.kind}` });
+    if (!answerer) {
+      send({ error: `no answer for ${message.kind}` });
+      return;
+    }
     Promise.resolve()
       .then(() => answerer(message as PrimaryRequest))
       .then(

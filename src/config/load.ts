@@ -195,7 +195,7 @@ function interpolateDocument(
     if (isMap(node)) {
       for (const pair of node.items) walk(pair.value, [...path, isScalar(pair.key) ? String(pair.key.value) : '?']);
     } else if (isSeq(node)) {
-      node.items.forEach((item, i) => walk(item, [...path, i]));
+      for (const [i, item] of node.items.entries()) walk(item, [...path, i]);
     } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('$')) {
       const result = interpolateString(node.value, env, { secret: isSecretKey(path) });
       const at = position(node.range?.[0] ?? 0);
@@ -226,7 +226,9 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
   const seen = new Set<string>();
   const unique = problems.filter((p) => {
     const id = `${p.line}:${p.column}:${p.key}:${p.message}`;
-    return seen.has(id) ? false : (seen.add(id), true);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
   });
   return unique.sort((a, b) => a.line - b.line || a.column - b.column);
 }

@@ -102,7 +102,9 @@ export type AnyNode =
   | DurationNode
   | ListNode
   | StringOrListNode
+  // biome-ignore lint/suspicious/noExplicitAny: with AnyNode here the type refers to itself and collapses (tsc loses `presence`)
   | MapNode<any>
+  // biome-ignore lint/suspicious/noExplicitAny: as above
   | ObjectNode<any>;
 type Fields = { readonly [key: string]: AnyNode };
 

@@ -125,7 +125,7 @@ const PUBLIC = 'public';
 /** Where the gateway sends a normalized path: public, a realm, or nowhere (null). */
 function placeOf(gw: Gateway, path: string): RealmRuntime | typeof PUBLIC | null {
   const runtime = gw.runtime;
-  if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return PUBLIC;
+  if (runtime.publicPaths?.test(path)) return PUBLIC;
   return runtime.realmTable.match(path);
 }
 
@@ -160,7 +160,7 @@ export function route(gw: Gateway, req: RequestHead, client: ClientView, request
     warnMisdirected(gw, gw.log, client.peer, client.host, publicHost(runtime));
     return refused(req, gw, 'GH_MISDIRECTED_REQUEST', requestId);
   }
-  if (runtime.publicPaths !== null && runtime.publicPaths.test(path)) return { kind: 'public', path: full };
+  if (runtime.publicPaths?.test(path)) return { kind: 'public', path: full };
   const realm = runtime.realmTable.match(path);
   if (!realm) return refused(req, gw, 'GH_NOT_FOUND', requestId);
   return { kind: 'realm', path: full, realm };

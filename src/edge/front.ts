@@ -27,7 +27,8 @@ import { taggedRequestId } from './request-id.js';
 
 /** Is the request for the forward-auth endpoint? Its exact path, any query: nothing else is judged as the proxy's question. */
 function isForwardAuth(url: string | undefined): boolean {
-  return url !== undefined && url.startsWith(FORWARD_AUTH_PATH) && (url.length === FORWARD_AUTH_PATH.length || url.charCodeAt(FORWARD_AUTH_PATH.length) === 63 /* ? */);
+  if (url === undefined) return false;
+  return url.startsWith(FORWARD_AUTH_PATH) && (url.length === FORWARD_AUTH_PATH.length || url.charCodeAt(FORWARD_AUTH_PATH.length) === 63 /* ? */);
 }
 
 /**

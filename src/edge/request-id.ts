@@ -24,5 +24,6 @@ type Tagged = IncomingMessage & { [REQUEST_ID_KEY]?: string };
 
 export function taggedRequestId(req: IncomingMessage): string {
   const tagged = req as Tagged;
-  return (tagged[REQUEST_ID_KEY] ??= requestIdOf(req));
+  tagged[REQUEST_ID_KEY] ??= requestIdOf(req);
+  return tagged[REQUEST_ID_KEY];
 }

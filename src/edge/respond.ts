@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import { ERROR_CODES, GatehouseError, type ErrorCode } from '../errors.js';
+import { ERROR_CODES, type GatehouseError, type ErrorCode } from '../errors.js';
 import { contentSecurityPolicy, pageHeaders, type PageTheme } from './pages/layout.js';
 import { errorPage, type AccountShown, type PageAction } from './pages/pages.js';
 import { noteErrorCode } from '../observe/tracing.js';

@@ -196,7 +196,7 @@ function answerChecked(q: Question, auth: AuthResult): Promise<void> | undefined
       headers['set-cookie'] = auth.setCookies;
       // nginx's $upstream_http_set_cookie holds only the first Set-Cookie, and a session sealed into
       // several cookies needs each: for nginx, every line again under a name of its own (at most MAX_CHUNKS)
-      if (dialect === 'nginx') auth.setCookies.forEach((line, i) => (headers[`x-gatehouse-set-cookie-${i + 1}`] = line));
+      if (dialect === 'nginx') for (const [i, line] of auth.setCookies.entries()) headers[`x-gatehouse-set-cookie-${i + 1}`] = line;
     }
     write(res, { status: 200, headers, body: '' });
     return undefined;

@@ -68,7 +68,6 @@ class PlainHistogram {
 
 export class Metrics {
   readonly registry = new client.Registry();
-  private readonly requests: client.Counter<'realm' | 'outcome'>;
   private readonly signIns: client.Counter<'realm' | 'result' | 'reason'>;
   private readonly tokenFailures: client.Counter<'realm' | 'reason'>;
   private readonly upstreamLatency = new PlainHistogram('gatehouse_upstream_duration_seconds', 'Time to the helpdesk response headers', UPSTREAM_BUCKETS);
@@ -80,13 +79,14 @@ export class Metrics {
   publicEndpoint = true;
   /** in a cluster worker: renders every worker's metrics (the primary aggregates) */
   private aggregate: (() => Promise<string>) | null = null;
-  /** requests counted per realm and outcome, handed to `requests` when scraped */
+  /** requests counted per realm and outcome, handed to gatehouse_requests_total when scraped */
   private readonly requestCounts = new Map<string, Map<RequestOutcome, number>>();
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) client.collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
     const requestCounts = this.requestCounts;
-    this.requests = new client.Counter({
+    // registered in this.registry, which calls collect() at each scrape
+    new client.Counter({
       name: 'gatehouse_requests_total',
       help: 'Requests by realm and outcome',
       labelNames: ['realm', 'outcome'],
@@ -106,7 +106,10 @@ export class Metrics {
 
   request(realm: string, outcome: RequestOutcome): void {
     let byOutcome = this.requestCounts.get(realm);
-    if (byOutcome === undefined) this.requestCounts.set(realm, (byOutcome = new Map()));
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      this.requestCounts.set(realm, byOutcome);
+    }
     byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
   }
 

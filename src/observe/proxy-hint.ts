@@ -31,7 +31,10 @@ const warnedPeers = new WeakMap<object, Set<string>>();
 export function warnUntrustedTerminator(owner: object, log: Logger, peer: string, forwardedProto: string | string[] | undefined): void {
   if (typeof forwardedProto !== 'string' || !/^\s*https\b/i.test(forwardedProto)) return;
   let peers = warnedPeers.get(owner);
-  if (!peers) warnedPeers.set(owner, (peers = new Set()));
+  if (!peers) {
+    peers = new Set();
+    warnedPeers.set(owner, peers);
+  }
   if (peers.has(peer) || peers.size >= MAX_REMEMBERED_PEERS) return;
   peers.add(peer);
   const cidr = peer.includes(':') ? `${peer}/128` : `${peer}/32`;
@@ -52,7 +55,10 @@ const warnedMisdirected = new WeakMap<object, Set<string>>();
  */
 export function warnMisdirected(owner: object, log: Logger, peer: string, named: string, publicHost: string): void {
   let peers = warnedMisdirected.get(owner);
-  if (!peers) warnedMisdirected.set(owner, (peers = new Set()));
+  if (!peers) {
+    peers = new Set();
+    warnedMisdirected.set(owner, peers);
+  }
   if (peers.has(peer) || peers.size >= MAX_REMEMBERED_PEERS) return;
   peers.add(peer);
   const host = named.length > 100 ? `${named.slice(0, 100)}…` : named;
@@ -72,7 +78,10 @@ const warnedAskers = new WeakMap<object, Set<string>>();
  */
 export function warnUntrustedAsker(owner: object, log: Logger, peer: string): void {
   let peers = warnedAskers.get(owner);
-  if (!peers) warnedAskers.set(owner, (peers = new Set()));
+  if (!peers) {
+    peers = new Set();
+    warnedAskers.set(owner, peers);
+  }
   if (peers.has(peer) || peers.size >= MAX_REMEMBERED_PEERS) return;
   peers.add(peer);
   const cidr = peer.includes(':') ? `${peer}/128` : `${peer}/32`;

@@ -37,9 +37,15 @@ const fixedParts = new WeakMap<ProviderMetadata, WeakMap<AuthorizationParams, st
 /** `params` should be one object per realm (RealmRuntime.authorization): it keys the cache of the fixed part. */
 export function buildAuthorizationUrl(metadata: ProviderMetadata, params: AuthorizationParams, attempt: LoginAttempt): string {
   let byParams = fixedParts.get(metadata);
-  if (byParams === undefined) fixedParts.set(metadata, (byParams = new WeakMap()));
+  if (byParams === undefined) {
+    byParams = new WeakMap();
+    fixedParts.set(metadata, byParams);
+  }
   let fixed = byParams.get(params);
-  if (fixed === undefined) byParams.set(params, (fixed = fixedAuthorizationUrl(metadata, params)));
+  if (fixed === undefined) {
+    fixed = fixedAuthorizationUrl(metadata, params);
+    byParams.set(params, fixed);
+  }
   // state, nonce and the challenge are base64url (login-attempt.ts): safe in a query as they are
   return `${fixed}&state=${attempt.state}&nonce=${attempt.nonce}&code_challenge=${pkceChallenge(attempt.codeVerifier)}`;
 }

@@ -6,7 +6,7 @@
  * this module imports jose's error classes.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
 import { GatehouseError, type ErrorCode } from '../errors.js';
 import { traced } from '../observe/tracing.js';
 
@@ -64,7 +64,7 @@ async function checkSignedClaims(token: unknown, check: TokenCheck, prefix: 'GH_
   const malformed: ErrorCode = prefix === 'GH_LOGOUT_TOKEN' ? 'GH_LOGOUT_TOKEN_INVALID' : 'GH_ID_TOKEN_MALFORMED';
   if (typeof token !== 'string' || token.length === 0) fail(malformed, 'token missing');
   if (token.length > MAX_TOKEN_LENGTH) fail(malformed, `token is ${token.length} characters, more than ${MAX_TOKEN_LENGTH}`);
-  let header;
+  let header: ProtectedHeaderParameters;
   try {
     header = decodeProtectedHeader(token);
   } catch (error) {

@@ -8,7 +8,7 @@
  */
 import type { JWTVerifyGetKey } from 'jose';
 import { GatehouseError } from '../errors.js';
-import { jsonObject, providerRequest } from './http.js';
+import { jsonObject, providerRequest, type ProviderResponse } from './http.js';
 import { ProviderKeys, type KeySource } from './jwks.js';
 
 export interface ProviderMetadata {
@@ -191,7 +191,7 @@ export class ProviderClient {
 
   private async discover(): Promise<ProviderMetadata> {
     try {
-      let response;
+      let response: ProviderResponse;
       try {
         response = await providerRequest(discoveryUrl(this.issuer), { timeoutMs: this.timeoutMs, headers: { accept: 'application/json' }, step: 'oidc.discovery' });
       } catch (cause) {

@@ -6,7 +6,7 @@
  */
 import { GatehouseError } from '../errors.js';
 import { applyClientAuth, type ClientCredentials } from './client-auth.js';
-import { jsonObject, providerRequest } from './http.js';
+import { jsonObject, providerRequest, type ProviderResponse } from './http.js';
 
 /** How long a token or userinfo request may take, at sign-in and at refresh. */
 export const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
@@ -31,7 +31,7 @@ export class TokenEndpointError extends GatehouseError {
 async function tokenRequest(endpoint: string, credentials: ClientCredentials, form: URLSearchParams, timeoutMs: number): Promise<TokenSet> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   await applyClientAuth(credentials, endpoint, form, headers);
-  let response;
+  let response: ProviderResponse;
   try {
     response = await providerRequest(endpoint, { method: 'POST', headers, body: form.toString(), timeoutMs, step: 'oidc.token' });
   } catch (cause) {
@@ -74,7 +74,7 @@ export function refreshTokens(endpoint: string, credentials: ClientCredentials, 
 
 /** OIDC Core 5.3.2: the userinfo sub MUST exactly match the ID token's sub. */
 export async function fetchUserinfo(endpoint: string, accessToken: string, expectedSub: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  let response;
+  let response: ProviderResponse;
   try {
     response = await providerRequest(endpoint, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' }, timeoutMs, step: 'oidc.userinfo' });
   } catch (cause) {

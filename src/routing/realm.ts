@@ -20,7 +20,7 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
 export function normalizePath(rawPath: string): string | null {
   if (PLAIN_PATH.test(rawPath) && !rawPath.includes('//') && !rawPath.includes('/.')) return rawPath;
   if (!rawPath.startsWith('/')) return null;
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: a path with a control character or a space is refused, so the class names them
   if (/[\\\u0000-\u0020\u007f]/.test(rawPath)) return null;
   let decoded = '';
   for (let i = 0; i < rawPath.length; i++) {

@@ -25,7 +25,7 @@ export function safeReturnTo(raw: unknown, publicOrigin: string, allowedOrigins:
     return fallback;
   }
   for (const form of [raw, decoded]) {
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: a return-to with a control character is refused, so the class names them
     if (/[\\\u0000-\u001f\u007f]/.test(form)) return fallback;
   }
   if (raw.startsWith('/')) {

@@ -57,8 +57,7 @@ export function sealLoginAttempt(attempt: LoginAttempt, keys: readonly SealKey[]
 export function openLoginAttempt(value: string | undefined, keys: readonly SealKey[], now: number): LoginAttempt | null {
   const attempt = open<Partial<LoginAttempt>>(value, keys);
   if (
-    !attempt ||
-    attempt.v !== 1 ||
+    attempt?.v !== 1 ||
     typeof attempt.realm !== 'string' ||
     typeof attempt.state !== 'string' ||
     typeof attempt.nonce !== 'string' ||

@@ -36,6 +36,7 @@ import type { RealmRuntime } from '../runtime.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import { TOKEN_REQUEST_TIMEOUT_MS, fetchUserinfo, refreshTokens, TokenEndpointError, type TokenSet } from '../oidc/token.js';
 import { verifyRefreshedIdToken } from '../oidc/id-token.js';
+import type { ProviderMetadata } from '../oidc/provider.js';
 import { checkAllowRules } from '../allow/rules.js';
 import { identityFromClaims, type SessionIdentity } from '../identity/from-claims.js';
 import { deriveSealKeys, open, seal } from './codec.js';
@@ -308,7 +309,7 @@ export class TokenRefresher {
   /** The token request itself (OAuth 2.0 6) and the check of what came back. */
   private async redeem(realm: RealmRuntime, session: SessionData, refreshToken: string): Promise<Outcome> {
     let tokens: TokenSet;
-    let metadata;
+    let metadata: ProviderMetadata;
     try {
       metadata = await realm.provider.ensureReady();
       tokens = await refreshTokens(metadata.token_endpoint, realm.credentials, refreshToken, TOKEN_REQUEST_TIMEOUT_MS);

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../../src/errors.js';
+import type { ConfigError } from '../../src/errors.js';
 import { loadConfigFile } from '../../src/config/load.js';
 
 const file = fileURLToPath(new URL('../../gateway.yaml', import.meta.url));

@@ -16,6 +16,7 @@ t.test('docs/configuration.md on disk is what emit-schema produces (run `npm run
 t.test('the JSON Schema is draft 2020-12, closed, and describes every key', async (t) => {
   const schema = buildJsonSchema();
   t.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');
+  // biome-ignore lint/suspicious/noExplicitAny: walks untyped JSON (any node of the emitted schema)
   const visit = (node: any, path: string): void => {
     t.type(node.description, 'string', `${path} has a description`);
     if (node.type === 'object' && node.properties) {
@@ -25,7 +26,8 @@ t.test('the JSON Schema is draft 2020-12, closed, and describes every key', asyn
     if (node.type === 'object' && typeof node.additionalProperties === 'object') visit(node.additionalProperties, `${path}.*`);
   };
   visit(schema, '$');
-  const props = (schema.properties as any);
+  // biome-ignore lint/suspicious/noExplicitAny: reads untyped JSON several levels deep
+  const props = schema.properties as any;
   t.same(schema.required, ['public_url', 'upstream', 'session', 'realms']);
   t.same(props.session.properties.store, { description: props.session.properties.store.description, type: 'string', enum: ['cookie', 'redis'], default: 'cookie' });
   t.same(props.listen.properties.port.minimum, 0);

@@ -1,8 +1,8 @@
 /** Per-key checks derived from the schema: types, enums, ranges, durations, lists. */
 import t from 'tap';
-import { errorsOf, load, summary, variant } from './fixtures/config.js';
+import { errorsOf, load, summary, variant, type RawConfig } from './fixtures/config.js';
 
-const cases: [string, (c: Record<string, any>) => void, string][] = [
+const cases: [string, (c: RawConfig) => void, string][] = [
   ['an integer given as a string', (c) => (c.listen = { port: '8080' }), 'listen.port: must be an integer between 0 and 65535 (got "8080")'],
   ['an integer out of range', (c) => (c.workers = 0), 'workers: must be between 1 and 256 (got 0)'],
   ['a word other than auto where auto or an integer is expected', (c) => (c.workers = 'all'), 'workers: must be auto or an integer between 1 and 256 (got "all")'],

@@ -1,11 +1,11 @@
 /** A secret value never appears in a problem, whatever is wrong with it. */
 import t from 'tap';
 import { formatProblems } from '../../src/config/load.js';
-import { problemsOf, variant } from './fixtures/config.js';
+import { problemsOf, variant, type RawConfig } from './fixtures/config.js';
 
 const SECRET = 'Hunter2-very-secret-value';
 
-const cases: [string, (c: Record<string, any>) => void, RegExp][] = [
+const cases: [string, (c: RawConfig) => void, RegExp][] = [
   ['session.secret too short', (c) => (c.session.secret = SECRET), /session\.secret: must be at least 32 characters \(got 25\)/],
   ['session.secret in a list, too short', (c) => c.session.secret.push(SECRET), /session\.secret\[1\]: must be at least 32 characters/],
   ['session.secret of the wrong type', (c) => (c.session.secret = { value: SECRET }), /session\.secret: must be a string or a list of strings \(value hidden\)/],
@@ -17,7 +17,7 @@ const cases: [string, (c: Record<string, any>) => void, RegExp][] = [
   ['identity.signing.secret of the wrong type', (c) => (c.identity = { signing: { alg: 'HS256', secret: { s: SECRET } } }), /identity\.signing\.secret: must be a string \(value hidden\)/],
   ['admin.token too short', (c) => (c.admin = { token: SECRET }), /admin\.token: must be at least 32 characters \(got 25\)/],
   ['admin.token of the wrong type', (c) => (c.admin = { token: [SECRET] }), /admin\.token: must be a string \(value hidden\)/],
-  ['a password in redis_url', (c) => ((c.session.store = 'redis'), (c.session.redis_url = `http://user:${SECRET}@cache`)), /session\.redis_url: must be a redis:\/\/ or rediss:\/\/ URL \(got "http:\/\/user:\*\*\*@cache"\)/],
+  ['a password in redis_url', (c) => { c.session.store = 'redis'; c.session.redis_url = `http://user:${SECRET}@cache`; }, /session\.redis_url: must be a redis:\/\/ or rediss:\/\/ URL \(got "http:\/\/user:\*\*\*@cache"\)/],
 ];
 
 for (const [name, change, expected] of cases) {

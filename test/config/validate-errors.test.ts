@@ -4,10 +4,10 @@
  * config in one way and expects exactly that problem.
  */
 import t from 'tap';
-import { errorsOf, problemsOf, summary, variant } from './fixtures/config.js';
+import { errorsOf, problemsOf, summary, variant, type RawConfig } from './fixtures/config.js';
 import { MAKE_A_SECRET } from '../../src/config/validate.js';
 
-type Change = (c: Record<string, any>) => void;
+type Change = (c: RawConfig) => void;
 const cases: [string, Change, string][] = [
   ['public_url must be https unless loopback', (c) => (c.public_url = 'http://helpdesk.example.com'), 'public_url: must be https:// unless the host is loopback (got "http://helpdesk.example.com")'],
   ['public_url must be a URL', (c) => (c.public_url = 'helpdesk.example.com'), 'public_url: must be an absolute http(s) URL like https://helpdesk.example.com (got "helpdesk.example.com")'],
@@ -26,7 +26,7 @@ const cases: [string, Change, string][] = [
   ['callback_path unique across realms', (c) => (c.realms.user.callback_path = '/agent/login/callback'), 'realms.user.callback_path: "/agent/login/callback" is already realm agent\'s callback_path'],
   ['callback_path differs from logout paths', (c) => (c.realms.user.callback_path = '/agent/logout'), 'realms.user.callback_path: "/agent/logout" is already realm agent\'s logout_path'],
   ['logout_path unique across realms', (c) => (c.realms.user.logout_path = '/agent/logout'), 'realms.user.logout_path: "/agent/logout" is already realm agent\'s logout_path'],
-  ['a derived logout path collides', (c) => ((c.realms.user.paths = ['/help']), (c.realms.agent.callback_path = '/help/logout')), 'realms.user.logout_path: the default logout path /help/logout is already realm agent\'s callback_path; set logout_path'],
+  ['a derived logout path collides', (c) => { c.realms.user.paths = ['/help']; c.realms.agent.callback_path = '/help/logout'; }, 'realms.user.logout_path: the default logout path /help/logout is already realm agent\'s callback_path; set logout_path'],
   ['callback_path not under /.gatehouse/', (c) => (c.realms.agent.callback_path = '/.gatehouse/cb'), 'realms.agent.callback_path: "/.gatehouse/cb" is under /.gatehouse/, which is reserved for the gateway'],
   ['logout_path not under /.gatehouse/', (c) => (c.realms.agent.logout_path = '/.gatehouse/logout'), 'realms.agent.logout_path: "/.gatehouse/logout" is under /.gatehouse/, which is reserved for the gateway'],
   ['realm paths not under /.gatehouse/', (c) => c.realms.agent.paths.push('/.gatehouse'), 'realms.agent.paths[1]: is under /.gatehouse/, which is reserved for the gateway'],
@@ -40,13 +40,13 @@ const cases: [string, Change, string][] = [
   // issue 15, item 2: the provider compares redirect URIs character for character
   ['callback_path without a trailing slash', (c) => (c.realms.agent.callback_path = '/agent/login/callback/'), 'realms.agent.callback_path: must not end with "/": the provider compares the registered redirect URI character for character (got "/agent/login/callback/"; try "/agent/login/callback")'],
   // issue 11, finding 5: email_verified vouches for "email" only
-  ['email_domains checked on another email claim', (c) => ((c.realms.agent.allow = { email_domains: ['example.com'] }), (c.realms.agent.claims = { email: 'preferred_username' })), 'realms.agent.claims.email: is "preferred_username" while allow.email_domains is set, but email_verified vouches only for the "email" claim, so the domain would be checked on a value nobody verified. Write claims.email: email, or restrict with allow.claims instead, or, if the provider itself controls this claim (for example Entra ID\'s user principal name), say so with allow.allow_unverified_email: true'],
+  ['email_domains checked on another email claim', (c) => { c.realms.agent.allow = { email_domains: ['example.com'] }; c.realms.agent.claims = { email: 'preferred_username' }; }, 'realms.agent.claims.email: is "preferred_username" while allow.email_domains is set, but email_verified vouches only for the "email" claim, so the domain would be checked on a value nobody verified. Write claims.email: email, or restrict with allow.claims instead, or, if the provider itself controls this claim (for example Entra ID\'s user principal name), say so with allow.allow_unverified_email: true'],
   ['session.secret list not empty', (c) => (c.session.secret = []), 'session.secret: must list at least one entry'],
   ['store redis requires redis_url', (c) => (c.session.store = 'redis'), 'session.redis_url: required when store is redis: set one of session.redis_url (one server), session.redis_sentinels with session.redis_sentinel_master (Sentinel), or session.redis_cluster (Cluster)'],
-  ['redis_url is redis:// or rediss://', (c) => ((c.session.store = 'redis'), (c.session.redis_url = 'http://:pw@cache:6379')), 'session.redis_url: must be a redis:// or rediss:// URL (got "http://:***@cache:6379")'],
+  ['redis_url is redis:// or rediss://', (c) => { c.session.store = 'redis'; c.session.redis_url = 'http://:pw@cache:6379'; }, 'session.redis_url: must be a redis:// or rediss:// URL (got "http://:***@cache:6379")'],
   ['client_secret_basic needs client_secret', (c) => delete c.realms.agent.provider.client_secret, 'realms.agent.provider.client_secret: required when client_auth is client_secret_basic'],
-  ['client_secret_post needs client_secret', (c) => ((c.realms.agent.provider.client_auth = 'client_secret_post'), delete c.realms.agent.provider.client_secret), 'realms.agent.provider.client_secret: required when client_auth is client_secret_post'],
-  ['private_key_jwt needs private_key_file', (c) => ((c.realms.agent.provider.client_auth = 'private_key_jwt'), delete c.realms.agent.provider.client_secret), 'realms.agent.provider.private_key_file: required when client_auth is private_key_jwt'],
+  ['client_secret_post needs client_secret', (c) => { c.realms.agent.provider.client_auth = 'client_secret_post'; delete c.realms.agent.provider.client_secret; }, 'realms.agent.provider.client_secret: required when client_auth is client_secret_post'],
+  ['private_key_jwt needs private_key_file', (c) => { c.realms.agent.provider.client_auth = 'private_key_jwt'; delete c.realms.agent.provider.client_secret; }, 'realms.agent.provider.private_key_file: required when client_auth is private_key_jwt'],
   ['HS256 needs signing.secret', (c) => (c.identity = { signing: { alg: 'HS256' } }), 'identity.signing.secret: required when alg is HS256'],
   ['HS256 secret at least 32 characters', (c) => (c.identity = { signing: { alg: 'HS256', secret: 'x'.repeat(20) } }), 'identity.signing.secret: must be at least 32 characters (got 20)'],
   ['HS256 forbids key_file', (c) => (c.identity = { signing: { alg: 'HS256', secret: 'x'.repeat(40), key_file: '/k.pem' } }), 'identity.signing.key_file: must not be set when alg is HS256 (HS256 uses secret)'],

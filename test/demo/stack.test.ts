@@ -12,7 +12,10 @@ import { captureLogger } from '../helpers/stack.js';
 const refused = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => (socket.destroy(), resolve(false)));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
   });
 
@@ -42,11 +45,19 @@ t.test('a stack whose config does not load stops what it started, its public soc
       file: '(stack test)',
       provider: async () => {
         const provider = await startFakeProvider();
-        return { issuer: provider.issuer, close: () => (closed.push('provider'), provider.close()) };
+        return { issuer: provider.issuer, close: () => {
+            closed.push('provider');
+            return provider.close();
+          },
+        };
       },
       upstream: async () => {
         const upstream = await startUpstream();
-        return { url: upstream.url, close: () => (closed.push('upstream'), upstream.close()) };
+        return { url: upstream.url, close: () => {
+            closed.push('upstream');
+            return upstream.close();
+          },
+        };
       },
       yaml: (publicUrl, provider, upstream) => {
         publicPort = Number(new URL(publicUrl).port);

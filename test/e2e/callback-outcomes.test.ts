@@ -7,22 +7,13 @@
  * again.
  */
 import t from 'tap';
-import type { Browser } from 'playwright-core';
 import {
-  ALICE, chromiumMissingReason, fillProviderLogin, freshPage, launchBrowser, readmeImagePath,
-  recordNavigations, saveScreenshot, startQuietDemoStack,
+  ALICE, browserForFile, fillProviderLogin, freshPage, readmeImagePath, recordNavigations,
+  saveScreenshot, startQuietDemoStack,
 } from '../helpers/browser.js';
 
-const missing = chromiumMissingReason();
-if (missing) {
-  t.fail(missing);
-} else {
-  let browser: Browser;
-  t.before(async () => {
-    browser = await launchBrowser();
-  });
-  t.teardown(() => browser?.close());
-
+const browser = await browserForFile(t);
+if (browser) {
   t.test('callback outcomes in a real browser', async (t) => {
     const stack = await startQuietDemoStack(t);
     const gateway = stack.publicUrl;

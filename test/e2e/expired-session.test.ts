@@ -6,19 +6,10 @@
  * idle_timeout instead of waiting for it.
  */
 import t from 'tap';
-import type { Browser } from 'playwright-core';
-import { ALICE, chromiumMissingReason, fillProviderLogin, freshPage, launchBrowser, recordNavigations, saveScreenshot, startQuietDemoStack } from '../helpers/browser.js';
+import { ALICE, browserForFile, fillProviderLogin, freshPage, recordNavigations, saveScreenshot, startQuietDemoStack } from '../helpers/browser.js';
 
-const missing = chromiumMissingReason();
-if (missing) {
-  t.fail(missing);
-} else {
-  let browser: Browser;
-  t.before(async () => {
-    browser = await launchBrowser();
-  });
-  t.teardown(() => browser?.close());
-
+const browser = await browserForFile(t);
+if (browser) {
   t.test('an XHR after the session expired gets 401 and the page recovers', async (t) => {
     let clockOffsetMs = 0;
     const stack = await startQuietDemoStack(t, {

@@ -7,8 +7,7 @@
  */
 import t from 'tap';
 import { request } from 'undici';
-import type { Browser } from 'playwright-core';
-import { chromiumMissingReason, freshPage, launchBrowser, saveScreenshot, startQuietDemoStack } from '../helpers/browser.js';
+import { browserForFile, freshPage, saveScreenshot, startQuietDemoStack } from '../helpers/browser.js';
 
 /** Until the gateway's readiness says the realm's provider is down (it looks again at most once a second). */
 async function untilProviderKnownDown(gateway: string, realm: string, deadlineMs = 15_000): Promise<boolean> {
@@ -22,16 +21,8 @@ async function untilProviderKnownDown(gateway: string, realm: string, deadlineMs
   return false;
 }
 
-const missing = chromiumMissingReason();
-if (missing) {
-  t.fail(missing);
-} else {
-  let browser: Browser;
-  t.before(async () => {
-    browser = await launchBrowser();
-  });
-  t.teardown(() => browser?.close());
-
+const browser = await browserForFile(t);
+if (browser) {
   t.test('the sign-in button while the provider is down', async (t) => {
     const stack = await startQuietDemoStack(t);
     const gateway = stack.publicUrl;

@@ -8,22 +8,13 @@
  * The same holds for a session the rules refuse later (a reload of the config).
  */
 import t from 'tap';
-import type { Browser } from 'playwright-core';
 import {
-  ALICE, BOB, chromiumMissingReason, fillProviderLogin, freshPage, launchBrowser, readmeImagePath,
-  recordNavigations, saveScreenshot, startQuietDemoStack,
+  ALICE, BOB, browserForFile, fillProviderLogin, freshPage, readmeImagePath, recordNavigations,
+  saveScreenshot, startQuietDemoStack,
 } from '../helpers/browser.js';
 
-const missing = chromiumMissingReason();
-if (missing) {
-  t.fail(missing);
-} else {
-  let browser: Browser;
-  t.before(async () => {
-    browser = await launchBrowser();
-  });
-  t.teardown(() => browser?.close());
-
+const browser = await browserForFile(t);
+if (browser) {
   t.test('bob is refused at /agent, sees who he is, and signs in as alice instead', async (t) => {
     const stack = await startQuietDemoStack(t);
     const gateway = stack.publicUrl;

@@ -6,22 +6,13 @@
  * opens once the person is in.
  */
 import t from 'tap';
-import type { Browser } from 'playwright-core';
 import {
-  ALICE, chromiumMissingReason, fillProviderLogin, freshPage, helpdeskView, launchBrowser,
-  readmeImagePath, saveScreenshot, startQuietDemoStack, websocketStatus,
+  ALICE, browserForFile, fillProviderLogin, freshPage, helpdeskView, readmeImagePath,
+  saveScreenshot, startQuietDemoStack, websocketStatus,
 } from '../helpers/browser.js';
 
-const missing = chromiumMissingReason();
-if (missing) {
-  t.fail(missing); // CI installs it (.ci/run); a silent skip would hide a whole suite
-} else {
-  let browser: Browser;
-  t.before(async () => {
-    browser = await launchBrowser();
-  });
-  t.teardown(() => browser?.close());
-
+const browser = await browserForFile(t);
+if (browser) {
   t.test('agents sign in through a real browser', async (t) => {
     const stack = await startQuietDemoStack(t);
     const gateway = stack.publicUrl;

@@ -4,22 +4,13 @@
  * with the configured text, and it works with the keyboard alone.
  */
 import t from 'tap';
-import type { Browser } from 'playwright-core';
 import {
-  BOB, chromiumMissingReason, fillProviderLogin, freshPage, helpdeskView, launchBrowser,
-  readmeImagePath, saveScreenshot, startQuietDemoStack,
+  BOB, browserForFile, fillProviderLogin, freshPage, helpdeskView, readmeImagePath, saveScreenshot,
+  startQuietDemoStack,
 } from '../helpers/browser.js';
 
-const missing = chromiumMissingReason();
-if (missing) {
-  t.fail(missing); // CI installs it (.ci/run); a silent skip would hide a whole suite
-} else {
-  let browser: Browser;
-  t.before(async () => {
-    browser = await launchBrowser();
-  });
-  t.teardown(() => browser?.close());
-
+const browser = await browserForFile(t);
+if (browser) {
   t.test('users sign in through a real browser', async (t) => {
     const stack = await startQuietDemoStack(t);
     const gateway = stack.publicUrl;

@@ -15,10 +15,10 @@
  */
 import t from 'tap';
 import { request } from 'undici';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
-  ALICE, BOB, chromiumMissingReason, fillProviderLogin, freshPage, launchBrowser, readmeImagePath,
-  recordNavigations, saveScreenshot, startQuietDemoStack,
+  ALICE, BOB, browserForFile, fillProviderLogin, freshPage, readmeImagePath, recordNavigations,
+  saveScreenshot, startQuietDemoStack,
 } from '../helpers/browser.js';
 
 /** The Content-Security-Policy violations Chromium reports on the page's console. */
@@ -30,16 +30,8 @@ function cspViolations(page: Page): string[] {
   return seen;
 }
 
-const missing = chromiumMissingReason();
-if (missing) {
-  t.fail(missing);
-} else {
-  let browser: Browser;
-  t.before(async () => {
-    browser = await launchBrowser();
-  });
-  t.teardown(() => browser?.close());
-
+const browser = await browserForFile(t);
+if (browser) {
   t.test("the gateway's own sign-out page ends the session here and at a provider on another origin", async (t) => {
     const stack = await startQuietDemoStack(t);
     const gateway = stack.publicUrl;

@@ -4,19 +4,10 @@
  * says what to add and links to each, and the person clicks one.
  */
 import t from 'tap';
-import type { Browser } from 'playwright-core';
-import { ALICE, chromiumMissingReason, fillProviderLogin, freshPage, launchBrowser, saveScreenshot, startQuietDemoStack } from '../helpers/browser.js';
+import { ALICE, browserForFile, fillProviderLogin, freshPage, saveScreenshot, startQuietDemoStack } from '../helpers/browser.js';
 
-const missing = chromiumMissingReason();
-if (missing) {
-  t.fail(missing);
-} else {
-  let browser: Browser;
-  t.before(async () => {
-    browser = await launchBrowser();
-  });
-  t.teardown(() => browser?.close());
-
+const browser = await browserForFile(t);
+if (browser) {
   t.test('userinfo from the address bar', async (t) => {
     const stack = await startQuietDemoStack(t);
     const gateway = stack.publicUrl;

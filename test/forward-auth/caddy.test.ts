@@ -30,7 +30,9 @@ function identityOf(request: { rawHeaders: string[] }): Record<string, string[]>
   const out: Record<string, string[]> = {};
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i]!.toLowerCase();
-    if (/^x[-_]auth[-_]/.test(name)) (out[name] ??= []).push(request.rawHeaders[i + 1]!);
+    if (!/^x[-_]auth[-_]/.test(name)) continue;
+    out[name] ??= [];
+    out[name].push(request.rawHeaders[i + 1]!);
   }
   return out;
 }

@@ -41,13 +41,10 @@ function cookieFor(publicUrl: string) {
 
 export async function startFronts(): Promise<Front[]> {
   const nginx = await startNginxFront();
-  let caddy;
-  try {
-    caddy = await startForwardAuthStack({ proxy: startCaddyForwardAuth });
-  } catch (error) {
+  const caddy = await startForwardAuthStack({ proxy: startCaddyForwardAuth }).catch(async (error: unknown) => {
     await nginx.close();
     throw error;
-  }
+  });
   return [
     { name: 'nginx', publicUrl: nginx.publicUrl, gatewayUrl: nginx.gatewayUrl, gateway: nginx.gateway, upstream: nginx.upstream, logs: nginx.logs, cookieFor: cookieFor(nginx.publicUrl), close: () => nginx.close() },
     { name: 'caddy', publicUrl: caddy.publicUrl, gatewayUrl: caddy.gatewayUrl, gateway: caddy.gateway, upstream: caddy.upstream, logs: caddy.logs, cookieFor: cookieFor(caddy.publicUrl), close: () => caddy.close() },
@@ -59,7 +56,9 @@ export function identityHeaders(request: { rawHeaders: string[] }): Record<strin
   const out: Record<string, string[]> = {};
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i]!.toLowerCase();
-    if (/^x[-_]auth[-_]/.test(name)) (out[name] ??= []).push(request.rawHeaders[i + 1]!);
+    if (!/^x[-_]auth[-_]/.test(name)) continue;
+    out[name] ??= [];
+    out[name].push(request.rawHeaders[i + 1]!);
   }
   return out;
 }

@@ -29,7 +29,7 @@ t.test('normalizePath answers null or a clean fixed point', async (t) => {
     const out = normalizePath(input);
     if (out === null) return true;
     if (!out.startsWith('/') || out.startsWith('//')) return false;
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the property is that no control character survives
     if (/[\\\u0000-\u001f\u007f]/.test(out) || /%(2f|5c|00)/i.test(out)) return false;
     const segments = decodeOnce(out).split('/').slice(1);
     if (segments.some((s, i) => s === '.' || s === '..' || (s === '' && i < segments.length - 1))) return false;

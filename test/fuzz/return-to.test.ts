@@ -31,7 +31,7 @@ t.test('safeReturnTo never leads off public_url or allowed_redirects', async (t)
     const result = safeReturnTo(raw, PUBLIC, ALLOWED, FALLBACK);
     if (result === FALLBACK) return true;
     if (result.startsWith('/')) {
-      // eslint-disable-next-line no-control-regex
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the property is that no control character survives
       return !/^\/[/\\]/.test(result) && !/[\\\u0000-\u001f\u007f]/.test(result) && browserDestination(result) === PUBLIC;
     }
     return ALLOWED.has(browserDestination(result)) && ALLOWED.has(new URL(result).origin);

@@ -38,15 +38,22 @@ export const VIEWPORT = { width: 1000, height: 760 };
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ARTIFACT_DIR = join(repoRoot, 'test-artifacts', 'e2e');
 
-export function chromiumMissingReason(): string | undefined {
-  return existsSync(CHROMIUM_PATH) ? undefined : `${CHROMIUM_PATH} not found: apt-get install -y chromium`;
-}
-
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 20_000 });
-}
-
 interface Teardown { teardown(fn: () => unknown): void }
+
+/**
+ * The one browser a test file shares, closed when the file ends. Without
+ * Chromium: a failed test and undefined, not a skip (CI installs it, .ci/run,
+ * and a silent skip would hide a whole suite).
+ */
+export async function browserForFile(t: Teardown & { fail(message: string): void }): Promise<Browser | undefined> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    t.fail(`${CHROMIUM_PATH} not found: apt-get install -y chromium`);
+    return undefined;
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 20_000 });
+  t.teardown(() => browser.close());
+  return browser;
+}
 
 /** A fresh browser context (no cookies, no storage) and its first page; closed when the test ends. */
 export async function freshPage(t: Teardown, browser: Browser): Promise<{ context: BrowserContext; page: Page }> {

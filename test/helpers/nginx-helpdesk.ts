@@ -172,7 +172,9 @@ export async function startNginxHelpdesk(options: NginxHelpdeskOptions = {}): Pr
   let started: Started | null = null;
   let port = 0;
   const claims: { release(): void }[] = [];
-  const releaseClaims = (): void => claims.forEach((claim) => claim.release());
+  const releaseClaims = (): void => {
+    for (const claim of claims) claim.release();
+  };
   try {
     for (let attempt = 1; started === null; attempt++) {
       const claim = claimPort();

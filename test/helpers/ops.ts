@@ -105,8 +105,7 @@ export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}, extr
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => {
     buffer += chunk.toString('utf8');
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
       const text = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       let line: Record<string, unknown>;
@@ -129,7 +128,13 @@ export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}, extr
     if (seen) return Promise.resolve(seen);
     return new Promise((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`no matching log line in ${timeoutMs} ms; stderr: ${stderr.slice(0, 2000)}; lines: ${JSON.stringify(lines).slice(0, 2000)}`)), timeoutMs);
-      waiters.push({ test, resolve: (line) => (clearTimeout(timer), res(line)) });
+      waiters.push({
+        test,
+        resolve: (line) => {
+          clearTimeout(timer);
+          res(line);
+        },
+      });
     });
   };
   return {

@@ -163,7 +163,9 @@ async function startProcess(args: (port: number, extra: number) => string[], rea
     return new Promise((resolve) => waiters.push({ pattern, resolve }));
   };
   const started = await Promise.race([logged(ready).then(() => true), exited.then(() => false)]);
-  const release = (): void => claims.forEach((c) => c.release());
+  const release = (): void => {
+    for (const c of claims) c.release();
+  };
   if (!started) {
     release();
     throw new Error(`redis-server ${args(port, 0).join(' ')} did not start: ${output}`);

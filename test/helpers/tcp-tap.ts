@@ -33,8 +33,7 @@ export async function startTcpTap(target: string): Promise<TcpTap> {
       const text = chunk.toString('latin1');
       record.text += text;
       line += text;
-      let end: number;
-      while ((end = line.indexOf('\r\n')) >= 0) {
+      for (let end = line.indexOf('\r\n'); end >= 0; end = line.indexOf('\r\n')) {
         const complete = line.slice(0, end);
         line = line.slice(end + 2);
         const colon = complete.indexOf(':');

@@ -100,7 +100,10 @@ export async function startUpstream(): Promise<Upstream> {
       res.end(empty ? undefined : payload);
     };
     const status = /^\/status\/(\d{3})$/.exec(url.pathname);
-    if (status) return reply(Number(status[1]));
+    if (status) {
+      reply(Number(status[1]));
+      return;
+    }
     if (url.pathname === '/slow') {
       const ms = Math.max(0, Math.min(Number(url.searchParams.get('ms') ?? '1000') || 0, 60_000));
       const timer = setTimeout(() => { timers.delete(timer); reply(200); }, ms);

@@ -20,7 +20,10 @@ t.test('iss names another issuer, or is missing while advertised', async (t) => 
 });
 
 t.test('a provider that does not advertise iss', async (t) => {
-  const stack = await startHostileStack({ beforeGateway: (p) => void (p.discoveryOverrides = { authorization_response_iss_parameter_supported: false }) });
+  const stack = await startHostileStack({ beforeGateway: (p) => {
+      p.discoveryOverrides = { authorization_response_iss_parameter_supported: false };
+    },
+  });
   t.teardown(() => stack.close());
   const ok = await signInVia(stack);
   t.equal(ok.callback.status, 302, 'no iss at all is accepted');

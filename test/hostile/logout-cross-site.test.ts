@@ -6,7 +6,7 @@
 // session: a copy of the cookie is dead too.
 import t from 'tap';
 import { startHostileStack, signInVia, fetchAsScript, NAVIGATION, type HostileStack } from '../helpers/hostile-provider.js';
-import { CookieJar, fetchWithJar, parseForms } from '../helpers/browserless.js';
+import { CookieJar, fetchWithJar, parseForms, type FetchWithJarResult } from '../helpers/browserless.js';
 
 async function stillSignedIn(stack: HostileStack, jar: CookieJar): Promise<boolean> {
   return (await fetchAsScript(stack, '/agent/', jar)).status === 200;
@@ -60,7 +60,7 @@ t.test('a real sign-out ends the session, copies included', async (t) => {
   for (const how of ['same-origin POST', 'form token'] as const) {
     const { jar } = await signInVia(stack);
     const copy = copyOf(stack, jar);
-    let answer;
+    let answer: FetchWithJarResult;
     if (how === 'same-origin POST') {
       answer = await fetchWithJar(`${stack.publicUrl}/agent/logout`, { jar, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: stack.publicUrl, 'sec-fetch-site': 'same-origin' }, body: '' });
     } else {

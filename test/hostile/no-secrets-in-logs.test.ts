@@ -64,7 +64,9 @@ function recordCookieValues(t: { teardown(fn: () => void): unknown }): string[] 
     if (value) holdings.push(value);
     return original.call(this, url, line);
   };
-  t.teardown(() => void (CookieJar.prototype.setCookie = original));
+  t.teardown(() => {
+    CookieJar.prototype.setCookie = original;
+  });
   return holdings;
 }
 
@@ -80,14 +82,30 @@ async function hostileScenario(stack: HostileStack): Promise<CookieJar[]> {
   // failures of many kinds
   const stranger = await newSigningKey('RS256');
   const failures: Array<() => void> = [
-    () => void (stack.provider.forgeIdToken = (ctx) => ctx.sign(ctx.claims, { key: stranger })),
-    () => void (stack.provider.forgeIdToken = (ctx) => ctx.sign({ ...ctx.claims, nonce: 'wrong-nonce-value-0123456789' })),
-    () => void (stack.provider.forgeIdToken = (ctx) => ctx.sign({ ...ctx.claims, exp: 1000 })),
-    () => void (stack.provider.onToken = () => ({ status: 400, body: { error: 'invalid_grant', error_description: 'nope' } })),
-    () => void (stack.provider.onToken = () => ({ contentType: 'text/html', body: '<html>' })),
-    () => void (stack.provider.onAuthorize = (p) => ({ ...p, iss: 'https://evil.example/' })),
-    () => void (stack.provider.onAuthorize = (p) => ({ ...p, state: randomBytes(32).toString('base64url') })),
-    () => void (stack.provider.onAuthorize = ({ code: _c, ...p }) => ({ ...p, error: 'access_denied' })),
+    () => {
+      stack.provider.forgeIdToken = (ctx) => ctx.sign(ctx.claims, { key: stranger });
+    },
+    () => {
+      stack.provider.forgeIdToken = (ctx) => ctx.sign({ ...ctx.claims, nonce: 'wrong-nonce-value-0123456789' });
+    },
+    () => {
+      stack.provider.forgeIdToken = (ctx) => ctx.sign({ ...ctx.claims, exp: 1000 });
+    },
+    () => {
+      stack.provider.onToken = () => ({ status: 400, body: { error: 'invalid_grant', error_description: 'nope' } });
+    },
+    () => {
+      stack.provider.onToken = () => ({ contentType: 'text/html', body: '<html>' });
+    },
+    () => {
+      stack.provider.onAuthorize = (p) => ({ ...p, iss: 'https://evil.example/' });
+    },
+    () => {
+      stack.provider.onAuthorize = (p) => ({ ...p, state: randomBytes(32).toString('base64url') });
+    },
+    () => {
+      stack.provider.onAuthorize = ({ code: _c, ...p }) => ({ ...p, error: 'access_denied' });
+    },
   ];
   for (const arrange of failures) {
     stack.provider.forgeIdToken = null;

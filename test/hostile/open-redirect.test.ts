@@ -61,6 +61,7 @@ t.test('rd of /.gatehouse/login never leads off-site', async (t) => {
         : await finalLocation(stack, { url: `${stack.publicUrl}/.gatehouse/login`, method: 'POST', body: new URLSearchParams({ realm: 'agent', rd: payload }).toString() });
       const origin = destinationOrigin(location, stack);
       t.ok(origin === own || origin === ALLOWED, `${how} rd=${JSON.stringify(payload.slice(0, 60))} → ${JSON.stringify(location.slice(0, 80))}`);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the assertion is that Location holds no control character
       t.notMatch(location, /^\/[/\\]|[\u0000-\u001f\u007f]/, 'no protocol-relative or control characters in Location');
     }
   }
@@ -88,7 +89,10 @@ t.test('the page a signed-out navigation asked for', async (t) => {
 });
 
 t.test('logout takes no redirect target from the request', async (t) => {
-  const stack = await startHostileStack({ beforeGateway: (p) => void (p.discoveryOverrides = { end_session_endpoint: `${p.url}/logout` }) });
+  const stack = await startHostileStack({ beforeGateway: (p) => {
+      p.discoveryOverrides = { end_session_endpoint: `${p.url}/logout` };
+    },
+  });
   t.teardown(() => stack.close());
   const { signInVia } = await import('../helpers/hostile-provider.js');
   const evil = 'https://evil.com/';

@@ -41,7 +41,11 @@ function slowPost(stack: TestStack, path: string, bytesPerTick: number, tickMs: 
       resolve({ status: status ? Number(status[1]) : null, ms: performance.now() - opened });
     }),
   );
-  return { socket, ended, stop: () => (clearInterval(timer), socket.destroy()) };
+  const stop = (): void => {
+    clearInterval(timer);
+    socket.destroy();
+  };
+  return { socket, ended, stop };
 }
 
 async function publicRequestsCounted(stack: TestStack): Promise<number> {
@@ -58,7 +62,9 @@ t.test('140 slow anonymous bodies do not keep a signed-in person waiting', async
   const before = stack.upstream.requests.length;
 
   const senders = Array.from({ length: 140 }, () => slowPost(stack, '/favicon.ico', 1, 3000));
-  t.teardown(() => senders.forEach((s) => s.stop()));
+  t.teardown(() => {
+    for (const s of senders) s.stop();
+  });
   // every slow request has been taken up by the gateway (and forwarded, as far as it forwards them)
   for (let tries = 0; (await publicRequestsCounted(stack)) < senders.length; tries++) {
     if (tries > 200) throw new Error('the gateway did not take up the slow requests');
@@ -86,7 +92,9 @@ t.test('a body that stops arriving gets 408 after limits.body_timeout; one that 
   const stalledSignedIn = slowPost(stack, '/agent/upload', 1, 3000, [`Cookie: ${cookie}`]);
   // 600 bytes/s, above the 500 bytes/s minimum, for longer than body_timeout
   const steady = slowPost(stack, '/agent/upload-steady', 60, 100, [`Cookie: ${cookie}`]);
-  t.teardown(() => [stalled, stalledSignedIn, steady].forEach((s) => s.stop()));
+  t.teardown(() => {
+    for (const s of [stalled, stalledSignedIn, steady]) s.stop();
+  });
 
   const started = performance.now();
   const giveUp = new Promise<{ status: null; ms: number }>((resolve) => setTimeout(() => resolve({ status: null, ms: Infinity }), 20_000).unref());

@@ -27,7 +27,12 @@ t.test('slow header senders are cut off, others are served', async (t) => {
     const closedAfterMs = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now() - started)));
     slow.push({ socket, closedAfterMs, timer });
   }
-  t.teardown(() => slow.forEach((s) => (clearInterval(s.timer), s.socket.destroy())));
+  t.teardown(() => {
+    for (const s of slow) {
+      clearInterval(s.timer);
+      s.socket.destroy();
+    }
+  });
 
   // meanwhile, ordinary clients are served promptly
   for (let i = 0; i < 10; i++) {

@@ -52,6 +52,6 @@ t.test('Cluster: every node listed and reached, the masters named', async (t) =>
   t.match(report.warnings.find((w) => w.key === 'session.redis_cluster')?.message, /keeps nothing across its own restart/);
   const text = await runCli(['check', '--config', file]);
   t.match(text.stdout, /redis 127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+ \(cluster, masters 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+\): reachable/);
-  t.match(text.stdout, /  master 127\.0\.0\.1:\d+: reachable; slots \d+-\d+/);
-  t.match(text.stdout, /  replica 127\.0\.0\.1:\d+: reachable; replica of 127\.0\.0\.1:\d+/);
+  t.match(text.stdout, / {2}master 127\.0\.0\.1:\d+: reachable; slots \d+-\d+/);
+  t.match(text.stdout, / {2}replica 127\.0\.0\.1:\d+: reachable; replica of 127\.0\.0\.1:\d+/);
 });

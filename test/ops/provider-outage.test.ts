@@ -23,9 +23,12 @@ t.test('provider down and back', async (t) => {
   t.equal(alice.final.status, 200, 'alice signed in while the provider was up');
 
   await stack.provider.close();
-  await sleep(1100); // readiness looks at the provider at most once a second
-
-  const ready = await fetchWithJar(`${base}/.gatehouse/readyz`);
+  // readiness looks at the provider at most once a second: asked until it has looked again
+  let ready = await fetchWithJar(`${base}/.gatehouse/readyz`);
+  for (const until = Date.now() + 5000; ready.status === 200 && Date.now() < until; ) {
+    await sleep(100);
+    ready = await fetchWithJar(`${base}/.gatehouse/readyz`);
+  }
   t.equal(ready.status, 503, 'readiness turns false');
   t.match(JSON.parse(ready.body), { ready: false, realms: { agent: { provider: false, error: 'GH_DISCOVERY_FAILED' } } });
 

@@ -19,7 +19,12 @@ const TRUST_MS = 1000;
 /** A clock that moves only when told to: real time passing during the test never expires the trust. */
 function handClock(): { now: () => number; advance(ms: number): void } {
   let at = Date.now();
-  return { now: () => at, advance: (ms) => void (at += ms) };
+  return {
+    now: () => at,
+    advance: (ms) => {
+      at += ms;
+    },
+  };
 }
 
 async function signInStarts(base: string, n: number): Promise<number[]> {

@@ -7,7 +7,6 @@
 // Real parts: the demo provider, the gateway, an injected clock. The demo
 // config: idle_timeout 1h, so the touch interval is 60 s.
 import t from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fetchWithJar, signIn } from '../helpers/browserless.js';
 import { startRedis } from '../helpers/redis.js';
 import { ALICE, NAVIGATION, setCookies, startTestStack, testClock, type TestStack } from '../helpers/stack.js';
@@ -182,7 +181,8 @@ t.test("two instances (or workers) each touch the same value: the successor the 
 });
 
 t.test('a value replaced by a token refresh is answered from the refreshed entry: handed its value, no second refresh', async (t) => {
-  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 2, rotateRefreshTokens: true });
+  const clock = testClock();
+  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 2, rotateRefreshTokens: true, now: clock.now });
   t.teardown(() => cluster.close());
   cluster.use(0);
   const gw = cluster.gateways[0]!.gw;
@@ -194,7 +194,7 @@ t.test('a value replaced by a token refresh is answered from the refreshed entry
   const v1 = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
   const signedIn = (await gw.store.load(realm, v1))!;
   t.equal((await call(v1)).status, 200);
-  await sleep(Math.max(0, refreshDueAt(signedIn) - Date.now() + 50));
+  clock.advance(Math.max(0, refreshDueAt(signedIn) - clock.now() + 50)); // to when the tokens are due, not slept on
 
   const refreshing = await call(v1);
   t.equal(refreshing.status, 200);

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { fetchWithJar, type CookieJar } from '../helpers/browserless.js';
-import { newSigningKey, rawJws, signInVia, startHostileStack, type HostileStack } from '../helpers/hostile-provider.js';
+import { newSigningKey, rawJws, signInVia, startHostileStack } from '../helpers/hostile-provider.js';
 import { XHR } from './fixtures/cluster.js';
 
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';

@@ -6,13 +6,11 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { chromiumMissingReason, fillProviderLogin, freshPage, launchBrowser, saveScreenshot } from '../helpers/browser.js';
+import { browserForFile, fillProviderLogin, freshPage, saveScreenshot } from '../helpers/browser.js';
 import { ADMIN_TOKEN, ALICE, startCluster } from './fixtures/cluster.js';
 
-const missing = chromiumMissingReason();
-if (missing) {
-  t.fail(missing); // CI installs chromium (.ci/run): a missing browser is a failure, not a skip
-} else {
+const browser = await browserForFile(t);
+if (browser) {
   interface Received { body: URLSearchParams; subject: string | undefined; origin: string | undefined; referer: string | undefined }
   const received: Received[] = [];
   // a helpdesk with a reply form
@@ -35,8 +33,6 @@ if (missing) {
   const cluster = await startCluster({ store: 'cookie', instances: 1, upstreamUrl: `http://127.0.0.1:${(helpdesk.address() as AddressInfo).port}` });
   t.teardown(() => cluster.close());
   cluster.use(0);
-  const browser = await launchBrowser();
-  t.teardown(() => browser.close());
   const ticket = `${cluster.publicUrl}/agent/tickets/1`;
   const typed = 'Thanks — we shipped a fix.\nLine two: ünïcödé & <b>not markup</b> "quoted"';
 

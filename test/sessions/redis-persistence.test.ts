@@ -23,7 +23,11 @@ async function sessionAcrossRestart(t: Tap.Test, appendonly: boolean): Promise<{
   t.not(redis.pid, pid, 'a new redis-server process');
   // the gateway's client reconnects by itself; until then the answer is 503 (fail closed)
   let after = 503;
-  t.ok(await eventually(async () => (after = await whoami()) !== 503, 10_000), 'the gateway is back on Redis');
+  const backOnRedis = async (): Promise<boolean> => {
+    after = await whoami();
+    return after !== 503;
+  };
+  t.ok(await eventually(backOnRedis, 10_000), 'the gateway is back on Redis');
   return { before, after };
 }
 

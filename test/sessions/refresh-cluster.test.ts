@@ -8,6 +8,7 @@ import { startRedis } from '../helpers/redis.js';
 import { refreshDueAt } from '../../src/session/refresh.js';
 import type { SessionData } from '../../src/session/session.js';
 import { joinChunks } from '../../src/session/codec.js';
+import { testClock, type TestClock } from '../helpers/stack.js';
 import { ALICE, XHR, startCluster, type Cluster } from './fixtures/cluster.js';
 
 const redis = await startRedis();
@@ -20,9 +21,9 @@ async function sessionOf(cluster: Cluster, cookie: string): Promise<SessionData>
   return (await gw.store.load(realm, joinChunks({ 'gatehouse-agent': cookie }, 'gatehouse-agent')!))!;
 }
 
-async function untilDue(session: SessionData): Promise<void> {
-  const wait = refreshDueAt(session) - Date.now() + 50;
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+/** Both instances' clock moved to just past the moment the session's tokens are due for a refresh (never slept on). */
+function advanceUntilDue(clock: TestClock, session: SessionData): void {
+  clock.advance(Math.max(0, refreshDueAt(session) - clock.now() + 50));
 }
 
 /**
@@ -34,7 +35,8 @@ const on = (cluster: Cluster, index: number, cookie: string) =>
 
 for (const store of ['redis', 'cookie'] as const) {
   t.test(`store: ${store} with Redis — A and B refresh at the same moment, the token is spent once`, async (t) => {
-    const cluster = await startCluster({ store, redis, instances: 2, accessTokenTtlSeconds: 2, rotateRefreshTokens: true });
+    const clock = testClock();
+    const cluster = await startCluster({ store, redis, instances: 2, accessTokenTtlSeconds: 2, rotateRefreshTokens: true, now: clock.now });
     t.teardown(() => cluster.close());
     cluster.use(0);
     const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
@@ -43,7 +45,7 @@ for (const store of ['redis', 'cookie'] as const) {
     // both instances have the session cached before the race
     t.same([(await on(cluster, 0, cookie)).status, (await on(cluster, 1, cookie)).status], [200, 200]);
 
-    await untilDue(before);
+    advanceUntilDue(clock, before);
     const race = await Promise.all([0, 1, 0, 1, 0, 1].map((i) => on(cluster, i, cookie)));
     t.same(race.map((r) => r.status), [200, 200, 200, 200, 200, 200], 'every request on both instances is served');
     t.equal(cluster.refreshGrants.ok, 1, 'one refresh for both instances');
@@ -60,7 +62,7 @@ for (const store of ['redis', 'cookie'] as const) {
     t.equal(cluster.refreshGrants.ok, 1, 'and nobody refreshes again before it is due');
 
     // the next round, started on B first this time
-    await untilDue(after);
+    advanceUntilDue(clock, after);
     const second = await Promise.all([1, 0, 1, 0].map((i) => on(cluster, i, current)));
     t.same(second.map((r) => r.status), [200, 200, 200, 200]);
     t.equal(cluster.refreshGrants.ok, 2, 'one more refresh');

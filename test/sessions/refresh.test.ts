@@ -1,12 +1,13 @@
 // Refresh against a real oidc-provider that rotates refresh tokens (each one
 // works once; reusing a spent one makes the provider revoke the whole grant —
 // the race that signs people out of other gateways). Access tokens live 2 s, so
-// a refresh is due after 1.5 s.
+// a refresh is due after 1.5 s: the gateway's clock is moved there, not slept on.
 import t from 'tap';
-import { fetchWithJar, signIn, type CookieJar } from '../helpers/browserless.js';
+import { fetchWithJar, signIn } from '../helpers/browserless.js';
 import { open } from '../../src/session/codec.js';
 import { refreshDueAt } from '../../src/session/refresh.js';
 import type { SessionData } from '../../src/session/session.js';
+import { testClock, type TestClock } from '../helpers/stack.js';
 import { ALICE, XHR, startCluster, type Cluster } from './fixtures/cluster.js';
 
 function sessionIn(cluster: Cluster, cookieValue: string): Promise<SessionData | null> {
@@ -14,9 +15,9 @@ function sessionIn(cluster: Cluster, cookieValue: string): Promise<SessionData |
   return open<SessionData>(cookieValue, realm.sealKeys);
 }
 
-async function waitUntilDue(session: SessionData): Promise<void> {
-  const wait = refreshDueAt(session) - Date.now() + 50;
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+/** The gateway's clock moved to just past the moment the session's tokens are due for a refresh. */
+function advanceUntilDue(clock: TestClock, session: SessionData): void {
+  clock.advance(Math.max(0, refreshDueAt(session) - clock.now() + 50));
 }
 
 const whoami = (cluster: Cluster, cookie: string) =>
@@ -28,7 +29,8 @@ function newCookieOf(response: { headers: Record<string, string | string[]> }): 
 }
 
 t.test('refresh before expiry: concurrent requests and a stale cookie spend the rotated token once', async (t) => {
-  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 2, rotateRefreshTokens: true });
+  const clock = testClock();
+  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 2, rotateRefreshTokens: true, now: clock.now });
   t.teardown(() => cluster.close());
   cluster.use(0);
   const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
@@ -41,7 +43,7 @@ t.test('refresh before expiry: concurrent requests and a stale cookie spend the 
   t.equal(early.status, 200);
   t.equal(cluster.refreshGrants.ok, 0, 'not due yet: no refresh');
 
-  await waitUntilDue(signedIn);
+  advanceUntilDue(clock, signedIn);
   // a page that fires eight requests at once, all with the old cookie
   const burst = await Promise.all(Array.from({ length: 8 }, () => whoami(cluster, first)));
   t.same(burst.map((r) => r.status), Array(8).fill(200), 'every request of the burst is served');
@@ -63,7 +65,7 @@ t.test('refresh before expiry: concurrent requests and a stale cookie spend the 
   t.ok(newCookieOf(stale), 'and is handed the refreshed session');
 
   // the new cookie keeps working; the next refresh uses the new token
-  await waitUntilDue(refreshed);
+  advanceUntilDue(clock, refreshed);
   const later = await whoami(cluster, next!);
   t.equal(later.status, 200);
   t.equal(cluster.refreshGrants.ok, 2, 'the next refresh, with the rotated token');
@@ -73,7 +75,8 @@ t.test('refresh before expiry: concurrent requests and a stale cookie spend the 
 });
 
 t.test('invalid_grant ends the session, on every copy of the cookie', async (t) => {
-  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 2 });
+  const clock = testClock();
+  const cluster = await startCluster({ store: 'cookie', instances: 1, accessTokenTtlSeconds: 2, now: clock.now });
   t.teardown(() => cluster.close());
   cluster.use(0);
   const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
@@ -89,7 +92,7 @@ t.test('invalid_grant ends the session, on every copy of the cookie', async (t) 
   t.equal(revoked.status, 200, 'the provider revoked the refresh token');
   t.equal((await whoami(cluster, cookie)).status, 200, 'until a refresh is due nothing changes');
 
-  await waitUntilDue(session);
+  advanceUntilDue(clock, session);
   const ended = await whoami(cluster, cookie);
   t.equal(ended.status, 401, 'the refresh answered invalid_grant: signed out');
   t.equal(JSON.parse(ended.body).error, 'GH_NOT_SIGNED_IN');
