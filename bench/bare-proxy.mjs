@@ -64,9 +64,31 @@ export function bareHandler(pool, host, req, res, extraHeaders = []) {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [portArg, upstream, workersArg, extraArg] = process.argv.slice(2);
-  const identity = extraArg === 'identity'
-    ? ['x-forwarded-for', '127.0.0.1', 'x-forwarded-proto', 'http', 'x-request-id', '5afe7778-123', 'x-forwarded-host', '127.0.0.1:8080', 'x-auth-realm', 'agent', 'x-auth-subject', 'alice-0001', 'x-auth-email', 'alice@example.com', 'x-auth-name', 'Alice Agent', 'x-auth-groups', 'helpdesk-agents', 'x-auth-assertion', 'e'.repeat(700)]
-    : [];
+  const identity =
+    extraArg === 'identity'
+      ? [
+          'x-forwarded-for',
+          '127.0.0.1',
+          'x-forwarded-proto',
+          'http',
+          'x-request-id',
+          '5afe7778-123',
+          'x-forwarded-host',
+          '127.0.0.1:8080',
+          'x-auth-realm',
+          'agent',
+          'x-auth-subject',
+          'alice-0001',
+          'x-auth-email',
+          'alice@example.com',
+          'x-auth-name',
+          'Alice Agent',
+          'x-auth-groups',
+          'helpdesk-agents',
+          'x-auth-assertion',
+          'e'.repeat(700),
+        ]
+      : [];
   const workers = Number(workersArg ?? 1);
   if (cluster.isPrimary && workers > 1) {
     for (let i = 0; i < workers; i++) cluster.fork();

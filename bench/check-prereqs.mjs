@@ -13,7 +13,11 @@ import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const needs = process.argv.includes('--soak')
-  ? [['nginx', '/usr/sbin/nginx', 'nginx-light'], ['wrk', '/usr/bin/wrk', 'wrk'], ['taskset', '/usr/bin/taskset', 'util-linux']]
+  ? [
+      ['nginx', '/usr/sbin/nginx', 'nginx-light'],
+      ['wrk', '/usr/bin/wrk', 'wrk'],
+      ['taskset', '/usr/bin/taskset', 'util-linux'],
+    ]
   : [
       ['nginx', '/usr/sbin/nginx', 'nginx-light'],
       ['apache2', '/usr/sbin/apache2', 'apache2'],

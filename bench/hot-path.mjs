@@ -46,12 +46,26 @@ const [firstLine] = await once(providerProcess.stdout, 'data');
 const provider = JSON.parse(firstLine.toString());
 // the upstream is never reached: the pool is replaced below
 const yaml = demoYaml(publicUrl, provider.issuer, 'http://127.0.0.1:9').replace('public_paths:\n', 'public_paths:\n  - /assets/**\n');
-const { config } = parseConfigText(yaml, '(hot-path bench)', { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url'), GATEHOUSE_DEMO_LOG_LEVEL: 'warn' });
+const { config } = parseConfigText(yaml, '(hot-path bench)', {
+  GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url'),
+  GATEHOUSE_DEMO_LOG_LEVEL: 'warn',
+});
 const gateway = await startGateway({ config, file: '(hot-path bench)', port, host: '127.0.0.1', logger: createLogger({ level: 'warn' }) });
 const gw = gateway.gw;
 
 // nginx's answer in the comparison table: these headers and a 1 KB body
-const upstreamHead = ['Server', 'nginx/1.22.1', 'Date', new Date().toUTCString(), 'Content-Type', 'text/plain', 'Content-Length', '1024', 'Connection', 'keep-alive'].map((s) => Buffer.from(s, 'latin1'));
+const upstreamHead = [
+  'Server',
+  'nginx/1.22.1',
+  'Date',
+  new Date().toUTCString(),
+  'Content-Type',
+  'text/plain',
+  'Content-Length',
+  '1024',
+  'Connection',
+  'keep-alive',
+].map((s) => Buffer.from(s, 'latin1'));
 const upstreamBody = Buffer.alloc(1024, 120);
 /**
  * A pool that answers every dispatch at once, as undici calls the handler: its
@@ -111,7 +125,17 @@ function newResponse(req, socket) {
 /** The bare proxy's request handler (bench/bare-proxy.mjs), on the same objects. */
 const bare = (req, res) => bareHandler(instantPool, '127.0.0.1:9', req, res);
 
-const browserHeaders = (extra) => ['Host', `127.0.0.1:${port}`, 'User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0', 'Accept-Encoding', 'gzip, deflate, br', 'Accept-Language', 'en', ...extra];
+const browserHeaders = (extra) => [
+  'Host',
+  `127.0.0.1:${port}`,
+  'User-Agent',
+  'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0',
+  'Accept-Encoding',
+  'gzip, deflate, br',
+  'Accept-Language',
+  'en',
+  ...extra,
+];
 
 let failures = 0;
 /** Runs `handle` on fresh request objects; returns ns per request and checks the status of every answer. */
@@ -142,9 +166,10 @@ async function measure(handle, url, rawHeaders, expectStatus) {
   return best;
 }
 
-const gatehouse = (req, res) => handleRequest(gw, req, res, () => {
-  throw new Error('a reserved path was handed to Fastify');
-});
+const gatehouse = (req, res) =>
+  handleRequest(gw, req, res, () => {
+    throw new Error('a reserved path was handed to Fastify');
+  });
 
 const rows = [];
 try {
@@ -170,7 +195,9 @@ try {
   providerProcess.kill('SIGTERM');
 }
 
-process.stdout.write(`\nIn-process request path: the fastest of ${ROUNDS} rounds of ${iterations.toLocaleString('en-US')} requests per row (no sockets, no kernel; node:http's response object included)\n\n`);
+process.stdout.write(
+  `\nIn-process request path: the fastest of ${ROUNDS} rounds of ${iterations.toLocaleString('en-US')} requests per row (no sockets, no kernel; node:http's response object included)\n\n`,
+);
 process.stdout.write('| row | gatehouse µs/req | bare proxy µs/req | gatehouse own work µs/req |\n| --- | ---: | ---: | ---: |\n');
 for (const r of rows) {
   const own = r.bareNs !== null ? ((r.ns - r.bareNs) / 1000).toFixed(2) : '—';

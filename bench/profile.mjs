@@ -31,8 +31,22 @@ pinSelf('0');
 const nginx = await startNginx({ dir, cpus: '1' });
 const port = claimPort().port;
 const gh = `http://127.0.0.1:${port}`;
-const provider = await startDemoProvider({ clients: [{ ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK] }, { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK] }], accounts: DEMO_ACCOUNTS });
-const gatehouse = await startGatehouse({ dir, cpus: '0-1', port, upstream: nginx.url, issuer: provider.issuer, workers: 1, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out] });
+const provider = await startDemoProvider({
+  clients: [
+    { ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK] },
+    { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK] },
+  ],
+  accounts: DEMO_ACCOUNTS,
+});
+const gatehouse = await startGatehouse({
+  dir,
+  cpus: '0-1',
+  port,
+  upstream: nginx.url,
+  issuer: provider.issuer,
+  workers: 1,
+  nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out],
+});
 // sign-ins: only the samples of the timed callbacks count (the preparation runs through the same process)
 let window = null;
 try {
@@ -45,9 +59,21 @@ try {
   };
   if (rowName === 'signin') {
     const isSignedIn = (res) => res.status === 302 && [].concat(res.headers['set-cookie'] ?? []).some((l) => /gatehouse-agent=g1\./.test(l));
-    const r = await measureSignIns({ name: 'gatehouse', pid: gatehouse.pid, startUrl: `${gh}/agent/tickets`, callbackPrefix: gh + AGENT_CALLBACK, isSignedIn, providerOrigin: new URL(provider.issuer).origin, account: DEMO_ACCOUNTS[0], attempts: Number(opt('signins', 600)), concurrency: 16 });
+    const r = await measureSignIns({
+      name: 'gatehouse',
+      pid: gatehouse.pid,
+      startUrl: `${gh}/agent/tickets`,
+      callbackPrefix: gh + AGENT_CALLBACK,
+      isSignedIn,
+      providerOrigin: new URL(provider.issuer).origin,
+      account: DEMO_ACCOUNTS[0],
+      attempts: Number(opt('signins', 600)),
+      concurrency: 16,
+    });
     window = r.windowUs;
-    process.stdout.write(`signin: ${r.perSecond.toFixed(0)} /s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, failed ${r.attempts - r.ok}, Gatehouse CPU ${r.cpuMsPerSignIn.toFixed(2)} ms per sign-in\n`);
+    process.stdout.write(
+      `signin: ${r.perSecond.toFixed(0)} /s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, failed ${r.attempts - r.ok}, Gatehouse CPU ${r.cpuMsPerSignIn.toFixed(2)} ms per sign-in\n`,
+    );
   } else {
     const row = rows[rowName];
     const r = await runWrk({ dir, cpus: '0', connections: 32, durationSec, ...row });
@@ -59,7 +85,9 @@ try {
   await nginx.stop();
 }
 
-const file = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(out, f))[0];
+const file = readdirSync(out)
+  .filter((f) => f.endsWith('.cpuprofile'))
+  .map((f) => join(out, f))[0];
 const profile = JSON.parse(readFileSync(file, 'utf8'));
 const self = new Map();
 const byFile = new Map();
@@ -108,6 +136,13 @@ if (args.includes('--all')) {
     }
   }
 }
-const top = (map, n) => [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n');
-process.stdout.write(`\nself time by file/package:\n${top(byFile, 20)}\n\nself time by function:\n${top(self, 35)}\n\ninclusive time of Gatehouse functions (nested calls of the same function counted again):\n${top(inclusive, args.includes('--all') ? 60 : 30)}\n\nprofile: ${file}\n`);
+const top = (map, n) =>
+  [...map.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`)
+    .join('\n');
+process.stdout.write(
+  `\nself time by file/package:\n${top(byFile, 20)}\n\nself time by function:\n${top(self, 35)}\n\ninclusive time of Gatehouse functions (nested calls of the same function counted again):\n${top(inclusive, args.includes('--all') ? 60 : 30)}\n\nprofile: ${file}\n`,
+);
 if (!args.includes('--out')) rmSync(join(dir, 'nginx'), { recursive: true, force: true });

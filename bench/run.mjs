@@ -90,7 +90,18 @@ async function main() {
   const nginx = await startNginx({ dir, cpus: CPU_UPSTREAM });
   stoppers.push(nginx.stop);
 
-  const ports = { gatehouse: claimPort().port, gatehouseRedis: claimPort().port, bare: claimPort().port, apacheCookie: claimPort().port, apacheCache: claimPort().port, redis: claimPort().port, fwdGatehouse: claimPort().port, fwdFront: claimPort().port, fwdCached: claimPort().port, semi: claimPort().port };
+  const ports = {
+    gatehouse: claimPort().port,
+    gatehouseRedis: claimPort().port,
+    bare: claimPort().port,
+    apacheCookie: claimPort().port,
+    apacheCache: claimPort().port,
+    redis: claimPort().port,
+    fwdGatehouse: claimPort().port,
+    fwdFront: claimPort().port,
+    fwdCached: claimPort().port,
+    semi: claimPort().port,
+  };
   const gh = `http://127.0.0.1:${ports.gatehouse}`;
   const ghRedis = `http://127.0.0.1:${ports.gatehouseRedis}`;
   // the signed-in row with observe.tracing on (issue 17): a gateway of its own beside the one with tracing off
@@ -122,13 +133,28 @@ async function main() {
     const bare = startPinned(CPU_SUT, process.execPath, [join(REPO, 'bench', 'bare-proxy.mjs'), String(ports.bare), nginx.url, String(settings.workers)]);
     stoppers.push(() => bare.stop());
     await waitForPort(ports.bare, 60000, 'bare proxy');
-    rows.push({ key: 'bare', name: `bare proxy: node:http + undici Pool, no auth (${settings.workers} workers)`, url: `http://127.0.0.1:${ports.bare}/agent/tickets`, headers: {}, expectStatus: 200, pid: bare.pid });
+    rows.push({
+      key: 'bare',
+      name: `bare proxy: node:http + undici Pool, no auth (${settings.workers} workers)`,
+      url: `http://127.0.0.1:${ports.bare}/agent/tickets`,
+      headers: {},
+      expectStatus: 200,
+      pid: bare.pid,
+    });
   }
 
   const profDir = settings.cpuProf || null;
   if (profDir) mkdirSync(profDir, { recursive: true });
   const nodeArgs = [...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), ...settings.nodeArgs];
-  const gatehouse = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.gatehouse, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, nodeArgs });
+  const gatehouse = await startGatehouse({
+    dir,
+    cpus: CPU_SUT,
+    port: ports.gatehouse,
+    upstream: nginx.url,
+    issuer: provider.issuer,
+    workers: settings.workers,
+    nodeArgs,
+  });
   stoppers.push(gatehouse.stop);
   const signedIn = await signIn(`${gh}/agent/tickets`, alice);
   if (signedIn.res.status !== 200) throw new Error(`sign-in through Gatehouse ended with ${signedIn.res.status} at ${signedIn.res.url}`);
@@ -137,7 +163,16 @@ async function main() {
   // direct and the bare proxy get the very request the signed-in row sends, session cookie included:
   // a browser sends it on every request, whoever answers
   for (const row of rows) if (row.key === 'direct' || row.key === 'bare') row.headers = { cookie };
-  if (want('gatehouse')) rows.push({ key: 'gatehouse', name: `**gatehouse, signed in** (cookie store, ${w})`, url: `${gh}/agent/tickets`, headers: { cookie }, jar: signedIn.jar, expectStatus: 200, pid: gatehouse.pid });
+  if (want('gatehouse'))
+    rows.push({
+      key: 'gatehouse',
+      name: `**gatehouse, signed in** (cookie store, ${w})`,
+      url: `${gh}/agent/tickets`,
+      headers: { cookie },
+      jar: signedIn.jar,
+      expectStatus: 200,
+      pid: gatehouse.pid,
+    });
 
   // the same signed-in request with tracing on: every trace sampled (sample_ratio 1, the most it costs), two spans
   // per request exported over OTLP/HTTP to a sink in this process (bench/lib/otlp-sink.mjs), which reads and drops them
@@ -148,7 +183,16 @@ async function main() {
     try {
       tracingSink = await startOtlpSink();
       stoppers.push(tracingSink.close);
-      const g = await startGatehouse({ dir, cpus: CPU_SUT, port: Number(new URL(ghTraced).port), upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, tracingEndpoint: tracingSink.url, tracingRatio: settings.tracingRatio });
+      const g = await startGatehouse({
+        dir,
+        cpus: CPU_SUT,
+        port: Number(new URL(ghTraced).port),
+        upstream: nginx.url,
+        issuer: provider.issuer,
+        workers: settings.workers,
+        tracingEndpoint: tracingSink.url,
+        tracingRatio: settings.tracingRatio,
+      });
       stoppers.push(g.stop);
       const s = await signIn(`${ghTraced}/agent/tickets`, alice);
       if (s.res.status !== 200) throw new Error(`sign-in ended with ${s.res.status}`);
@@ -162,10 +206,30 @@ async function main() {
   if (want('gatehouse-redis') && !flag('no-redis')) {
     const row = { key: 'gatehouse-redis', name: `gatehouse, signed in (Redis store, ${w})`, expectStatus: 200 };
     try {
-      const redis = startPinned(CPU_SUT, 'redis-server', ['--port', String(ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+      const redis = startPinned(CPU_SUT, 'redis-server', [
+        '--port',
+        String(ports.redis),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ]);
       stoppers.push(() => redis.stop());
       await waitForPort(ports.redis, 60000, 'redis-server');
-      const g = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.gatehouseRedis, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, store: 'redis', redisUrl: `redis://127.0.0.1:${ports.redis}/0` });
+      const g = await startGatehouse({
+        dir,
+        cpus: CPU_SUT,
+        port: ports.gatehouseRedis,
+        upstream: nginx.url,
+        issuer: provider.issuer,
+        workers: settings.workers,
+        store: 'redis',
+        redisUrl: `redis://127.0.0.1:${ports.redis}/0`,
+      });
       stoppers.push(g.stop);
       const s = await signIn(`${ghRedis}/agent/tickets`, alice);
       if (s.res.status !== 200) throw new Error(`sign-in ended with ${s.res.status}`);
@@ -181,11 +245,25 @@ async function main() {
   if (want('gatehouse-semi')) {
     const row = { key: 'gatehouse-semi', name: `gatehouse, signed in (cookie store, ${w}, node --max-semi-space-size=${SEMI_SPACE_MB})`, expectStatus: 200 };
     try {
-      const g = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.semi, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, nodeArgs: [...settings.nodeArgs, `--max-semi-space-size=${SEMI_SPACE_MB}`] });
+      const g = await startGatehouse({
+        dir,
+        cpus: CPU_SUT,
+        port: ports.semi,
+        upstream: nginx.url,
+        issuer: provider.issuer,
+        workers: settings.workers,
+        nodeArgs: [...settings.nodeArgs, `--max-semi-space-size=${SEMI_SPACE_MB}`],
+      });
       stoppers.push(g.stop);
       const s = await signIn(`${ghSemi}/agent/tickets`, alice);
       if (s.res.status !== 200) throw new Error(`sign-in ended with ${s.res.status}`);
-      Object.assign(row, { url: `${ghSemi}/agent/tickets`, headers: { cookie: s.jar.header(`${ghSemi}/agent/tickets`) }, jar: s.jar, pid: g.pid, metricsUrl: ghSemi });
+      Object.assign(row, {
+        url: `${ghSemi}/agent/tickets`,
+        headers: { cookie: s.jar.header(`${ghSemi}/agent/tickets`) },
+        jar: s.jar,
+        pid: g.pid,
+        metricsUrl: ghSemi,
+      });
     } catch (error) {
       row.error = String(error.message).split('\n')[0].slice(0, 160);
     }
@@ -198,12 +276,32 @@ async function main() {
       { key: 'fwd-cache', name: `nginx + gatehouse forward-auth, signed in, nginx caching Gatehouse's 200 for ${AUTH_CACHE_SECONDS} s`, expectStatus: 200 },
     ].filter((r) => want(r.key));
     try {
-      const g = await startGatehouse({ dir, cpus: CPU_SUT, port: ports.fwdGatehouse, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, publicUrl: front, trustedProxies: ['127.0.0.1/32'] });
+      const g = await startGatehouse({
+        dir,
+        cpus: CPU_SUT,
+        port: ports.fwdGatehouse,
+        upstream: nginx.url,
+        issuer: provider.issuer,
+        workers: settings.workers,
+        publicUrl: front,
+        trustedProxies: ['127.0.0.1/32'],
+      });
       stoppers.push(g.stop);
-      const fa = await startForwardAuthNginx({ dir, cpus: CPU_SUT, frontPort: ports.fwdFront, cachedPort: ports.fwdCached, gatehouse: `127.0.0.1:${ports.fwdGatehouse}`, helpdesk: new URL(nginx.url).host, workers: settings.workers });
+      const fa = await startForwardAuthNginx({
+        dir,
+        cpus: CPU_SUT,
+        frontPort: ports.fwdFront,
+        cachedPort: ports.fwdCached,
+        gatehouse: `127.0.0.1:${ports.fwdGatehouse}`,
+        helpdesk: new URL(nginx.url).host,
+        workers: settings.workers,
+      });
       stoppers.push(fa.stop);
       const s = await signIn(`${front}/agent/tickets`, alice);
-      if (s.res.status !== 200) throw new Error(`sign-in through nginx + forward-auth ended with ${s.res.status} at ${s.res.url}\n${readFileSync(join(dir, 'nginx-front', 'error.log'), 'utf8').slice(-1500)}\n${g.proc.output().slice(-1500)}`);
+      if (s.res.status !== 200)
+        throw new Error(
+          `sign-in through nginx + forward-auth ended with ${s.res.status} at ${s.res.url}\n${readFileSync(join(dir, 'nginx-front', 'error.log'), 'utf8').slice(-1500)}\n${g.proc.output().slice(-1500)}`,
+        );
       const cookie = s.jar.header(`${front}/agent/tickets`);
       for (const row of fwdRows) {
         const base = row.key === 'fwd' ? front : fa.cachedUrl;
@@ -211,7 +309,14 @@ async function main() {
         // each row a browser of its own that keeps the cookie Gatehouse re-seals (a stale value is answered with Set-Cookie)
         const jar = new Jar();
         jar.cookies = s.jar.cookies.map((c) => ({ ...c, origin: new URL(base).origin }));
-        Object.assign(row, { url: `${base}/agent/tickets`, headers: { cookie }, jar, pid: g.pid, pids: [fa.pid, g.pid], metricsUrl: `http://127.0.0.1:${ports.fwdGatehouse}` });
+        Object.assign(row, {
+          url: `${base}/agent/tickets`,
+          headers: { cookie },
+          jar,
+          pid: g.pid,
+          pids: [fa.pid, g.pid],
+          metricsUrl: `http://127.0.0.1:${ports.fwdGatehouse}`,
+        });
       }
     } catch (error) {
       for (const row of fwdRows) row.error = String(error.message).split('\n')[0].slice(0, 200);
@@ -219,9 +324,26 @@ async function main() {
     }
     rows.push(...fwdRows);
   }
-  if (want('unauth-api')) rows.push({ key: 'unauth-api', name: 'gatehouse, not signed in: API request → 401', url: `${gh}/agent/api/tickets`, headers: { accept: 'application/json' }, expectStatus: 401, pid: gatehouse.pid });
-  if (want('unauth-nav')) rows.push({ key: 'unauth-nav', name: 'gatehouse, not signed in: navigation → 302 to the provider', url: `${gh}/agent/tickets`, headers: { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' }, expectStatus: 302, pid: gatehouse.pid });
-  if (want('public')) rows.push({ key: 'public', name: 'gatehouse, public path', url: `${gh}/assets/app.js`, headers: {}, expectStatus: 200, pid: gatehouse.pid });
+  if (want('unauth-api'))
+    rows.push({
+      key: 'unauth-api',
+      name: 'gatehouse, not signed in: API request → 401',
+      url: `${gh}/agent/api/tickets`,
+      headers: { accept: 'application/json' },
+      expectStatus: 401,
+      pid: gatehouse.pid,
+    });
+  if (want('unauth-nav'))
+    rows.push({
+      key: 'unauth-nav',
+      name: 'gatehouse, not signed in: navigation → 302 to the provider',
+      url: `${gh}/agent/tickets`,
+      headers: { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate' },
+      expectStatus: 302,
+      pid: gatehouse.pid,
+    });
+  if (want('public'))
+    rows.push({ key: 'public', name: 'gatehouse, public path', url: `${gh}/assets/app.js`, headers: {}, expectStatus: 200, pid: gatehouse.pid });
 
   const apaches = {};
   if (!flag('no-apache')) {
@@ -232,13 +354,25 @@ async function main() {
       if (!want(key)) continue;
       const row = { key, name: `mod_auth_openidc, signed in (${label})`, expectStatus: 200 };
       try {
-        const apache = await startApache({ dir, cpus: CPU_SUT, port: sessionType === 'client-cookie' ? ports.apacheCookie : ports.apacheCache, upstream: nginx.url, issuer: provider.issuer, sessionType });
+        const apache = await startApache({
+          dir,
+          cpus: CPU_SUT,
+          port: sessionType === 'client-cookie' ? ports.apacheCookie : ports.apacheCache,
+          upstream: nginx.url,
+          issuer: provider.issuer,
+          sessionType,
+        });
         stoppers.push(apache.stop);
         apaches[sessionType] = apache;
         const base = apacheUrls[sessionType];
         const s = await signIn(`${base}${APACHE_PROTECTED}/tickets`, alice);
         if (s.res.status !== 200) throw new Error(`sign-in through mod_auth_openidc ended with ${s.res.status} at ${s.res.url}`);
-        Object.assign(row, { url: `${base}${APACHE_PROTECTED}/tickets`, headers: { cookie: s.jar.header(`${base}${APACHE_PROTECTED}/tickets`) }, jar: s.jar, pid: apache.pid });
+        Object.assign(row, {
+          url: `${base}${APACHE_PROTECTED}/tickets`,
+          headers: { cookie: s.jar.header(`${base}${APACHE_PROTECTED}/tickets`) },
+          jar: s.jar,
+          pid: apache.pid,
+        });
       } catch (error) {
         row.error = String(error.message).split('\n')[0];
       }
@@ -282,7 +416,9 @@ async function main() {
       r.cpuUsPerRequest = ((rowCpu(row) - cpuBefore) * 1e6) / r.requests;
       row.runs ??= [];
       row.runs.push(r);
-      log(`round ${round}/${settings.rounds} ${row.key}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} CPU µs/req, p99 ${r.p99} ms${r.unexpected ? ` — ${r.unexpected} unexpected statuses ${JSON.stringify(r.unexpectedStatuses)}` : ''}`);
+      log(
+        `round ${round}/${settings.rounds} ${row.key}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest)} CPU µs/req, p99 ${r.p99} ms${r.unexpected ? ` — ${r.unexpected} unexpected statuses ${JSON.stringify(r.unexpectedStatuses)}` : ''}`,
+      );
     }
   }
   for (const row of measured) row.rssBytes = (row.pids ?? [row.pid]).reduce((sum, pid) => sum + peakRss(pid), 0);
@@ -291,7 +427,14 @@ async function main() {
   for (const row of [rows.find((r) => r.key === 'gatehouse'), rows.find((r) => r.key === 'gatehouse-semi')]) {
     if (!row || row.error || !row.runs) continue;
     const workers = await scrapeMemory(row.metricsUrl ?? gh).catch((error) => ({ error: error.message }));
-    memory.push({ name: row.name, peakRss: row.rssBytes, primary: ownRss(row.pid), workers, rps: median(row.runs.map((r) => r.rps)), cpuUs: median(row.runs.map((r) => r.cpuUsPerRequest)) });
+    memory.push({
+      name: row.name,
+      peakRss: row.rssBytes,
+      primary: ownRss(row.pid),
+      workers,
+      rps: median(row.runs.map((r) => r.rps)),
+      cpuUs: median(row.runs.map((r) => r.cpuUsPerRequest)),
+    });
     log(`memory of ${row.key}: primary ${JSON.stringify(memory.at(-1).primary)}, workers ${JSON.stringify(workers)}`);
   }
 
@@ -311,10 +454,27 @@ async function main() {
       const runs = [];
       for (let i = 0; i < settings.rounds; i++) {
         await browse(row);
-        runs.push(await runWrk({ ...wrkBase, url: row.url, headers: row.headers, expectStatus: row.expectStatus, durationSec: settings.durationSec, rate, expectedLatencyMs: row.p50 / 2 }));
+        runs.push(
+          await runWrk({
+            ...wrkBase,
+            url: row.url,
+            headers: row.headers,
+            expectStatus: row.expectStatus,
+            durationSec: settings.durationSec,
+            rate,
+            expectedLatencyMs: row.p50 / 2,
+          }),
+        );
       }
       const m = [...runs].sort((a, b) => a.p99 - b.p99)[(runs.length - 1) >> 1];
-      latency.push({ name: row.name, rate: median(runs.map((r) => r.rps)), p50: m.p50, p99: m.p99, max: m.max, unexpected: runs.reduce((s, r) => s + r.unexpected, 0) });
+      latency.push({
+        name: row.name,
+        rate: median(runs.map((r) => r.rps)),
+        p50: m.p50,
+        p99: m.p99,
+        max: m.max,
+        unexpected: runs.reduce((s, r) => s + r.unexpected, 0),
+      });
     }
   }
 
@@ -323,14 +483,33 @@ async function main() {
   if (!flag('no-signin')) {
     const isGatehouseSession = (res) => res.status === 302 && [].concat(res.headers['set-cookie'] ?? []).some((l) => /gatehouse-agent=g1\./.test(l));
     const isApacheSession = (res) => res.status === 302 && [].concat(res.headers['set-cookie'] ?? []).some((l) => /^mod_auth_openidc_session=[^;]/.test(l));
-    const targets = [{ name: `gatehouse (cookie store, ${w})`, pid: gatehouse.pid, startUrl: `${gh}/agent/tickets`, callbackPrefix: gh + AGENT_CALLBACK, isSignedIn: isGatehouseSession }];
-    for (const [type, label] of [['client-cookie', 'stateless cookie'], ['server-cache', 'server cache']]) {
-      if (apaches[type]) targets.push({ name: `mod_auth_openidc (${label})`, pid: apaches[type].pid, startUrl: `${apacheUrls[type]}${APACHE_PROTECTED}/tickets`, callbackPrefix: apacheUrls[type] + APACHE_CALLBACK, isSignedIn: isApacheSession });
+    const targets = [
+      {
+        name: `gatehouse (cookie store, ${w})`,
+        pid: gatehouse.pid,
+        startUrl: `${gh}/agent/tickets`,
+        callbackPrefix: gh + AGENT_CALLBACK,
+        isSignedIn: isGatehouseSession,
+      },
+    ];
+    for (const [type, label] of [
+      ['client-cookie', 'stateless cookie'],
+      ['server-cache', 'server cache'],
+    ]) {
+      if (apaches[type])
+        targets.push({
+          name: `mod_auth_openidc (${label})`,
+          pid: apaches[type].pid,
+          startUrl: `${apacheUrls[type]}${APACHE_PROTECTED}/tickets`,
+          callbackPrefix: apacheUrls[type] + APACHE_CALLBACK,
+          isSignedIn: isApacheSession,
+        });
     }
     for (const t of targets) {
       try {
         const results = [];
-        for (let i = 0; i < settings.rounds; i++) results.push(await measureSignIns({ ...t, providerOrigin, account: alice, attempts: settings.signins, concurrency: 16 }));
+        for (let i = 0; i < settings.rounds; i++)
+          results.push(await measureSignIns({ ...t, providerOrigin, account: alice, attempts: settings.signins, concurrency: 16 }));
         const m = [...results].sort((a, b) => a.perSecond - b.perSecond)[(results.length - 1) >> 1];
         signins.push({ ...m, failuresTotal: results.reduce((s, r) => s + (r.attempts - r.ok), 0) });
         log(`sign-ins ${t.name}: ${results.map((r) => r.perSecond.toFixed(0)).join(', ')} /s`);
@@ -352,9 +531,21 @@ async function main() {
   if (!flag('no-hot-path')) {
     log('in-process request path (bench/hot-path.mjs)');
     hotPath = await new Promise((resolve) => {
-      execFile('taskset', ['-c', CPU_SUT.split(/[-,]/)[0], process.execPath, join(REPO, 'bench', 'hot-path.mjs')], { maxBuffer: 1 << 20, timeout: 300_000 }, (error, stdout) => {
-        resolve(error ? `not measured: ${error.message.split('\n')[0]}` : stdout.split('\n').filter((l) => l.startsWith('|') || l.startsWith('In-process')).join('\n'));
-      });
+      execFile(
+        'taskset',
+        ['-c', CPU_SUT.split(/[-,]/)[0], process.execPath, join(REPO, 'bench', 'hot-path.mjs')],
+        { maxBuffer: 1 << 20, timeout: 300_000 },
+        (error, stdout) => {
+          resolve(
+            error
+              ? `not measured: ${error.message.split('\n')[0]}`
+              : stdout
+                  .split('\n')
+                  .filter((l) => l.startsWith('|') || l.startsWith('In-process'))
+                  .join('\n'),
+          );
+        },
+      );
     });
   }
   const tracing = tracingTable(byKey, tracingSink);
@@ -386,7 +577,9 @@ function forwardAuthSection(byKey, apacheBest) {
     '| --- | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of [gh, fwd, cached].filter((x) => x && x.ok)) {
-    lines.push(`| ${r.name} | ${fmt.rps(r.rps)} | ${fmt.ratio(gh?.ok ? r.rps / gh.rps : undefined)} | ${fmt.ratio(apacheBest ? r.rps / apacheBest.rps : undefined)} | ${Math.round(r.cpuUs)} | ${fmt.ms(r.p99)} |`);
+    lines.push(
+      `| ${r.name} | ${fmt.rps(r.rps)} | ${fmt.ratio(gh?.ok ? r.rps / gh.rps : undefined)} | ${fmt.ratio(apacheBest ? r.rps / apacheBest.rps : undefined)} | ${Math.round(r.cpuUs)} | ${fmt.ms(r.p99)} |`,
+    );
   }
   if (gh?.ok) {
     const extra = fwd.cpuUs - gh.cpuUs;
@@ -409,20 +602,52 @@ function leanTargets(byKey, apacheBest, signins) {
   const gh = byKey.gatehouse;
   const apacheRss = apacheBest?.rssBytes;
   const line = (what, value, ok, note = '') => `| ${what} | ${value} | ${ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**'}${note} |`;
-  if (gh?.ok && apacheRss) rows.push(line('peak RSS ≤ 3× Apache (mod_auth_openidc best mode), 2 workers', `${fmt.ratio(gh.rssBytes / apacheRss)} (${mb(gh.rssBytes)} vs ${mb(apacheRss)} MB)`, gh.rssBytes <= 3 * apacheRss, ' — see Memory for what it is made of'));
+  if (gh?.ok && apacheRss)
+    rows.push(
+      line(
+        'peak RSS ≤ 3× Apache (mod_auth_openidc best mode), 2 workers',
+        `${fmt.ratio(gh.rssBytes / apacheRss)} (${mb(gh.rssBytes)} vs ${mb(apacheRss)} MB)`,
+        gh.rssBytes <= 3 * apacheRss,
+        ' — see Memory for what it is made of',
+      ),
+    );
   const semi = byKey['gatehouse-semi'];
-  if (semi?.ok && apacheRss) rows.push(line(`peak RSS ≤ 3× Apache, with --max-semi-space-size=${SEMI_SPACE_MB}`, `${fmt.ratio(semi.rssBytes / apacheRss)} (${mb(semi.rssBytes)} MB; ${fmt.ratio(semi.rps / gh.rps)} the default's req/s, ${fmt.ratio(semi.cpuUs / gh.cpuUs)} its CPU per request)`, semi.rssBytes <= 3 * apacheRss));
+  if (semi?.ok && apacheRss)
+    rows.push(
+      line(
+        `peak RSS ≤ 3× Apache, with --max-semi-space-size=${SEMI_SPACE_MB}`,
+        `${fmt.ratio(semi.rssBytes / apacheRss)} (${mb(semi.rssBytes)} MB; ${fmt.ratio(semi.rps / gh.rps)} the default's req/s, ${fmt.ratio(semi.cpuUs / gh.cpuUs)} its CPU per request)`,
+        semi.rssBytes <= 3 * apacheRss,
+      ),
+    );
   const ghSignIn = signins.find((s) => s.name.startsWith('gatehouse') && !s.error);
   const apacheSignIns = signins.filter((s) => s.name.startsWith('mod_auth_openidc') && !s.error).sort((a, b) => b.perSecond - a.perSecond);
   const best = apacheSignIns[0];
   if (ghSignIn && best) {
-    rows.push(line('sign-ins/s ≥ 1.5× mod_auth_openidc best mode', `${fmt.ratio(ghSignIn.perSecond / best.perSecond)} (${ghSignIn.perSecond.toFixed(0)} vs ${best.perSecond.toFixed(0)}, ${best.name.replace('mod_auth_openidc ', '')})`, ghSignIn.perSecond >= 1.5 * best.perSecond));
+    rows.push(
+      line(
+        'sign-ins/s ≥ 1.5× mod_auth_openidc best mode',
+        `${fmt.ratio(ghSignIn.perSecond / best.perSecond)} (${ghSignIn.perSecond.toFixed(0)} vs ${best.perSecond.toFixed(0)}, ${best.name.replace('mod_auth_openidc ', '')})`,
+        ghSignIn.perSecond >= 1.5 * best.perSecond,
+      ),
+    );
     rows.push(line('sign-in p99 no worse than mod_auth_openidc best mode', `${fmt.ms(ghSignIn.p99)} vs ${fmt.ms(best.p99)} ms`, ghSignIn.p99 <= best.p99));
-    if (ghSignIn.cpuMsPerSignIn !== undefined && best.cpuMsPerSignIn !== undefined) rows.push(line('CPU per sign-in: mod_auth_openidc best ÷ gatehouse ≥ 1.5 (the same ratio, whatever else the machine does)', `${fmt.ratio(best.cpuMsPerSignIn / ghSignIn.cpuMsPerSignIn)} (${ghSignIn.cpuMsPerSignIn.toFixed(2)} vs ${best.cpuMsPerSignIn.toFixed(2)} ms)`, best.cpuMsPerSignIn / ghSignIn.cpuMsPerSignIn >= 1.5));
+    if (ghSignIn.cpuMsPerSignIn !== undefined && best.cpuMsPerSignIn !== undefined)
+      rows.push(
+        line(
+          'CPU per sign-in: mod_auth_openidc best ÷ gatehouse ≥ 1.5 (the same ratio, whatever else the machine does)',
+          `${fmt.ratio(best.cpuMsPerSignIn / ghSignIn.cpuMsPerSignIn)} (${ghSignIn.cpuMsPerSignIn.toFixed(2)} vs ${best.cpuMsPerSignIn.toFixed(2)} ms)`,
+          best.cpuMsPerSignIn / ghSignIn.cpuMsPerSignIn >= 1.5,
+        ),
+      );
   }
   const fwd = byKey.fwd;
-  if (fwd?.ok && apacheBest) rows.push(line('nginx + forward-auth signed-in req/s ≥ 2× mod_auth_openidc best mode', fmt.ratio(fwd.rps / apacheBest.rps), fwd.rps >= 2 * apacheBest.rps));
-  if (fwd?.ok && apacheBest) rows.push(line('by CPU per request: mod_auth_openidc best ÷ nginx + forward-auth ≥ 2', fmt.ratio(apacheBest.cpuUs / fwd.cpuUs), apacheBest.cpuUs / fwd.cpuUs >= 2));
+  if (fwd?.ok && apacheBest)
+    rows.push(line('nginx + forward-auth signed-in req/s ≥ 2× mod_auth_openidc best mode', fmt.ratio(fwd.rps / apacheBest.rps), fwd.rps >= 2 * apacheBest.rps));
+  if (fwd?.ok && apacheBest)
+    rows.push(
+      line('by CPU per request: mod_auth_openidc best ÷ nginx + forward-auth ≥ 2', fmt.ratio(apacheBest.cpuUs / fwd.cpuUs), apacheBest.cpuUs / fwd.cpuUs >= 2),
+    );
   return rows.length ? rows : ['| — | — | not measured |'];
 }
 
@@ -450,7 +675,9 @@ function tracingTable(byKey, sink) {
   ];
   // two spans per request; fewer received means the SDK's queue (2048 spans) overflowed and it dropped the rest
   const served = (on.runs ?? []).reduce((sum, r) => sum + r.requests, 0);
-  const exported = sink ? `The sink received ${sink.seen.spans} spans in ${sink.seen.exports} exports (${(sink.seen.bytes / 1e6).toFixed(1)} MB of OTLP/JSON) for ${served} measured requests and their warm-up.` : '';
+  const exported = sink
+    ? `The sink received ${sink.seen.spans} spans in ${sink.seen.exports} exports (${(sink.seen.bytes / 1e6).toFixed(1)} MB of OTLP/JSON) for ${served} measured requests and their warm-up.`
+    : '';
   return `| signed in | tracing off | tracing on | on vs off |\n| --- | ---: | ---: | ---: |\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n\n${exported}`;
 }
 
@@ -494,8 +721,13 @@ function mb(bytes) {
 function memorySection(memory, primaryModules) {
   const lines = [];
   if (memory.length) {
-    lines.push('Right after the load rows, from the gateway\'s own metrics (prom-client process metrics, summed over the workers by the primary) and /proc:', '');
-    lines.push('| what | peak RSS MB (tree) | primary RSS MB | workers RSS MB | V8 heap total MB | of which young generation (new space) | old space total / used MB | external MB | RSS outside the V8 heap MB | req/s | CPU µs/req |');
+    lines.push(
+      "Right after the load rows, from the gateway's own metrics (prom-client process metrics, summed over the workers by the primary) and /proc:",
+      '',
+    );
+    lines.push(
+      '| what | peak RSS MB (tree) | primary RSS MB | workers RSS MB | V8 heap total MB | of which young generation (new space) | old space total / used MB | external MB | RSS outside the V8 heap MB | req/s | CPU µs/req |',
+    );
     lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const m of memory) {
       const w = m.workers;
@@ -503,15 +735,23 @@ function memorySection(memory, primaryModules) {
         lines.push(`| ${m.name} | ${mb(m.peakRss)} | ${mb(m.primary.rss)} | not measured: ${w.error} | | | | | | | |`);
         continue;
       }
-      lines.push(`| ${m.name} | ${mb(m.peakRss)} | ${mb(m.primary.rss)} | ${mb(w.rss)} | ${mb(w.heapTotal)} | ${mb(w.newSpaceTotal)} | ${mb(w.oldSpaceTotal)} / ${mb(w.oldSpaceUsed)} | ${mb(w.external)} | ${mb(w.rss - w.heapTotal - w.external)} | ${fmt.rps(m.rps)} | ${Math.round(m.cpuUs)} |`);
+      lines.push(
+        `| ${m.name} | ${mb(m.peakRss)} | ${mb(m.primary.rss)} | ${mb(w.rss)} | ${mb(w.heapTotal)} | ${mb(w.newSpaceTotal)} | ${mb(w.oldSpaceTotal)} / ${mb(w.oldSpaceUsed)} | ${mb(w.external)} | ${mb(w.rss - w.heapTotal - w.external)} | ${fmt.rps(m.rps)} | ${Math.round(m.cpuUs)} |`,
+      );
     }
-    lines.push('', '"RSS outside the V8 heap" is the node binary and its libraries (OpenSSL, ICU, V8 itself), compiled code, thread stacks and malloc arenas: what any Node process holds (a bare `node -e` idles at about 40 MB).');
+    lines.push(
+      '',
+      '"RSS outside the V8 heap" is the node binary and its libraries (OpenSSL, ICU, V8 itself), compiled code, thread stacks and malloc arenas: what any Node process holds (a bare `node -e` idles at about 40 MB).',
+    );
   }
   if (primaryModules) {
     lines.push('', '### The cluster primary');
     if (primaryModules.error) lines.push(`not measured: ${primaryModules.error}`);
     else {
-      const pk = Object.entries(primaryModules.packages).map(([name, n]) => `${name} (${n} files)`).join(', ') || 'none';
+      const pk =
+        Object.entries(primaryModules.packages)
+          .map(([name, n]) => `${name} (${n} files)`)
+          .join(', ') || 'none';
       lines.push(
         `What the primary of a ${settings.workers}-worker \`gatehouse serve\` has loaded once it listens (node --import bench/lib/loaded-modules.mjs; ES modules through a load hook, CommonJS from require.cache): ${primaryModules.total} files.`,
         `- Gatehouse's own: ${primaryModules.own.map((f) => `\`${f}\``).join(', ')}`,
@@ -523,7 +763,21 @@ function memorySection(memory, primaryModules) {
   return lines.join('\n');
 }
 
-function render({ summary, directRps, apacheBest, latency, signins, v, machineBefore, machineAfter, byKey, hotPath, memory = [], primaryModules = null, tracing = 'not measured' }) {
+function render({
+  summary,
+  directRps,
+  apacheBest,
+  latency,
+  signins,
+  v,
+  machineBefore,
+  machineAfter,
+  byKey,
+  hotPath,
+  memory = [],
+  primaryModules = null,
+  tracing = 'not measured',
+}) {
   const gh = byKey.gatehouse;
   const bare = byKey.bare;
   const unauth = [byKey['unauth-api'], byKey['unauth-nav']].filter((r) => r?.ok);
@@ -540,12 +794,20 @@ function render({ summary, directRps, apacheBest, latency, signins, v, machineBe
     // the same ratios from CPU time per request: what one request costs, whatever else the machine was doing
     ['by CPU per request: mod_auth_openidc best ÷ gatehouse ≥ 1.5', gh?.ok && apacheBest ? apacheBest.cpuUs / gh.cpuUs : undefined, 1.5, '×'],
     ['by CPU per request: bare proxy ÷ gatehouse ≥ 0.9', gh?.ok && bare?.ok ? bare.cpuUs / gh.cpuUs : undefined, 0.9, '×'],
-    ...unauth.map((r) => [`by CPU per request: signed-in ÷ ${r.name.replace('gatehouse, not signed in: ', '')} ≥ 2`, gh?.ok ? gh.cpuUs / r.cpuUs : undefined, 2, '×']),
+    ...unauth.map((r) => [
+      `by CPU per request: signed-in ÷ ${r.name.replace('gatehouse, not signed in: ', '')} ≥ 2`,
+      gh?.ok ? gh.cpuUs / r.cpuUs : undefined,
+      2,
+      '×',
+    ]),
   ];
   const targetLines = targets.map(([what, value, limit, unit, lowerIsBetter]) => {
     const ok = value === undefined ? undefined : lowerIsBetter ? value <= limit : value >= limit;
-    const unjudged = unit === ' ms' && value === undefined && directLatency ? `not judged: direct's own p99 at this rate was ${fmt.ms(directLatency.p99)} ms (other load on the machine)` : verdict(ok);
-    return `| ${what} | ${value === undefined ? '—' : `${value.toFixed(unit === "×" ? 3 : 2)}${unit}`} | ${unjudged} |`;
+    const unjudged =
+      unit === ' ms' && value === undefined && directLatency
+        ? `not judged: direct's own p99 at this rate was ${fmt.ms(directLatency.p99)} ms (other load on the machine)`
+        : verdict(ok);
+    return `| ${what} | ${value === undefined ? '—' : `${value.toFixed(unit === '×' ? 3 : 2)}${unit}`} | ${unjudged} |`;
   });
   return `# Gatehouse benchmark results
 

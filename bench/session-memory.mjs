@@ -138,12 +138,24 @@ try {
     parts.push({ part: name, bytes: (last - now) / sessions });
     last = now;
   };
-  drop('ID token kept in the session', (e) => e.session.idToken !== undefined && (e.session = { ...e.session, idToken: undefined }));
-  drop('refresh token', (e) => e.session.refreshToken !== undefined && (e.session = { ...e.session, refreshToken: undefined }));
-  drop('claims (the allow rules\' copy)', (e) => (e.session = { ...e.session, claims: {} }));
-  drop('signed assertion', (e) => 'assertion' in e && (e.assertion = ''));
-  drop('identity headers', (e) => 'headers' in e && (e.headers = []));
-  drop('the rest of the session data', (e) => (e.session = { id: e.session.id }));
+  drop('ID token kept in the session', (e) => {
+    if (e.session.idToken !== undefined) e.session = { ...e.session, idToken: undefined };
+  });
+  drop('refresh token', (e) => {
+    if (e.session.refreshToken !== undefined) e.session = { ...e.session, refreshToken: undefined };
+  });
+  drop("claims (the allow rules' copy)", (e) => {
+    e.session = { ...e.session, claims: {} };
+  });
+  drop('signed assertion', (e) => {
+    if ('assertion' in e) e.assertion = '';
+  });
+  drop('identity headers', (e) => {
+    if ('headers' in e) e.headers = [];
+  });
+  drop('the rest of the session data', (e) => {
+    e.session = { id: e.session.id };
+  });
   const restBytes = last - before;
   gw.cache.clear();
   entries.length = 0;
@@ -155,7 +167,9 @@ try {
   await gateway.close();
   providerProcess.kill('SIGTERM');
 }
-process.stdout.write(`\nHeap per cached session (${result.sessions.toLocaleString('en-US')} sessions, heapUsed after full GC): ${Math.round(result.perSessionBytes)} bytes; cookie value ${Math.round(result.cookieChars)} characters\n\n`);
+process.stdout.write(
+  `\nHeap per cached session (${result.sessions.toLocaleString('en-US')} sessions, heapUsed after full GC): ${Math.round(result.perSessionBytes)} bytes; cookie value ${Math.round(result.cookieChars)} characters\n\n`,
+);
 process.stdout.write('| part of a cache entry | bytes per session |\n| --- | ---: |\n');
 for (const p of result.parts) process.stdout.write(`| ${p.part} | ${Math.round(p.bytes)} |\n`);
 process.stdout.write(`SESSION_MEMORY_JSON ${JSON.stringify(result)}\n`);

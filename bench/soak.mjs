@@ -76,10 +76,25 @@ async function main() {
   stoppers.push(nginx.stop);
   const port = claimPort().port;
   const gh = `http://127.0.0.1:${port}`;
-  const provider = await startDemoProvider({ clients: [{ ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK] }, { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK] }], accounts: DEMO_ACCOUNTS });
+  const provider = await startDemoProvider({
+    clients: [
+      { ...AGENT_CLIENT, redirect_uris: [gh + AGENT_CALLBACK] },
+      { ...USER_CLIENT, redirect_uris: [gh + USER_CALLBACK] },
+    ],
+    accounts: DEMO_ACCOUNTS,
+  });
   stoppers.push(() => provider.close());
   const nodeArgs = [...(settings.maxOldSpaceMb ? [`--max-old-space-size=${settings.maxOldSpaceMb}`] : []), ...settings.nodeArgs];
-  const gatehouse = await startGatehouse({ dir, cpus: '0-1', port, upstream: nginx.url, issuer: provider.issuer, workers: settings.workers, idleTimeout: IDLE_TIMEOUT, nodeArgs });
+  const gatehouse = await startGatehouse({
+    dir,
+    cpus: '0-1',
+    port,
+    upstream: nginx.url,
+    issuer: provider.issuer,
+    workers: settings.workers,
+    idleTimeout: IDLE_TIMEOUT,
+    nodeArgs,
+  });
   stoppers.push(gatehouse.stop);
 
   // one real sign-in; its session is the template of the others
@@ -151,7 +166,8 @@ async function main() {
   const cpuStart = cpuSeconds(gatehouse.pid);
   const started = Date.now();
   while (done < settings.requests) {
-    if (Date.now() - adoptedAt > ADOPT_AFTER_MS) log(`touch interval passed: ${await adoptTouchedCookies()} of ${cookies.length} cookies re-sealed by the gateway and kept`);
+    if (Date.now() - adoptedAt > ADOPT_AFTER_MS)
+      log(`touch interval passed: ${await adoptTouchedCookies()} of ${cookies.length} cookies re-sealed by the gateway and kept`);
     // the first segment ends at about 100,000 requests: the reference RSS is taken there
     const want = Math.min(done < SEGMENT ? Math.max(5000, (SEGMENT - done) / 2) : SEGMENT / 2, settings.requests - done);
     const cpu0 = cpuSeconds(gatehouse.pid);
@@ -165,7 +181,9 @@ async function main() {
     const cpuUs = ((cpuSeconds(gatehouse.pid) - cpu0) * 1e6) / r.requests;
     segments.push({ done, rps: r.rps, p99: r.p99, rss, cpuUs, unexpected: r.unexpected });
     if (!rssAfterFirst && done >= SEGMENT * 0.95) rssAfterFirst = rss;
-    log(`${done.toLocaleString('en-US')} requests: ${Math.round(r.rps)} req/s, ${Math.round(cpuUs)} CPU µs/req, p99 ${r.p99} ms, RSS ${mb(rss)} MB${r.unexpected ? `, ${r.unexpected} unexpected ${JSON.stringify(r.unexpectedStatuses)}` : ''}`);
+    log(
+      `${done.toLocaleString('en-US')} requests: ${Math.round(r.rps)} req/s, ${Math.round(cpuUs)} CPU µs/req, p99 ${r.p99} ms, RSS ${mb(rss)} MB${r.unexpected ? `, ${r.unexpected} unexpected ${JSON.stringify(r.unexpectedStatuses)}` : ''}`,
+    );
   }
   const totalSeconds = (Date.now() - started) / 1000;
   const roundsDuringSoak = touchRounds;
@@ -198,20 +216,41 @@ async function main() {
 
   // the exact figure: one gateway in-process, its heap after a full GC with none and with every session cached
   const exact = await new Promise((resolve) => {
-    execFile('taskset', ['-c', '1', process.execPath, '--expose-gc', join(REPO, 'bench', 'session-memory.mjs'), '--sessions', String(settings.sessions)], { maxBuffer: 1 << 20, timeout: 300_000 }, (error, stdout) => {
-      const line = stdout.split('\n').find((l) => l.startsWith('SESSION_MEMORY_JSON '));
-      resolve(line ? JSON.parse(line.slice('SESSION_MEMORY_JSON '.length)) : { error: (error?.message ?? 'no result').split('\n')[0] });
-    });
+    execFile(
+      'taskset',
+      ['-c', '1', process.execPath, '--expose-gc', join(REPO, 'bench', 'session-memory.mjs'), '--sessions', String(settings.sessions)],
+      { maxBuffer: 1 << 20, timeout: 300_000 },
+      (error, stdout) => {
+        const line = stdout.split('\n').find((l) => l.startsWith('SESSION_MEMORY_JSON '));
+        resolve(line ? JSON.parse(line.slice('SESSION_MEMORY_JSON '.length)) : { error: (error?.message ?? 'no result').split('\n')[0] });
+      },
+    );
   });
   const perWorker = (a, b) => (a === undefined || b === undefined ? undefined : (b - a) / settings.sessions / settings.workers);
-  const live = { rss: perWorker(withOne.rss, withAll.rss), heapUsed: perWorker(withOne.heapUsed, withAll.heapUsed), heapTotal: perWorker(withOne.heapTotal, withAll.heapTotal) };
+  const live = {
+    rss: perWorker(withOne.rss, withAll.rss),
+    heapUsed: perWorker(withOne.heapUsed, withAll.heapUsed),
+    heapTotal: perWorker(withOne.heapTotal, withAll.heapTotal),
+  };
   const kb = (bytes) => (bytes === undefined ? '—' : `${(bytes / 1024).toFixed(2)} KB`);
   const growth = rssAfter / rssAfterFirst - 1;
   const costGrowth = many.cpuUs / one.cpuUs - 1;
   const checks = [
-    [`RSS after ${done.toLocaleString('en-US')} requests within 10% of RSS after the first ${segments.find((x) => x.rss === rssAfterFirst)?.done.toLocaleString('en-US')}`, `${mb(rssAfter)} MB vs ${mb(rssAfterFirst)} MB (${(growth * 100).toFixed(1)}%)`, Math.abs(growth) <= 0.1],
-    ['every response 200 (no redirect, 401, 5xx), no socket error', `${unexpected} unexpected ${JSON.stringify(statuses)}, ${socketErrors} socket errors`, unexpected === 0 && socketErrors === 0],
-    [`CPU per request with ${settings.sessions.toLocaleString('en-US')} live sessions within 10% of one session (lower of two runs each)`, `${many.cpuUs.toFixed(0)} µs vs ${one.cpuUs.toFixed(0)} µs (${(costGrowth * 100).toFixed(1)}%)`, costGrowth <= 0.1 && many.unexpected === 0 && one.unexpected === 0],
+    [
+      `RSS after ${done.toLocaleString('en-US')} requests within 10% of RSS after the first ${segments.find((x) => x.rss === rssAfterFirst)?.done.toLocaleString('en-US')}`,
+      `${mb(rssAfter)} MB vs ${mb(rssAfterFirst)} MB (${(growth * 100).toFixed(1)}%)`,
+      Math.abs(growth) <= 0.1,
+    ],
+    [
+      'every response 200 (no redirect, 401, 5xx), no socket error',
+      `${unexpected} unexpected ${JSON.stringify(statuses)}, ${socketErrors} socket errors`,
+      unexpected === 0 && socketErrors === 0,
+    ],
+    [
+      `CPU per request with ${settings.sessions.toLocaleString('en-US')} live sessions within 10% of one session (lower of two runs each)`,
+      `${many.cpuUs.toFixed(0)} µs vs ${one.cpuUs.toFixed(0)} µs (${(costGrowth * 100).toFixed(1)}%)`,
+      costGrowth <= 0.1 && many.unexpected === 0 && one.unexpected === 0,
+    ],
   ];
   const ok = checks.every(([, , pass]) => pass);
   const v = versions(REPO);
@@ -235,13 +274,17 @@ ${checks.map(([what, value, pass]) => `| ${what} | ${value} | ${pass ? 'passed' 
 | the same: heap reserved by V8 | ${kb(live.heapTotal)} | |
 | the same: RSS | ${kb(live.rss)} | |
 
-${exact.error ? '' : `Where a cached session's bytes go (in-process; each part dropped from every entry in turn, heap measured after a full GC; the cookie value is ${Math.round(exact.cookieChars)} characters):
+${
+  exact.error
+    ? ''
+    : `Where a cached session's bytes go (in-process; each part dropped from every entry in turn, heap measured after a full GC; the cookie value is ${Math.round(exact.cookieChars)} characters):
 
 | part | bytes per session |
 | --- | ---: |
 ${exact.parts.map((p) => `| ${p.part} | ${Math.round(p.bytes)} |`).join('\n')}
 
-The cache is keyed by the cookie value and a hit needs the whole value compared (a tampered cookie must never hit), so each entry holds the value itself: with the cookie store that is most of an entry, and the floor of this design. The ID token and claims are not kept in the entry (they are read from the cookie again when a session is written back).`}
+The cache is keyed by the cookie value and a hit needs the whole value compared (a tampered cookie must never hit), so each entry holds the value itself: with the cookie store that is most of an entry, and the floor of this design. The ID token and claims are not kept in the entry (they are read from the cookie again when a session is written back).`
+}
 
 | requests done | req/s | CPU µs/req | p99 ms | RSS MB |
 | ---: | ---: | ---: | ---: | ---: |

@@ -22,8 +22,9 @@ export function readmeSection(configurationMd) {
   const body = lines.filter((line, i) => !(i < 4 && (line.startsWith('# ') || line.startsWith('<!--'))));
   while (body.length && body[0].trim() === '') body.shift();
   while (body.length && body[body.length - 1].trim() === '') body.pop();
-  const text = body.join('\n').replace(/\]\((?![a-z][a-z0-9+.-]*:|#|\/)(?:\.\/)?([^)]+)\)/gi, (_m, target) =>
-    `](${target.startsWith('../') ? target.slice(3) : `docs/${target}`})`);
+  const text = body
+    .join('\n')
+    .replace(/\]\((?![a-z][a-z0-9+.-]*:|#|\/)(?:\.\/)?([^)]+)\)/gi, (_m, target) => `](${target.startsWith('../') ? target.slice(3) : `docs/${target}`})`);
   return [
     START,
     '<!-- Generated from docs/configuration.md (itself from src/config/schema.ts) by `npm run sync-readme`; do not edit by hand. -->',

@@ -131,7 +131,10 @@ export function parseArgs(argv: readonly string[]): Parsed {
     return isCommand(about) ? { kind: 'help', command: about } : { kind: 'usage', message: `gatehouse: unknown command "${about}"` };
   }
   if (!isCommand(first)) {
-    return { kind: 'usage', message: first.startsWith('-') ? `gatehouse: unknown option ${first}; the command comes first` : `gatehouse: unknown command "${first}"` };
+    return {
+      kind: 'usage',
+      message: first.startsWith('-') ? `gatehouse: unknown option ${first}; the command comes first` : `gatehouse: unknown command "${first}"`,
+    };
   }
   const command = first;
   const usage = (message: string): Parsed => ({ kind: 'usage', message: `gatehouse ${command}: ${message}`, command });
@@ -145,7 +148,8 @@ export function parseArgs(argv: readonly string[]): Parsed {
     if (name === '--config') {
       const value = inline ?? rest[++i];
       // "--config" as the last word, or followed by another option, would otherwise check ./gateway.yaml silently
-      if (value === undefined || value === '' || (inline === undefined && value.startsWith('-'))) return usage('--config needs a file name, e.g. --config /etc/gatehouse/gateway.yaml');
+      if (value === undefined || value === '' || (inline === undefined && value.startsWith('-')))
+        return usage('--config needs a file name, e.g. --config /etc/gatehouse/gateway.yaml');
       parsed.config = value;
     } else if (name === '--json') parsed.json = true;
     else if (name === '--watch') parsed.watch = true;

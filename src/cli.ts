@@ -37,7 +37,12 @@ async function serve(file: string, watch: boolean): Promise<void> {
     const workers = resolveWorkers(config.workers);
     if (workers > 1) {
       const { runPrimary } = await import('./cluster/primary.js');
-      return runPrimary({ workers, signing: { alg: config.identity.signing.alg, keyFile: config.identity.signing.key_file }, metricsListen: config.metrics.listen, logLevel: config.log.level });
+      return runPrimary({
+        workers,
+        signing: { alg: config.identity.signing.alg, keyFile: config.identity.signing.key_file },
+        metricsListen: config.metrics.listen,
+        logLevel: config.log.level,
+      });
     }
   } else {
     // the primary is gone (killed): nothing shares sign-outs any more, so stop taking requests and drain
@@ -64,7 +69,13 @@ async function serveGateway(loaded: LoadedConfig, file: string, watch: boolean):
   if (terminatorHint) log.warn({ key: 'trusted_proxies', hint: UNTRUSTED_TERMINATOR_FIX }, terminatorHint);
   let running: RunningGateway;
   try {
-    running = await startGateway({ config, file, logger: log, startupWarnings: speaksForAll, ...(process.env.GATEHOUSE_GENERATED_SIGNING_KEY ? { generatedSigningKeyPem: process.env.GATEHOUSE_GENERATED_SIGNING_KEY } : {}) });
+    running = await startGateway({
+      config,
+      file,
+      logger: log,
+      startupWarnings: speaksForAll,
+      ...(process.env.GATEHOUSE_GENERATED_SIGNING_KEY ? { generatedSigningKeyPem: process.env.GATEHOUSE_GENERATED_SIGNING_KEY } : {}),
+    });
   } catch (error) {
     if (isListenError(error)) {
       // an operator's mistake, not a crash: no stack trace
@@ -85,9 +96,15 @@ async function serveGateway(loaded: LoadedConfig, file: string, watch: boolean):
     try {
       next = loadConfigFile(file);
     } catch (error) {
-      const problems = error instanceof ConfigError ? error.problems.filter((p) => p.severity === 'error').map((p) => `${p.file}:${p.line}:${p.column}  ${p.key}: ${p.message}`) : [(error as Error).message];
+      const problems =
+        error instanceof ConfigError
+          ? error.problems.filter((p) => p.severity === 'error').map((p) => `${p.file}:${p.line}:${p.column}  ${p.key}: ${p.message}`)
+          : [(error as Error).message];
       running.gw.metrics.configReload(false);
-      log.error({ reason, problems }, `configuration reload rejected (${problems.length} problem${problems.length === 1 ? '' : 's'}); the previous configuration keeps serving`);
+      log.error(
+        { reason, problems },
+        `configuration reload rejected (${problems.length} problem${problems.length === 1 ? '' : 's'}); the previous configuration keeps serving`,
+      );
       return;
     }
     running.reload(next.config).then(
@@ -203,12 +220,16 @@ async function demo(): Promise<void> {
     stack = await startDemoStack({ gatewayPort: port, logger });
   } catch (error) {
     if (!isListenError(error)) throw error;
-    process.stderr.write(`gatehouse demo: ${describeListenError(error, { host: '127.0.0.1', port }, `choose another port with GATEHOUSE_DEMO_PORT, e.g. GATEHOUSE_DEMO_PORT=${port === 65535 ? 8081 : port + 1} npm run demo`)}\n`);
+    process.stderr.write(
+      `gatehouse demo: ${describeListenError(error, { host: '127.0.0.1', port }, `choose another port with GATEHOUSE_DEMO_PORT, e.g. GATEHOUSE_DEMO_PORT=${port === 65535 ? 8081 : port + 1} npm run demo`)}\n`,
+    );
     process.exit(1);
   }
   const agent = DEMO_ACCOUNTS.find((a) => a.groups.includes('helpdesk-agents'))!;
   const user = DEMO_ACCOUNTS.find((a) => a.username === 'bob')!;
-  process.stdout.write(demoBanner({ publicUrl: stack.publicUrl, issuer: stack.provider.issuer, helpdeskUrl: stack.helpdesk.url, agent, user }, words.release()));
+  process.stdout.write(
+    demoBanner({ publicUrl: stack.publicUrl, issuer: stack.provider.issuer, helpdeskUrl: stack.helpdesk.url, agent, user }, words.release()),
+  );
   let closing = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {

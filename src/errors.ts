@@ -68,8 +68,14 @@ export const ERROR_CODES = {
   GH_LOGOUT_TOKEN_REPLAYED: { status: 400, message: 'The logout token was already used.' },
   // sessions and stores
   GH_SESSION_STORE_UNAVAILABLE: { status: 503, message: 'Sessions are unavailable right now. Try again in a moment.' },
-  GH_REFRESH_UNAVAILABLE: { status: 503, message: 'Your sign-in cannot be renewed right now because the sign-in provider does not answer. Try again in a moment.' },
-  GH_FORM_NOT_PRESERVED: { status: 401, message: 'Your session ended before this form was sent, and the form could not be kept. Go back, copy what you typed, then sign in again.' },
+  GH_REFRESH_UNAVAILABLE: {
+    status: 503,
+    message: 'Your sign-in cannot be renewed right now because the sign-in provider does not answer. Try again in a moment.',
+  },
+  GH_FORM_NOT_PRESERVED: {
+    status: 401,
+    message: 'Your session ended before this form was sent, and the form could not be kept. Go back, copy what you typed, then sign in again.',
+  },
   // upstream
   GH_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The helpdesk cannot be reached right now.' },
   GH_UPSTREAM_TIMEOUT: { status: 504, message: 'The helpdesk did not answer in time.' },

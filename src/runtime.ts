@@ -119,7 +119,11 @@ export interface RuntimeDeps {
 export const BACKCHANNEL_LOGOUT_PATH = '/.gatehouse/backchannel-logout';
 
 /** A realm's own URLs and paths: what the gateway answers, and what `gatehouse check` tells the operator to register at the provider. */
-export function realmUrls(publicOrigin: string, name: string, rc: RealmConfig): { callbackUrl: string; logoutPath: string; postLogoutRedirect: string; backchannelLogoutUrl: string } {
+export function realmUrls(
+  publicOrigin: string,
+  name: string,
+  rc: RealmConfig,
+): { callbackUrl: string; logoutPath: string; postLogoutRedirect: string; backchannelLogoutUrl: string } {
   return {
     callbackUrl: new URL(rc.callback_path, publicOrigin).href,
     logoutPath: logoutPathOf(rc)!,
@@ -169,7 +173,12 @@ export async function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Pr
   const upstreamUrl = new URL(config.upstream.url);
 
   const prev = deps.previous;
-  const sameSigning = prev && JSON.stringify(prev.config.identity.signing) === JSON.stringify(config.identity.signing) && prev.publicOrigin === publicOrigin && prev.config.upstream.url === config.upstream.url && prev.config.identity.assertion_ttl === config.identity.assertion_ttl;
+  const sameSigning =
+    prev &&
+    JSON.stringify(prev.config.identity.signing) === JSON.stringify(config.identity.signing) &&
+    prev.publicOrigin === publicOrigin &&
+    prev.config.upstream.url === config.upstream.url &&
+    prev.config.identity.assertion_ttl === config.identity.assertion_ttl;
   const signer = sameSigning
     ? prev.identity.signer
     : await createAssertionSigner({

@@ -135,7 +135,16 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
     now,
     onProviderEvent: (realm: string, event: import('./oidc/provider.js').ProviderEvent) => {
       metrics.provider(realm, event.type, event.ok);
-      if (!event.ok) log.warn({ realm, kind: event.type, code: event.type === 'discovery' ? event.error.code : undefined, detail: event.type === 'discovery' ? event.error.detail : event.detail }, `provider ${event.type} failed`);
+      if (!event.ok)
+        log.warn(
+          {
+            realm,
+            kind: event.type,
+            code: event.type === 'discovery' ? event.error.code : undefined,
+            detail: event.type === 'discovery' ? event.error.detail : event.detail,
+          },
+          `provider ${event.type} failed`,
+        );
     },
   };
   const runtime = await buildRuntime(config, { ...runtimeDeps, generation });
@@ -143,7 +152,12 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const shared = options.shared ?? (await createShared(config, log, metrics));
   // loads the OpenTelemetry SDK only when observe.tracing is set (observe/tracing.ts)
   const tracing: Tracing | null = runtime.tracing
-    ? await startTracing(runtime.tracing, { runtime: () => gw.runtime, log, version: version(), ...(options.tracingExport ? { export: options.tracingExport } : {}) })
+    ? await startTracing(runtime.tracing, {
+        runtime: () => gw.runtime,
+        log,
+        version: version(),
+        ...(options.tracingExport ? { export: options.tracingExport } : {}),
+      })
     : null;
   const gw: Gateway = {
     runtime,
@@ -174,7 +188,10 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   let metricsListener: MetricsListener | null = null;
   if (config.metrics.listen && !primaryLink()) {
     try {
-      metricsListener = await startMetricsListener({ ...config.metrics.listen, render: async () => ({ contentType: metrics.contentType, body: await metrics.render() }) });
+      metricsListener = await startMetricsListener({
+        ...config.metrics.listen,
+        render: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
+      });
     } catch (error) {
       await app.close().catch(() => {});
       await Promise.allSettled([shared.store.close(), shared.revocations.close(), gw.upstreamPool.close(), tracing?.shutdown()]);
@@ -185,7 +202,16 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${config.listen.tls ? 'https' : 'http'}://${host}:${address.port}`;
-  log.info({ url, public_url: runtime.publicOrigin, realms: [...runtime.realms.keys()], store: gw.store.kind, ...(runtime.tracing ? { tracing: runtime.tracing.endpoint } : {}) }, 'gatehouse listening');
+  log.info(
+    {
+      url,
+      public_url: runtime.publicOrigin,
+      realms: [...runtime.realms.keys()],
+      store: gw.store.kind,
+      ...(runtime.tracing ? { tracing: runtime.tracing.endpoint } : {}),
+    },
+    'gatehouse listening',
+  );
 
   return {
     gw,
@@ -207,7 +233,8 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       if (tls && 'setSecureContext' in app.server) {
         (app.server as unknown as TlsServer).setSecureContext({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) });
       }
-      if (JSON.stringify(fresh.tracing) !== JSON.stringify(previous.tracing)) log.warn({ key: 'observe.tracing' }, 'observe.tracing changed: the change takes effect on restart');
+      if (JSON.stringify(fresh.tracing) !== JSON.stringify(previous.tracing))
+        log.warn({ key: 'observe.tracing' }, 'observe.tracing changed: the change takes effect on restart');
       gw.runtime = fresh; // one assignment: every request sees the old or the new runtime, never a mix
       log.info({ generation: fresh.generation }, 'configuration reloaded');
       return fresh;

@@ -87,7 +87,10 @@ export function countsOf(records, ok = (r) => r.status === 200) {
     if (r.status !== undefined) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
     else if (r.error) errors[r.error] = (errors[r.error] ?? 0) + 1;
   }
-  const latencies = records.filter((r) => r.doneAt !== undefined && r.status !== undefined).map((r) => r.doneAt - r.sentAt).sort((a, b) => a - b);
+  const latencies = records
+    .filter((r) => r.doneAt !== undefined && r.status !== undefined)
+    .map((r) => r.doneAt - r.sentAt)
+    .sort((a, b) => a - b);
   const failures = {};
   for (const r of records) {
     if (ok(r)) continue;

@@ -15,7 +15,22 @@ import { REPO } from '../lib/gatehouse.mjs';
 import { currentRss, peakRss, processTree } from '../lib/procs.mjs';
 import { machine, versions } from '../lib/report.mjs';
 import { countsOf, recoverySeconds, startLoad } from './load.mjs';
-import { NAVIGATION, XHR, ALICE, claimPort, manySessions, realSession, redisCli, signIn, startGateway, startHelpdesk, startProvider, startRedis, startRedisCluster, startSentinel } from './stack.mjs';
+import {
+  NAVIGATION,
+  XHR,
+  ALICE,
+  claimPort,
+  manySessions,
+  realSession,
+  redisCli,
+  signIn,
+  startGateway,
+  startHelpdesk,
+  startProvider,
+  startRedis,
+  startRedisCluster,
+  startSentinel,
+} from './stack.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
@@ -31,7 +46,10 @@ const dir = mkdtempSync(join(tmpdir(), 'gatehouse-drills-'));
 const cleanups = [];
 const later = (fn) => cleanups.push(fn);
 async function cleanup() {
-  while (cleanups.length) await cleanups.pop()().catch(() => {});
+  while (cleanups.length)
+    await cleanups
+      .pop()()
+      .catch(() => {});
 }
 
 /** A fresh helpdesk, provider and gateway for one drill. */
@@ -48,7 +66,13 @@ async function stack(options = {}) {
 
 /** Signed-in requests in turn over `cookies` (an XHR: a failure is a status, never a redirect). */
 function signedInLoad(gateway, cookies, options = {}) {
-  return startLoad({ origin: gateway.url, connections: 8, paceMs: 10, make: (i) => ({ path: `/agent/tickets/${i % 100}`, headers: { ...XHR, cookie: cookies[i % cookies.length] } }), ...options });
+  return startLoad({
+    origin: gateway.url,
+    connections: 8,
+    paceMs: 10,
+    make: (i) => ({ path: `/agent/tickets/${i % 100}`, headers: { ...XHR, cookie: cookies[i % cookies.length] } }),
+    ...options,
+  });
 }
 
 const rss = (gateway) => ({ rssMb: mb(currentRss(gateway.pid)), peakRssMb: mb(peakRss(gateway.pid)) });
@@ -62,7 +86,10 @@ const CLUSTER_NODE_TIMEOUT_MS = 5000;
 /** The node that replicates `master` (CLUSTER NODES: a replica's 4th field is its master's id). */
 async function replicaOf(redis, master) {
   const listing = await redisCli(['-p', String(master.port), 'cluster', 'nodes']);
-  const lines = listing.trim().split('\n').map((l) => l.split(' '));
+  const lines = listing
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '));
   const self = lines.find((f) => f[2].includes('myself'));
   const replica = lines.find((f) => f[3] === self[0]);
   const port = Number(replica[1].split('@')[0].split(':')[1]);
@@ -82,7 +109,13 @@ const DRILLS = [
       const load = signedInLoad(gateway, cookies, { paceMs: 0, stopOnRefused: true, maxRequests: 20_000 });
       await load.answered(500);
       // and one slow request (1.5 s at the helpdesk) in flight at the signal
-      const slow = startLoad({ origin: gateway.url, connections: 1, maxRequests: 1, make: () => ({ path: '/agent/slow?ms=1500', headers: { ...XHR, cookie: cookies[0] } }), label: 'slow' });
+      const slow = startLoad({
+        origin: gateway.url,
+        connections: 1,
+        maxRequests: 1,
+        make: () => ({ path: '/agent/slow?ms=1500', headers: { ...XHR, cookie: cookies[0] } }),
+        label: 'slow',
+      });
       while (!helpdesk.received.has('slow-0')) await sleep(5);
       const memory = rss(gateway);
       const signalledAt = now();
@@ -100,9 +133,21 @@ const DRILLS = [
         ...memory,
         note: `${counts.refused} new connections refused after the signal (the listener is closed: the load balancer moves on); drain bound 21 s`,
         checks: [
-          check('no request reset or cut', `${counts.resets} resets, ${counts.timeouts} timeouts`, counts.resets === 0 && counts.timeouts === 0 && Object.keys(counts.failures).length === 0),
-          check('every answer written after the signal says Connection: close', `${afterSignal.filter((r) => r.close).length} of ${afterSignal.length}`, afterSignal.length > 0 && afterSignal.every((r) => r.close)),
-          check('exits 0 with the last answer, not at the bound', `exit ${exit.code}, ${s(exit.at - lastAnswer)} s after the last answer, ${s(exit.at - signalledAt)} s after the signal`, exit.code === 0 && exit.at - lastAnswer < 1500),
+          check(
+            'no request reset or cut',
+            `${counts.resets} resets, ${counts.timeouts} timeouts`,
+            counts.resets === 0 && counts.timeouts === 0 && Object.keys(counts.failures).length === 0,
+          ),
+          check(
+            'every answer written after the signal says Connection: close',
+            `${afterSignal.filter((r) => r.close).length} of ${afterSignal.length}`,
+            afterSignal.length > 0 && afterSignal.every((r) => r.close),
+          ),
+          check(
+            'exits 0 with the last answer, not at the bound',
+            `exit ${exit.code}, ${s(exit.at - lastAnswer)} s after the last answer, ${s(exit.at - signalledAt)} s after the signal`,
+            exit.code === 0 && exit.at - lastAnswer < 1500,
+          ),
         ],
       };
     },
@@ -123,7 +168,9 @@ const DRILLS = [
         const seen = gateway.lines.length;
         gateway.writeConfig({ valid });
         gateway.child.kill('SIGHUP');
-        const line = await gateway.waitForLog((l) => gateway.lines.indexOf(l) >= seen && typeof l.msg === 'string' && /^configuration reload (accepted|rejected|failed)/.test(l.msg));
+        const line = await gateway.waitForLog(
+          (l) => gateway.lines.indexOf(l) >= seen && typeof l.msg === 'string' && /^configuration reload (accepted|rejected|failed)/.test(l.msg),
+        );
         if (line.msg.startsWith('configuration reload accepted')) accepted++;
         else rejected++;
         await load.answered(load.records.length + 20);
@@ -138,7 +185,11 @@ const DRILLS = [
         note: `20 reloads in ${s(tookMs)} s`,
         checks: [
           check('10 valid files accepted, 10 invalid rejected', `${accepted} accepted, ${rejected} rejected`, accepted === 10 && rejected === 10),
-          check('every signed-in request answered 200 throughout', `${counts.requests} requests, failures ${JSON.stringify(counts.failures)}`, Object.keys(counts.failures).length === 0),
+          check(
+            'every signed-in request answered 200 throughout',
+            `${counts.requests} requests, failures ${JSON.stringify(counts.failures)}`,
+            Object.keys(counts.failures).length === 0,
+          ),
         ],
       };
     },
@@ -173,8 +224,16 @@ const DRILLS = [
         ...rss(gateway),
         note: `Redis down 3 s; during the outage ${JSON.stringify(duringCounts.byStatus)}`,
         checks: [
-          check('during the outage: 503 (fail closed) or 200, never a reset or a hang', `${JSON.stringify(duringCounts.failures)} other, max ${Math.round(duringCounts.max)} ms`, Object.keys(duringCounts.failures).length === 0 && duringCounts.max < 3000),
-          check('back to 200 within 5 s of Redis answering, the same sessions (appendonly)', recovery === null ? 'never' : `${recovery.toFixed(1)} s`, recovery !== null && recovery <= 5),
+          check(
+            'during the outage: 503 (fail closed) or 200, never a reset or a hang',
+            `${JSON.stringify(duringCounts.failures)} other, max ${Math.round(duringCounts.max)} ms`,
+            Object.keys(duringCounts.failures).length === 0 && duringCounts.max < 3000,
+          ),
+          check(
+            'back to 200 within 5 s of Redis answering, the same sessions (appendonly)',
+            recovery === null ? 'never' : `${recovery.toFixed(1)} s`,
+            recovery !== null && recovery <= 5,
+          ),
           check('no reset', `${counts.resets}`, counts.resets === 0),
         ],
       };
@@ -205,16 +264,30 @@ const DRILLS = [
       const refused = after.filter((r) => r.status !== 200);
       const gap = refused.length ? refused[refused.length - 1].doneAt - refused[0].sentAt : 0;
       const recovery = recoverySeconds(records, promotedAt);
-      const sameSessions = await Promise.all(cookies.map((cookie) => fetch(`${gateway.url}/agent/tickets/1`, { headers: { ...XHR, cookie } }).then((r) => r.status)));
+      const sameSessions = await Promise.all(
+        cookies.map((cookie) => fetch(`${gateway.url}/agent/tickets/1`, { headers: { ...XHR, cookie } }).then((r) => r.status)),
+      );
       return {
         counts,
         recovery,
         ...rss(gateway),
         note: `down-after-milliseconds ${SENTINEL_DOWN_AFTER_MS}; the sentinels promoted the replica ${s(promotedAt - killedAt)} s after the kill; 503 for ${s(gap)} s (${JSON.stringify(countsOf(after).byStatus)} from the kill on)`,
         checks: [
-          check('from the kill on: 200 or 503 only, never a 500, a reset or a hang', `other ${JSON.stringify(counts.failures)}, max ${Math.round(counts.max)} ms`, Object.keys(counts.failures).length === 0 && counts.max < 3000),
-          check('back to 200 by itself within 5 s of the promotion', recovery === null ? 'never' : `${recovery.toFixed(1)} s`, recovery !== null && recovery <= 5),
-          check('every session that had replicated still works', JSON.stringify(sameSessions), sameSessions.every((st) => st === 200)),
+          check(
+            'from the kill on: 200 or 503 only, never a 500, a reset or a hang',
+            `other ${JSON.stringify(counts.failures)}, max ${Math.round(counts.max)} ms`,
+            Object.keys(counts.failures).length === 0 && counts.max < 3000,
+          ),
+          check(
+            'back to 200 by itself within 5 s of the promotion',
+            recovery === null ? 'never' : `${recovery.toFixed(1)} s`,
+            recovery !== null && recovery <= 5,
+          ),
+          check(
+            'every session that had replicated still works',
+            JSON.stringify(sameSessions),
+            sameSessions.every((st) => st === 200),
+          ),
         ],
       };
     },
@@ -246,16 +319,30 @@ const DRILLS = [
       const refused = after.filter((r) => r.status !== 200);
       const gap = refused.length ? refused[refused.length - 1].doneAt - refused[0].sentAt : 0;
       const recovery = recoverySeconds(records, promotedAt);
-      const sameSessions = await Promise.all(cookies.map((cookie) => fetch(`${gateway.url}/agent/tickets/1`, { headers: { ...XHR, cookie } }).then((r) => r.status)));
+      const sameSessions = await Promise.all(
+        cookies.map((cookie) => fetch(`${gateway.url}/agent/tickets/1`, { headers: { ...XHR, cookie } }).then((r) => r.status)),
+      );
       return {
         counts,
         recovery,
         ...rss(gateway),
         note: `cluster-node-timeout ${CLUSTER_NODE_TIMEOUT_MS}; ${onShard} of 12 sessions on the killed master's shard; its replica promoted ${s(promotedAt - killedAt)} s after the kill; 503 for ${s(gap)} s (${JSON.stringify(countsOf(after).byStatus)} from the kill on; the other shards answered throughout)`,
         checks: [
-          check('from the kill on: 200 or 503 only, never a 500, a reset or a hang', `other ${JSON.stringify(counts.failures)}, max ${Math.round(counts.max)} ms`, Object.keys(counts.failures).length === 0 && counts.max < 3000),
-          check('back to 200 by itself within 5 s of the promotion', recovery === null ? 'never' : `${recovery.toFixed(1)} s`, recovery !== null && recovery <= 5),
-          check('every session that had replicated still works', JSON.stringify(sameSessions), sameSessions.every((st) => st === 200)),
+          check(
+            'from the kill on: 200 or 503 only, never a 500, a reset or a hang',
+            `other ${JSON.stringify(counts.failures)}, max ${Math.round(counts.max)} ms`,
+            Object.keys(counts.failures).length === 0 && counts.max < 3000,
+          ),
+          check(
+            'back to 200 by itself within 5 s of the promotion',
+            recovery === null ? 'never' : `${recovery.toFixed(1)} s`,
+            recovery !== null && recovery <= 5,
+          ),
+          check(
+            'every session that had replicated still works',
+            JSON.stringify(sameSessions),
+            sameSessions.every((st) => st === 200),
+          ),
         ],
       };
     },
@@ -284,7 +371,11 @@ const DRILLS = [
         ...rss(gateway),
         note: `helpdesk down 2 s; during it ${JSON.stringify(during.byStatus)}, max ${Math.round(during.max)} ms`,
         checks: [
-          check('only 200 or 502, no reset, no hang', `other ${JSON.stringify(counts.failures)}, max ${Math.round(counts.max)} ms`, Object.keys(counts.failures).length === 0 && counts.max < 5000),
+          check(
+            'only 200 or 502, no reset, no hang',
+            `other ${JSON.stringify(counts.failures)}, max ${Math.round(counts.max)} ms`,
+            Object.keys(counts.failures).length === 0 && counts.max < 5000,
+          ),
           check('back to 200 within 2 s', recovery === null ? 'never' : `${recovery.toFixed(1)} s`, recovery !== null && recovery <= 2),
         ],
       };
@@ -309,7 +400,11 @@ const DRILLS = [
         ...rss(gateway),
         note: `upstream.timeout 1 s, max_connections 4, 32 clients, helpdesk answers after 3 s`,
         checks: [
-          check('every request answered 504, none later than timeout + 1 s', `${late} later than 2 s, max ${s(counts.max)} s, other ${JSON.stringify(counts.failures)}`, late === 0 && Object.keys(counts.failures).length === 0 && counts.requests > 0),
+          check(
+            'every request answered 504, none later than timeout + 1 s',
+            `${late} later than 2 s, max ${s(counts.max)} s, other ${JSON.stringify(counts.failures)}`,
+            late === 0 && Object.keys(counts.failures).length === 0 && counts.requests > 0,
+          ),
           check('no reset', `${counts.resets}`, counts.resets === 0),
         ],
       };
@@ -323,7 +418,13 @@ const DRILLS = [
       const cookies = [await realSession(gateway)];
       const load = signedInLoad(gateway, cookies);
       // people arriving without a session: each navigation is a sign-in start (302 to the provider, or the 503 page)
-      const arrivals = startLoad({ origin: gateway.url, connections: 2, paceMs: 50, make: () => ({ path: '/agent/tickets', headers: NAVIGATION }), label: 'signin' });
+      const arrivals = startLoad({
+        origin: gateway.url,
+        connections: 2,
+        paceMs: 50,
+        make: () => ({ path: '/agent/tickets', headers: NAVIGATION }),
+        label: 'signin',
+      });
       await load.answered(100);
       await provider.stop();
       const stoppedAt = now();
@@ -345,9 +446,21 @@ const DRILLS = [
         ...rss(gateway),
         note: `provider down 3 s; ${starts.length} sign-in starts: while down ${JSON.stringify(countsOf(down).byStatus)}`,
         checks: [
-          check('signed-in people keep working', `${counts.requests} requests, failures ${JSON.stringify(counts.failures)}`, Object.keys(counts.failures).length === 0),
-          check('no one sent to the provider more than 1 s after it stopped (503 page instead)', `${sentToDead.length} of ${down.length}`, sentToDead.length === 0 && down.length > 0 && down.every((r) => r.status === 503)),
-          check('sign-ins sent to the provider again within 3 s of it answering', recovery === null ? 'never' : `${recovery.toFixed(1)} s`, recovery !== null && recovery <= 3),
+          check(
+            'signed-in people keep working',
+            `${counts.requests} requests, failures ${JSON.stringify(counts.failures)}`,
+            Object.keys(counts.failures).length === 0,
+          ),
+          check(
+            'no one sent to the provider more than 1 s after it stopped (503 page instead)',
+            `${sentToDead.length} of ${down.length}`,
+            sentToDead.length === 0 && down.length > 0 && down.every((r) => r.status === 503),
+          ),
+          check(
+            'sign-ins sent to the provider again within 3 s of it answering',
+            recovery === null ? 'never' : `${recovery.toFixed(1)} s`,
+            recovery !== null && recovery <= 3,
+          ),
         ],
       };
     },
@@ -384,8 +497,16 @@ const DRILLS = [
         ...rss(gateway),
         note: `replacement worker started ${replacedAt === null ? 'never' : `${s(replacedAt - killedAt)} s`} after the kill`,
         checks: [
-          check('only the requests on the killed worker fail (at most one per client connection)', `${failed} failed ${JSON.stringify(counts.failures)} of ${counts.requests}`, failed <= 16 && Object.keys(counts.failures).every((k) => k === 'reset')),
-          check('a new worker is started within 5 s', replacedAt === null ? 'never' : `${s(replacedAt - killedAt)} s`, replacedAt !== null && replacedAt - killedAt <= 5000),
+          check(
+            'only the requests on the killed worker fail (at most one per client connection)',
+            `${failed} failed ${JSON.stringify(counts.failures)} of ${counts.requests}`,
+            failed <= 16 && Object.keys(counts.failures).every((k) => k === 'reset'),
+          ),
+          check(
+            'a new worker is started within 5 s',
+            replacedAt === null ? 'never' : `${s(replacedAt - killedAt)} s`,
+            replacedAt !== null && replacedAt - killedAt <= 5000,
+          ),
           check('every request 200 again within 2 s', recovery === null ? 'never' : `${recovery.toFixed(1)} s`, recovery !== null && recovery <= 2),
         ],
       };
@@ -398,7 +519,12 @@ const DRILLS = [
       const { gateway } = await stack();
       const cookies = await manySessions(gateway, 10_000);
       const before = currentRss(gateway.pid);
-      const load = startLoad({ origin: gateway.url, connections: 16, maxRequests: 30_000, make: (i) => ({ path: `/agent/tickets/${i % 100}`, headers: { ...XHR, cookie: cookies[i % cookies.length] } }) });
+      const load = startLoad({
+        origin: gateway.url,
+        connections: 16,
+        maxRequests: 30_000,
+        make: (i) => ({ path: `/agent/tickets/${i % 100}`, headers: { ...XHR, cookie: cookies[i % cookies.length] } }),
+      });
       await load.done;
       const records = await load.stop();
       const counts = countsOf(records);
@@ -408,7 +534,10 @@ const DRILLS = [
         recovery: null,
         ...memory,
         note: `each of 10,000 sessions used 3 times; RSS ${mb(before)} MB before, ${memory.rssMb} MB after; p99 ${Math.round(counts.p99)} ms`,
-        checks: [check('every request 200', `failures ${JSON.stringify(counts.failures)}`, Object.keys(counts.failures).length === 0 && counts.requests === 30_000), check('RSS stays under 300 MB', `${memory.rssMb} MB`, memory.rssMb < 300)],
+        checks: [
+          check('every request 200', `failures ${JSON.stringify(counts.failures)}`, Object.keys(counts.failures).length === 0 && counts.requests === 30_000),
+          check('RSS stays under 300 MB', `${memory.rssMb} MB`, memory.rssMb < 300),
+        ],
       };
     },
   },
@@ -448,7 +577,11 @@ const DRILLS = [
         ...rss(gateway),
         note: `the last slow connection was closed after ${s(latest)} s (limits.header_timeout 10 s, the default)`,
         checks: [
-          check('signed-in clients served all along', `failures ${JSON.stringify(counts.failures)}, p99 ${Math.round(counts.p99)} ms`, Object.keys(counts.failures).length === 0 && counts.p99 < 1000),
+          check(
+            'signed-in clients served all along',
+            `failures ${JSON.stringify(counts.failures)}, p99 ${Math.round(counts.p99)} ms`,
+            Object.keys(counts.failures).length === 0 && counts.p99 < 1000,
+          ),
           check('every slow connection cut within header_timeout + 3 s', `${closedAfter.filter((t) => t <= 13_000).length} of 200`, latest <= 13_000),
         ],
       };
@@ -479,7 +612,17 @@ const DRILLS = [
       delete failures[200];
       const sorted = results.map((r) => r.ms).sort((a, b) => a - b);
       return {
-        counts: { requests: 200, byStatus, failures, resets: results.filter((r) => r.error === 'ECONNRESET').length, refused: 0, timeouts: 0, p50: sorted[100], p99: sorted[197], max: sorted[199] },
+        counts: {
+          requests: 200,
+          byStatus,
+          failures,
+          resets: results.filter((r) => r.error === 'ECONNRESET').length,
+          refused: 0,
+          timeouts: 0,
+          p50: sorted[100],
+          p99: sorted[197],
+          max: sorted[199],
+        },
         recovery: null,
         ...rss(gateway),
         note: `200 sign-ins (navigation → provider → login form → callback → helpdesk) started at once: all done in ${s(tookMs)} s, p99 ${s(sorted[197])} s each`,
@@ -492,7 +635,10 @@ const DRILLS = [
 // ---------------------------------------------------------------------------
 
 function formatCounts(c) {
-  const failures = Object.entries(c.failures).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none';
+  const failures =
+    Object.entries(c.failures)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ') || 'none';
   return { failures, line: `${c.requests} requests, failures ${failures}, resets ${c.resets}` };
 }
 
@@ -518,7 +664,9 @@ async function main() {
     process.stdout.write(
       [
         `## ${drill.title}: ${result.ok ? 'PASSED' : 'FAILED'}${drill.dependsOn && !result.ok ? ` (needs ${drill.dependsOn})` : ''}`,
-        c ? `   ${c.line}, recovery ${result.recovery === null || result.recovery === undefined ? '—' : `${result.recovery.toFixed(1)} s`}, RSS ${result.rssMb} MB (peak ${result.peakRssMb} MB)` : '',
+        c
+          ? `   ${c.line}, recovery ${result.recovery === null || result.recovery === undefined ? '—' : `${result.recovery.toFixed(1)} s`}, RSS ${result.rssMb} MB (peak ${result.peakRssMb} MB)`
+          : '',
         result.note ? `   ${result.note}` : '',
         ...result.checks.map((k) => `   ${k.pass ? 'ok ' : 'NOT'} ${k.what}: ${k.measured}`),
         '',
@@ -549,7 +697,10 @@ ${results
   .join('\n')}
 
 ${results
-  .map(({ drill, result }) => `### ${drill.title}\n\n${result.note ? `${result.note}.\n\n` : ''}${result.checks.map((k) => `- ${k.pass ? 'passed' : '**failed**'}: ${k.what} — ${k.measured}`).join('\n')}\n`)
+  .map(
+    ({ drill, result }) =>
+      `### ${drill.title}\n\n${result.note ? `${result.note}.\n\n` : ''}${result.checks.map((k) => `- ${k.pass ? 'passed' : '**failed**'}: ${k.what} — ${k.measured}`).join('\n')}\n`,
+  )
   .join('\n')}`;
   writeFileSync(out, report);
   log(`wrote ${out}: ${passed} of ${results.length} passed in ${total.toFixed(0)} s`);

@@ -108,7 +108,11 @@ export async function startRedis(dir) {
   const port = claimPort().port;
   let child = null;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--protected-mode', 'yes', '--loglevel', 'warning'], { stdio: 'ignore' });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--protected-mode', 'yes', '--loglevel', 'warning'],
+      { stdio: 'ignore' },
+    );
     const until = Date.now() + 10_000;
     while (!(await ping(port))) {
       if (Date.now() > until) throw new Error('redis-server did not answer PING');
@@ -209,7 +213,10 @@ export async function startSentinel(dir, { downAfterMs = 5000 } = {}) {
   const close = () => Promise.all(procs.map((p) => p.close()));
   const node = async (extra = []) => {
     const port = claimPort().port;
-    const p = await redisProcess(['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, ...extra], /Ready to accept connections/);
+    const p = await redisProcess(
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, ...extra],
+      /Ready to accept connections/,
+    );
     procs.push(p);
     return { ...p, port };
   };
@@ -221,16 +228,35 @@ export async function startSentinel(dir, { downAfterMs = 5000 } = {}) {
     for (let i = 0; i < 3; i++) {
       const port = claimPort().port;
       const conf = join(dir, `sentinel-${port}.conf`);
-      writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor drill 127.0.0.1 ${master.port} 2`, `sentinel down-after-milliseconds drill ${downAfterMs}`, 'sentinel failover-timeout drill 60000', ''].join('\n'));
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor drill 127.0.0.1 ${master.port} 2`,
+          `sentinel down-after-milliseconds drill ${downAfterMs}`,
+          'sentinel failover-timeout drill 60000',
+          '',
+        ].join('\n'),
+      );
       const p = await redisProcess([conf, '--sentinel'], /\+monitor master/);
       procs.push(p);
       sentinels.push({ ...p, port });
     }
     await Promise.all(sentinels.map((s) => s.logged(/\+slave slave/)));
-    await Promise.all(sentinels.map(async (s) => {
-      for (const o of sentinels) if (o !== s) await s.logged(new RegExp(`\\+sentinel sentinel \\w+ 127\\.0\\.0\\.1 ${o.port} `));
-    }));
-    return { master, replica, sentinels, redisYaml: [`redis_sentinels: [${sentinels.map((s) => `127.0.0.1:${s.port}`).join(', ')}]`, 'redis_sentinel_master: drill'], close };
+    await Promise.all(
+      sentinels.map(async (s) => {
+        for (const o of sentinels) if (o !== s) await s.logged(new RegExp(`\\+sentinel sentinel \\w+ 127\\.0\\.0\\.1 ${o.port} `));
+      }),
+    );
+    return {
+      master,
+      replica,
+      sentinels,
+      redisYaml: [`redis_sentinels: [${sentinels.map((s) => `127.0.0.1:${s.port}`).join(', ')}]`, 'redis_sentinel_master: drill'],
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -247,7 +273,25 @@ export async function startRedisCluster(dir, { nodeTimeoutMs = 5000 } = {}) {
       const port = claimPort().port;
       const bus = claimPort().port;
       const p = await redisProcess(
-        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-port', String(bus), '--cluster-node-timeout', String(nodeTimeoutMs)],
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          dir,
+          '--dbfilename',
+          `dump-${port}.rdb`,
+          ...NO_PERSISTENCE,
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--cluster-port',
+          String(bus),
+          '--cluster-node-timeout',
+          String(nodeTimeoutMs),
+        ],
         /Ready to accept connections/,
       );
       nodes.push({ ...p, port });
@@ -261,14 +305,35 @@ export async function startRedisCluster(dir, { nodeTimeoutMs = 5000 } = {}) {
       }
     }
     await Promise.all(nodes.slice(3).map((n) => n.logged(/MASTER <-> REPLICA sync: Finished with success/)));
-    return { nodes, cli, redisYaml: [`redis_cluster: [${nodes.slice(0, 3).map((n) => `127.0.0.1:${n.port}`).join(', ')}]`], close };
+    return {
+      nodes,
+      cli,
+      redisYaml: [
+        `redis_cluster: [${nodes
+          .slice(0, 3)
+          .map((n) => `127.0.0.1:${n.port}`)
+          .join(', ')}]`,
+      ],
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
   }
 }
 
-export function gatewayYaml({ port, helpdesk, issuer, workers = 1, store = 'cookie', redisUrl, redisYaml = [], timeout = '10s', maxConnections = 128, valid = true }) {
+export function gatewayYaml({
+  port,
+  helpdesk,
+  issuer,
+  workers = 1,
+  store = 'cookie',
+  redisUrl,
+  redisYaml = [],
+  timeout = '10s',
+  maxConnections = 128,
+  valid = true,
+}) {
   const yaml = `# written by bench/drills
 public_url: http://127.0.0.1:${port}
 workers: ${workers}
@@ -391,7 +456,12 @@ export async function startGateway({ dir, port, name = 'gateway', ...yamlOptions
     ]);
     // every worker listening and every provider discovered
     const until = Date.now() + 20_000;
-    while ((await fetch(`${gateway.url}/.gatehouse/readyz`).then((r) => r.status, () => 0)) !== 200) {
+    while (
+      (await fetch(`${gateway.url}/.gatehouse/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      )) !== 200
+    ) {
       if (Date.now() > until) throw new Error('gatehouse never became ready');
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -419,7 +489,10 @@ export async function manySessions(gateway, count) {
   const template = await open(value, keys);
   if (!template) throw new Error('cannot open the session just signed in (secret or codec changed?)');
   const cookies = [real];
-  for (let i = 1; i < count; i++) cookies.push(`${name}=${await seal({ ...template, id: newSessionId(), sub: `drill-user-${i}`, email: `drill-user-${i}@example.com`, seenAt: Date.now() }, keys)}`);
+  for (let i = 1; i < count; i++)
+    cookies.push(
+      `${name}=${await seal({ ...template, id: newSessionId(), sub: `drill-user-${i}`, email: `drill-user-${i}@example.com`, seenAt: Date.now() }, keys)}`,
+    );
   return cookies;
 }
 

@@ -95,5 +95,8 @@ ProxyPassReverse ${APACHE_PROTECTED}/ ${o.upstream}${APACHE_PROTECTED}/
 
 export function apacheVersions() {
   const q = (args) => new Promise((resolve) => execFile(args[0], args.slice(1), (_e, out) => resolve(String(out).trim())));
-  return Promise.all([q(['apache2', '-v']).then((s) => s.split('\n')[0].replace('Server version: ', '')), q(['dpkg-query', '-W', '-f', '${Version}', 'libapache2-mod-auth-openidc'])]);
+  return Promise.all([
+    q(['apache2', '-v']).then((s) => s.split('\n')[0].replace('Server version: ', '')),
+    q(['dpkg-query', '-W', '-f', '${Version}', 'libapache2-mod-auth-openidc']),
+  ]);
 }

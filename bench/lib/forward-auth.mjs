@@ -35,7 +35,9 @@ function cachedServer(server, { listen, publicHost }) {
   // one Gatehouse behind both server blocks: it is asked under its public_url's host
   return withCache
     .replace(/listen [^;]+;/, `listen ${listen};`)
-    .replace(/(location = \/\.gatehouse\/auth \{[\s\S]*?\n  \})/, (block) => block.replace(/proxy_set_header (Host|X-Forwarded-Host) \$http_host;/g, `proxy_set_header $1 ${publicHost};`));
+    .replace(/(location = \/\.gatehouse\/auth \{[\s\S]*?\n {2}\})/, (block) =>
+      block.replace(/proxy_set_header (Host|X-Forwarded-Host) \$http_host;/g, `proxy_set_header $1 ${publicHost};`),
+    );
 }
 
 /**

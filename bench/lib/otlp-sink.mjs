@@ -24,9 +24,10 @@ export async function startOtlpSink() {
   return {
     url: `http://127.0.0.1:${server.address().port}/v1/traces`,
     seen,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -35,7 +35,18 @@ export function summarize(rows) {
     const unexpected = row.runs.reduce((s, r) => s + r.unexpected, 0);
     const non2xx = row.runs.reduce((s, r) => s + r.non2xx, 0);
     const socketErrors = row.runs.reduce((s, r) => s + r.socketErrors, 0);
-    return { ...row, rps: median(row.runs.map((r) => r.rps)), cpuUs: median(row.runs.map((r) => r.cpuUsPerRequest)), p50: m.p50, p99: m.p99, max: m.max, non2xx, unexpected, socketErrors, ok: unexpected === 0 };
+    return {
+      ...row,
+      rps: median(row.runs.map((r) => r.rps)),
+      cpuUs: median(row.runs.map((r) => r.cpuUsPerRequest)),
+      p50: m.p50,
+      p99: m.p99,
+      max: m.max,
+      non2xx,
+      unexpected,
+      socketErrors,
+      ok: unexpected === 0,
+    };
   });
 }
 
@@ -67,10 +78,7 @@ export function ratioTable(summary, { direct, apacheBest }) {
     if (value === undefined || !Number.isFinite(value)) return '—';
     return `${fmt.ratio(ofDirect ? value / ofDirect : undefined)} / ${fmt.ratio(ofApache ? value / ofApache : undefined)}`;
   };
-  const lines = [
-    '| what | req/s | CPU µs/req | p50 | p99 | max | peak RSS |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ];
+  const lines = ['| what | req/s | CPU µs/req | p50 | p99 | max | peak RSS |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |'];
   for (const r of summary) {
     if (r.error || !r.runs?.length) continue;
     lines.push(
@@ -92,7 +100,10 @@ export function machine() {
     cpu: `${model}, ${os.cpus().length} CPUs online`,
     memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
     kernel: `${os.type()} ${os.release()}`,
-    loadavg: os.loadavg().map((n) => n.toFixed(2)).join(' '),
+    loadavg: os
+      .loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' '),
   };
 }
 

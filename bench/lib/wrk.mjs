@@ -97,7 +97,21 @@ function script(dir) {
  * @param {{dir:string,cpus:string,url:string,connections:number,durationSec:number,headers?:Record<string,string>,expectStatus?:number,cookiesFile?:string,timeoutSec?:number,rate?:number,expectedLatencyMs?:number}} o
  */
 export function runWrk(o) {
-  const args = ['-c', o.cpus, 'wrk', '-t', '1', '-c', String(o.connections), '-d', `${o.durationSec}s`, '--timeout', `${o.timeoutSec ?? 5}s`, '-s', script(o.dir)];
+  const args = [
+    '-c',
+    o.cpus,
+    'wrk',
+    '-t',
+    '1',
+    '-c',
+    String(o.connections),
+    '-d',
+    `${o.durationSec}s`,
+    '--timeout',
+    `${o.timeoutSec ?? 5}s`,
+    '-s',
+    script(o.dir),
+  ];
   for (const [name, value] of Object.entries(o.headers ?? {})) args.push('-H', `${name}: ${value}`);
   args.push(o.url);
   const env = {
@@ -133,6 +147,12 @@ export function runWrk(o) {
 
 export function wrkVersion() {
   return new Promise((resolve) => {
-    execFile('wrk', ['--version'], (_e, stdout, stderr) => resolve(String(stdout || stderr).split('\n')[0].trim()));
+    execFile('wrk', ['--version'], (_e, stdout, stderr) =>
+      resolve(
+        String(stdout || stderr)
+          .split('\n')[0]
+          .trim(),
+      ),
+    );
   });
 }

@@ -91,7 +91,8 @@ export async function checkFile(file: string, options: CheckOptions = {}): Promi
   try {
     loaded = loadConfigFile(file, options.env ?? process.env);
   } catch (error) {
-    const problems = error instanceof ConfigError ? error.problems : [{ file, line: 1, column: 1, key: '', message: (error as Error).message, severity: 'error' as const }];
+    const problems =
+      error instanceof ConfigError ? error.problems : [{ file, line: 1, column: 1, key: '', message: (error as Error).message, severity: 'error' as const }];
     return {
       ok: false,
       exit_code: 2,
@@ -145,7 +146,11 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
   checkHttpsBehindProxy(config, add);
   if (typeof config.session.secret === 'string') {
     // a normal setup, not a mistake: said once here, never as a warning at every start
-    add('info', ['session', 'secret'], 'one secret: to change it later without signing everyone out, write it as a list and put the new secret first (the first encrypts, all decrypt; docs/sessions.md)');
+    add(
+      'info',
+      ['session', 'secret'],
+      'one secret: to change it later without signing everyone out, write it as a list and put the new secret first (the first encrypts, all decrypt; docs/sessions.md)',
+    );
   }
   checkFiles(config, now(), add);
   checkShadowedPaths(config, add);
@@ -153,19 +158,21 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
   const origin = new URL(config.public_url).origin;
   // the runtime's own derivation: what is registered is what the gateway will answer
   const urls = (name: string, realm: GatewayConfig['realms'][string]) => realmUrls(origin, name, realm);
-  const register = Object.entries(config.realms).map(([name, realm]): Registration => ({
-    realm: name,
-    issuer: realm.provider.issuer,
-    client_id: realm.provider.client_id,
-    client_auth: realm.provider.client_auth,
-    redirect_uri: urls(name, realm).callbackUrl,
-    post_logout_redirect_uri: urls(name, realm).postLogoutRedirect,
-    web_origin: origin,
-    cors_origin: origin,
-    backchannel_logout_uri: urls(name, realm).backchannelLogoutUrl,
-    grant_types: config.session.refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
-    scopes: [...new Set(['openid', ...realm.provider.scopes])],
-  }));
+  const register = Object.entries(config.realms).map(
+    ([name, realm]): Registration => ({
+      realm: name,
+      issuer: realm.provider.issuer,
+      client_id: realm.provider.client_id,
+      client_auth: realm.provider.client_auth,
+      redirect_uri: urls(name, realm).callbackUrl,
+      post_logout_redirect_uri: urls(name, realm).postLogoutRedirect,
+      web_origin: origin,
+      cors_origin: origin,
+      backchannel_logout_uri: urls(name, realm).backchannelLogoutUrl,
+      grant_types: config.session.refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+      scopes: [...new Set(['openid', ...realm.provider.scopes])],
+    }),
+  );
 
   const byIssuer = new Map<string, string[]>();
   const documents = new Map<string, Record<string, unknown>>();
@@ -178,13 +185,24 @@ export async function runCheck(loaded: LoadedConfig, options: CheckOptions = {})
   if (redis) checkRedis(config, redis, add);
 
   for (const provider of providers) {
-    if (provider.error) add('error', ['realms', provider.realms[0]!, 'provider', 'issuer'], `provider ${provider.issuer} (realms ${provider.realms.join(', ')}): ${provider.error}`);
+    if (provider.error)
+      add(
+        'error',
+        ['realms', provider.realms[0]!, 'provider', 'issuer'],
+        `provider ${provider.issuer} (realms ${provider.realms.join(', ')}): ${provider.error}`,
+      );
     for (const f of clockFindings(provider)) add(f.severity, null, f.message, f.fix);
     const doc = documents.get(provider.issuer);
-    if (doc) for (const realm of provider.realms) for (const f of checkProviderSupport(doc, provider, config.realms[realm]!, realm)) add(f.severity, f.path, f.message, f.fix);
+    if (doc)
+      for (const realm of provider.realms)
+        for (const f of checkProviderSupport(doc, provider, config.realms[realm]!, realm)) add(f.severity, f.path, f.message, f.fix);
   }
   if (!upstream.reachable) {
-    add('warning', ['upstream', 'url'], `the helpdesk at ${config.upstream.url} cannot be reached from here (${upstream.error}); /.gatehouse/readyz stays false until it can`);
+    add(
+      'warning',
+      ['upstream', 'url'],
+      `the helpdesk at ${config.upstream.url} cannot be reached from here (${upstream.error}); /.gatehouse/readyz stays false until it can`,
+    );
   }
 
   const problems = findings.filter((f) => f.severity === 'error');
@@ -206,8 +224,16 @@ function checkRedis(config: GatewayConfig, redis: RedisReport, add: Add): void {
     return;
   }
   if (redis.persistence === 'none') {
-    const lost = config.session.store === 'redis' ? 'every session is lost (everyone signs in again) and so is every sign-out it remembered' : 'every sign-out it remembered is lost (a signed-out cookie that has not expired works again)';
-    add('warning', key, `Redis at ${redis.address} keeps nothing across its own restart (appendonly ${redis.appendonly}, save "${redis.save}"): when it restarts, ${lost}`, PERSISTENCE_FIX);
+    const lost =
+      config.session.store === 'redis'
+        ? 'every session is lost (everyone signs in again) and so is every sign-out it remembered'
+        : 'every sign-out it remembered is lost (a signed-out cookie that has not expired works again)';
+    add(
+      'warning',
+      key,
+      `Redis at ${redis.address} keeps nothing across its own restart (appendonly ${redis.appendonly}, save "${redis.save}"): when it restarts, ${lost}`,
+      PERSISTENCE_FIX,
+    );
   }
 }
 
@@ -239,7 +265,8 @@ function checkFiles(config: GatewayConfig, nowMs: number, add: Add): void {
       const expires = Date.parse(cert.validTo);
       const days = Math.floor((expires - nowMs) / 86_400_000);
       if (expires <= nowMs) add('error', ['listen', 'tls', 'cert'], `the certificate expired on ${cert.validTo}`);
-      else if (days < TLS_EXPIRY_WARNING_DAYS) add('warning', ['listen', 'tls', 'cert'], `the certificate expires in ${days} day(s) (${cert.validTo}); replace the file and send SIGHUP`);
+      else if (days < TLS_EXPIRY_WARNING_DAYS)
+        add('warning', ['listen', 'tls', 'cert'], `the certificate expires in ${days} day(s) (${cert.validTo}); replace the file and send SIGHUP`);
       if (key && !cert.checkPrivateKey(key)) add('error', ['listen', 'tls', 'key'], 'this private key does not belong to the certificate in listen.tls.cert');
     }
   }
@@ -270,10 +297,18 @@ function checkShadowedPaths(config: GatewayConfig, add: Add): void {
   for (const [name, realm] of Object.entries(config.realms)) for (const p of realm.paths) realmPaths.set(p.replace(/\/+$/, '') || '/', name);
   for (const [name, realm] of Object.entries(config.realms)) {
     const logout = logoutPathOf(realm)!;
-    for (const [key, path] of [['callback_path', realm.callback_path], ['logout_path', logout]] as const) {
+    for (const [key, path] of [
+      ['callback_path', realm.callback_path],
+      ['logout_path', logout],
+    ] as const) {
       const owner = realmPaths.get(path.replace(/\/+$/, '') || '/');
       if (owner !== undefined) {
-        add('warning', ['realms', name, key], `${path} is the entry page of realm ${owner}: the gateway answers it itself, so the helpdesk's page there is never reached`, `${key}: ${path === '/' ? '' : path}/login/authenticate-callback/1   # a path of its own`);
+        add(
+          'warning',
+          ['realms', name, key],
+          `${path} is the entry page of realm ${owner}: the gateway answers it itself, so the helpdesk's page there is never reached`,
+          `${key}: ${path === '/' ? '' : path}/login/authenticate-callback/1   # a path of its own`,
+        );
       }
       if (publicPaths?.test(path)) {
         add('warning', ['realms', name, key], `${path} matches public_paths, but the gateway answers it itself: it is never forwarded anonymously`);
@@ -282,7 +317,13 @@ function checkShadowedPaths(config: GatewayConfig, add: Add): void {
   }
 }
 
-async function probeProvider(issuer: string, realms: string[], timeoutMs: number, now: () => number, documents: Map<string, Record<string, unknown>>): Promise<ProviderReport> {
+async function probeProvider(
+  issuer: string,
+  realms: string[],
+  timeoutMs: number,
+  now: () => number,
+  documents: Map<string, Record<string, unknown>>,
+): Promise<ProviderReport> {
   const report: ProviderReport = { issuer, realms, discovery: 'failed', jwks: 'skipped' };
   const url = discoveryUrl(issuer);
   try {
@@ -312,7 +353,9 @@ async function probeProvider(issuer: string, realms: string[], timeoutMs: number
     report.keys = signing.length;
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
-    report.error = isGatehouseError(error) ? `${error.code}: ${error.detail ?? error.message}` : `${(error as Error).message}${cause && !(error as Error).message.includes(cause) ? ` (${cause})` : ''}`;
+    report.error = isGatehouseError(error)
+      ? `${error.code}: ${error.detail ?? error.message}`
+      : `${(error as Error).message}${cause && !(error as Error).message.includes(cause) ? ` (${cause})` : ''}`;
     if (report.discovery === 'failed') report.error = `cannot load ${url}: ${report.error}`;
   }
   return report;
@@ -348,15 +391,26 @@ export function formatCheck(report: CheckReport): string {
   for (const p of report.providers) {
     lines.push(`provider ${p.issuer}  (realms: ${p.realms.join(', ')})`);
     lines.push(`  discovery: ${p.discovery}   jwks: ${p.jwks}${p.keys !== undefined ? ` (${p.keys} signing key${p.keys === 1 ? '' : 's'})` : ''}`);
-    if (p.clock_skew_seconds !== undefined) lines.push(`  clock: provider is ${Math.abs(p.clock_skew_seconds)} s ${p.clock_skew_seconds >= 0 ? 'ahead of' : 'behind'} this machine (±1 s)`);
-    if (p.discovery === 'ok') lines.push(`  end_session_endpoint: ${p.end_session_endpoint ?? 'none'}   back-channel logout: ${p.backchannel_logout_supported ? 'supported' : 'not advertised'}`);
+    if (p.clock_skew_seconds !== undefined)
+      lines.push(`  clock: provider is ${Math.abs(p.clock_skew_seconds)} s ${p.clock_skew_seconds >= 0 ? 'ahead of' : 'behind'} this machine (±1 s)`);
+    if (p.discovery === 'ok')
+      lines.push(
+        `  end_session_endpoint: ${p.end_session_endpoint ?? 'none'}   back-channel logout: ${p.backchannel_logout_supported ? 'supported' : 'not advertised'}`,
+      );
   }
-  if (report.upstream) lines.push(`upstream ${report.upstream.url}: ${report.upstream.reachable ? `reachable (HTTP ${report.upstream.status})` : `NOT reachable (${report.upstream.error})`}`);
+  if (report.upstream)
+    lines.push(
+      `upstream ${report.upstream.url}: ${report.upstream.reachable ? `reachable (HTTP ${report.upstream.status})` : `NOT reachable (${report.upstream.error})`}`,
+    );
   if (report.redis) {
     const redis = report.redis;
-    const mode = redis.mode === 'server' ? '' : ` (${redis.mode}${redis.masters ? `, master${redis.masters.length === 1 ? '' : 's'} ${redis.masters.join(', ')}` : ''})`;
-    lines.push(`redis ${redis.address}${mode}: ${redis.reachable ? `reachable; persistence: ${describePersistence(redis)}` : `NOT reachable (${redis.error})`}`);
-    for (const node of redis.nodes ?? []) lines.push(`  ${node.role} ${node.address}: ${node.reachable ? 'reachable' : `NOT reachable (${node.error})`}${node.detail ? `; ${node.detail}` : ''}`);
+    const mode =
+      redis.mode === 'server' ? '' : ` (${redis.mode}${redis.masters ? `, master${redis.masters.length === 1 ? '' : 's'} ${redis.masters.join(', ')}` : ''})`;
+    lines.push(
+      `redis ${redis.address}${mode}: ${redis.reachable ? `reachable; persistence: ${describePersistence(redis)}` : `NOT reachable (${redis.error})`}`,
+    );
+    for (const node of redis.nodes ?? [])
+      lines.push(`  ${node.role} ${node.address}: ${node.reachable ? 'reachable' : `NOT reachable (${node.error})`}${node.detail ? `; ${node.detail}` : ''}`);
   }
   for (const r of report.register) {
     lines.push(`register at ${r.issuer} for realm ${r.realm} (client_id ${r.client_id}):`);

@@ -38,7 +38,14 @@ export function clockFindings(provider: ProviderReport): ProviderFinding[] {
   const how = `the clock of ${provider.issuer} is ${size} s ${skew > 0 ? 'ahead of' : 'behind'} this machine's`;
   const fix = 'synchronise both clocks with NTP (timedatectl set-ntp true, or chrony)';
   if (size > CLOCK_TOLERANCE_SEC) {
-    return [{ severity: 'error', path: null, message: `${how}: more than the ${CLOCK_TOLERANCE_SEC} s tolerance, so ID tokens will be refused as ${skew > 0 ? 'issued in the future' : 'expired'} (GH_ID_TOKEN_${skew > 0 ? 'IAT_FUTURE' : 'EXPIRED'})`, fix }];
+    return [
+      {
+        severity: 'error',
+        path: null,
+        message: `${how}: more than the ${CLOCK_TOLERANCE_SEC} s tolerance, so ID tokens will be refused as ${skew > 0 ? 'issued in the future' : 'expired'} (GH_ID_TOKEN_${skew > 0 ? 'IAT_FUTURE' : 'EXPIRED'})`,
+        fix,
+      },
+    ];
   }
   if (size > CLOCK_WARNING_SECONDS) return [{ severity: 'warning', path: null, message: `${how}; sign-ins fail once it passes ${CLOCK_TOLERANCE_SEC} s`, fix }];
   return [];
@@ -62,12 +69,20 @@ export function checkProviderSupport(doc: Record<string, unknown>, provider: Pro
   }
   const responseTypes = stringList(doc.response_types_supported);
   if (responseTypes && !responseTypes.includes('code')) {
-    out.push({ severity: 'error', path: at('provider', 'issuer'), message: `realm ${name}: the provider does not offer the authorization code flow (response_types_supported: ${responseTypes.join(', ')})` });
+    out.push({
+      severity: 'error',
+      path: at('provider', 'issuer'),
+      message: `realm ${name}: the provider does not offer the authorization code flow (response_types_supported: ${responseTypes.join(', ')})`,
+    });
   }
   // RFC 7636: the gateway always sends an S256 code challenge
   const pkce = stringList(doc.code_challenge_methods_supported);
   if (pkce && !pkce.includes('S256')) {
-    out.push({ severity: 'warning', path: at('provider', 'issuer'), message: `realm ${name}: the provider does not advertise PKCE S256 (code_challenge_methods_supported: ${pkce.join(', ') || 'none'}); the gateway sends it anyway` });
+    out.push({
+      severity: 'warning',
+      path: at('provider', 'issuer'),
+      message: `realm ${name}: the provider does not advertise PKCE S256 (code_challenge_methods_supported: ${pkce.join(', ') || 'none'}); the gateway sends it anyway`,
+    });
   }
   const authMethods = stringList(doc.token_endpoint_auth_methods_supported) ?? ['client_secret_basic']; // OIDC Discovery 3: the default
   if (!authMethods.includes(realm.provider.client_auth)) {
@@ -82,7 +97,11 @@ export function checkProviderSupport(doc: Record<string, unknown>, provider: Pro
   if (scopes) {
     const unknown = realm.provider.scopes.filter((s) => s !== 'openid' && !scopes.includes(s));
     if (unknown.length) {
-      out.push({ severity: 'warning', path: at('provider', 'scopes'), message: `realm ${name}: the provider does not list the scope(s) ${unknown.join(', ')} in scopes_supported; it may refuse the sign-in (invalid_scope) or ignore them` });
+      out.push({
+        severity: 'warning',
+        path: at('provider', 'scopes'),
+        message: `realm ${name}: the provider does not list the scope(s) ${unknown.join(', ')} in scopes_supported; it may refuse the sign-in (invalid_scope) or ignore them`,
+      });
     }
   }
   const claims = stringList(doc.claims_supported);

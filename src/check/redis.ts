@@ -148,7 +148,8 @@ async function probeServer(endpoint: Endpoint, timeoutMs: number): Promise<Serve
   const role = Array.isArray(roleReply) && typeof roleReply[0] === 'string' ? roleReply[0] : undefined;
   if (ping instanceof Error) {
     // a password Redis wants and the config does not give (or a wrong one): reachable, but nothing more to learn
-    if (wantsPassword(ping)) return { address, reachable: true, persistence: 'unknown', detail: `Redis wants a password (${ping.message.split(' ')[0]}): set session.redis_password` };
+    if (wantsPassword(ping))
+      return { address, reachable: true, persistence: 'unknown', detail: `Redis wants a password (${ping.message.split(' ')[0]}): set session.redis_password` };
     return { address, reachable: false, error: `unexpected answer to PING (${ping.message.slice(0, 40)})`, persistence: 'unknown' };
   }
   if (ping !== 'PONG') return { address, reachable: false, error: `unexpected answer to PING (${String(ping).slice(0, 40)})`, persistence: 'unknown' };
@@ -181,11 +182,22 @@ async function probeSentinels(target: Extract<RedisTarget, { mode: 'sentinel' }>
   const nodes: RedisNodeReport[] = await Promise.all(
     target.sentinels.map(async (sentinel): Promise<RedisNodeReport> => {
       const address = hostPort(sentinel);
-      const replies = await ask({ ...sentinel, tls: target.tls, password: target.sentinelPassword }, [['SENTINEL', 'get-master-addr-by-name', target.master]], timeoutMs);
+      const replies = await ask(
+        { ...sentinel, tls: target.tls, password: target.sentinelPassword },
+        [['SENTINEL', 'get-master-addr-by-name', target.master]],
+        timeoutMs,
+      );
       if (typeof replies === 'string') return { role: 'sentinel', address, reachable: false, error: replies };
       const [named] = replies;
-      if (named instanceof Error) return { role: 'sentinel', address, reachable: false, error: `${wantsPassword(named) ? 'wants a password (put it in its entry: redis://:secret@host:port)' : 'refused SENTINEL'}: ${named.message.slice(0, 60)}` };
-      if (!Array.isArray(named) || typeof named[0] !== 'string') return { role: 'sentinel', address, reachable: true, error: `does not watch a master named "${target.master}"` };
+      if (named instanceof Error)
+        return {
+          role: 'sentinel',
+          address,
+          reachable: false,
+          error: `${wantsPassword(named) ? 'wants a password (put it in its entry: redis://:secret@host:port)' : 'refused SENTINEL'}: ${named.message.slice(0, 60)}`,
+        };
+      if (!Array.isArray(named) || typeof named[0] !== 'string')
+        return { role: 'sentinel', address, reachable: true, error: `does not watch a master named "${target.master}"` };
       return { role: 'sentinel', address, reachable: true, detail: `names ${hostPort({ host: named[0], port: Number(named[1]) })}` };
     }),
   );
@@ -195,10 +207,28 @@ async function probeSentinels(target: Extract<RedisTarget, { mode: 'sentinel' }>
     const reasons = nodes.map((n) => `${n.address}: ${n.error ?? 'no master'}`).join('; ');
     return { mode: 'sentinel', address, reachable: false, error: `no sentinel names the master (${reasons})`, nodes, persistence: 'unknown' };
   }
-  if (named.length > 1) return { mode: 'sentinel', address, reachable: false, error: `the sentinels disagree on the master (${named.join(', ')}): a failover is under way or they watch different servers`, masters: named, nodes, persistence: 'unknown' };
+  if (named.length > 1)
+    return {
+      mode: 'sentinel',
+      address,
+      reachable: false,
+      error: `the sentinels disagree on the master (${named.join(', ')}): a failover is under way or they watch different servers`,
+      masters: named,
+      nodes,
+      persistence: 'unknown',
+    };
   const [host, port] = splitHostPort(named[0]!);
   const { role, ...master } = await probeServer({ host, port, tls: target.tls, password: target.password }, timeoutMs);
-  if (master.reachable && role !== undefined && role !== 'master') return { mode: 'sentinel', ...master, address: named[0]!, masters: named, nodes, reachable: false, error: `the sentinels name ${named[0]} but it says it is a ${role}` };
+  if (master.reachable && role !== undefined && role !== 'master')
+    return {
+      mode: 'sentinel',
+      ...master,
+      address: named[0]!,
+      masters: named,
+      nodes,
+      reachable: false,
+      error: `the sentinels name ${named[0]} but it says it is a ${role}`,
+    };
   return { mode: 'sentinel', ...master, address: named[0]!, masters: named, nodes };
 }
 
@@ -219,9 +249,12 @@ async function probeCluster(target: Extract<RedisTarget, { mode: 'cluster' }>, t
       listing = nodesReply;
       break;
     }
-    seedErrors.push(`${hostPort(seed)}: ${typeof replies === 'string' ? replies : nodesReply instanceof Error ? nodesReply.message.slice(0, 60) : 'no answer'}`);
+    seedErrors.push(
+      `${hostPort(seed)}: ${typeof replies === 'string' ? replies : nodesReply instanceof Error ? nodesReply.message.slice(0, 60) : 'no answer'}`,
+    );
   }
-  if (listing === null) return { mode: 'cluster', address, reachable: false, error: `no seed node answers CLUSTER NODES (${seedErrors.join('; ')})`, persistence: 'unknown' };
+  if (listing === null)
+    return { mode: 'cluster', address, reachable: false, error: `no seed node answers CLUSTER NODES (${seedErrors.join('; ')})`, persistence: 'unknown' };
   const listed = listing
     .split('\n')
     .filter((line) => line.trim() !== '')
@@ -242,7 +275,13 @@ async function probeCluster(target: Extract<RedisTarget, { mode: 'cluster' }>, t
       const failed = node.flags.some((f) => f === 'fail' || f === 'fail?');
       const master = listed.find((m) => m.id === node.masterId);
       const detail = isMaster ? `slots ${node.slots.join(' ') || 'none'}` : `replica of ${master ? hostPort(master) : node.masterId}`;
-      nodes.push({ role: isMaster ? 'master' : 'replica', address: nodeAddress, reachable: probe.reachable && !failed, error: probe.error ?? (failed ? `flagged ${node.flags.join(',')} by the cluster` : undefined), detail });
+      nodes.push({
+        role: isMaster ? 'master' : 'replica',
+        address: nodeAddress,
+        reachable: probe.reachable && !failed,
+        error: probe.error ?? (failed ? `flagged ${node.flags.join(',')} by the cluster` : undefined),
+        detail,
+      });
       if (isMaster && !failed) {
         masters.push(nodeAddress);
         if (probe.reachable && (persistence === null || persistence.persistence === 'unknown')) persistence = probe;
@@ -254,9 +293,24 @@ async function probeCluster(target: Extract<RedisTarget, { mode: 'cluster' }>, t
   const unslotted = listed.filter((n) => n.flags.includes('master') && n.slots.length === 0).length;
   const down = nodes.filter((n) => n.role === 'master' && !n.reachable);
   const found = persistence as ServerProbe | null;
-  const base = { mode: 'cluster' as const, address, masters, nodes, appendonly: found?.appendonly, save: found?.save, persistence: found?.persistence ?? ('unknown' as const), detail: found?.detail };
-  if (down.length > 0) return { ...base, reachable: false, error: `master${down.length === 1 ? '' : 's'} not reachable: ${down.map((n) => `${n.address} (${n.error})`).join(', ')}` };
-  if (masters.length === unslotted) return { ...base, reachable: false, error: 'no master serves any hash slot: the cluster is not set up (redis-cli --cluster create)' };
+  const base = {
+    mode: 'cluster' as const,
+    address,
+    masters,
+    nodes,
+    appendonly: found?.appendonly,
+    save: found?.save,
+    persistence: found?.persistence ?? ('unknown' as const),
+    detail: found?.detail,
+  };
+  if (down.length > 0)
+    return {
+      ...base,
+      reachable: false,
+      error: `master${down.length === 1 ? '' : 's'} not reachable: ${down.map((n) => `${n.address} (${n.error})`).join(', ')}`,
+    };
+  if (masters.length === unslotted)
+    return { ...base, reachable: false, error: 'no master serves any hash slot: the cluster is not set up (redis-cli --cluster create)' };
   return { ...base, reachable: true };
 }
 

@@ -39,7 +39,11 @@ function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<strin
 /** PKCS#8 PEM as identity/assertion.ts generateSigningKeyPem makes it, without loading jose here. */
 function generateSigningKeyPem(alg: 'ES256' | 'EdDSA' | 'RS256'): string {
   const pair =
-    alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'EdDSA'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('rsa', { modulusLength: 2048 });
   return pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
@@ -103,7 +107,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       return;
     }
     restartDelayMs = lived < QUICK_DEATH_MS ? Math.min(MAX_RESTART_DELAY_MS, Math.max(500, restartDelayMs * 2)) : 0;
-    log('warn', `worker ${worker.process.pid} exited (${signal ?? code}); starting another${restartDelayMs ? ` in ${restartDelayMs} ms` : ''}`, { worker: worker.process.pid, code, signal });
+    log('warn', `worker ${worker.process.pid} exited (${signal ?? code}); starting another${restartDelayMs ? ` in ${restartDelayMs} ms` : ''}`, {
+      worker: worker.process.pid,
+      code,
+      signal,
+    });
     if (restartDelayMs === 0) fork();
     else setTimeout(() => !stopping && fork(), restartDelayMs);
   });
@@ -111,7 +119,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   let metricsListener: MetricsListener | null = null;
   if (options.metricsListen) {
     try {
-      metricsListener = await startMetricsListener({ ...options.metricsListen, render: renderMetrics, onError: (error) => log('warn', 'metrics scrape failed', { detail: error.message }) });
+      metricsListener = await startMetricsListener({
+        ...options.metricsListen,
+        render: renderMetrics,
+        onError: (error) => log('warn', 'metrics scrape failed', { detail: error.message }),
+      });
       log('info', 'metrics listening', { url: metricsListener.url });
     } catch (error) {
       log('error', 'gatehouse could not start: the metrics listener cannot listen', { detail: (error as Error).message });

@@ -22,7 +22,10 @@ import type { CallbackCount, HelloAnswer } from './messages.js';
 export class ClusterRevocationList implements RevocationList {
   private readonly memory: MemoryRevocationList;
 
-  constructor(private readonly link: PrimaryLink, now: () => number = Date.now) {
+  constructor(
+    private readonly link: PrimaryLink,
+    now: () => number = Date.now,
+  ) {
     this.memory = new MemoryRevocationList(now);
     link.answer('apply-revocation', (request) => {
       if (request.kind === 'apply-revocation') this.memory.apply(request.entry);

@@ -17,4 +17,14 @@ export function postLogoutLandingOf(realm: { readonly post_logout_redirect?: str
 }
 
 /** Authorization parameters the gateway sets itself: extra_auth_params may not override them, they carry the security of the flow. */
-export const RESERVED_AUTHORIZATION_PARAMS: ReadonlySet<string> = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'response_mode']);
+export const RESERVED_AUTHORIZATION_PARAMS: ReadonlySet<string> = new Set([
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'response_mode',
+]);

@@ -69,7 +69,11 @@ function toJsonSchema(node: AnyNode): Json {
     case 'object': {
       const keys = Object.entries(node.keys) as [string, AnyNode][];
       const required = keys.filter(([, child]) => child.presence === 'required').map(([key]) => key);
-      Object.assign(out, { type: 'object', additionalProperties: false, properties: Object.fromEntries(keys.map(([key, child]) => [key, toJsonSchema(child)])) });
+      Object.assign(out, {
+        type: 'object',
+        additionalProperties: false,
+        properties: Object.fromEntries(keys.map(([key, child]) => [key, toJsonSchema(child)])),
+      });
       if (required.length > 0) out.required = required;
       break;
     }
@@ -84,7 +88,11 @@ export function renderConfigurationDoc(): string {
   const rows: string[] = [];
   const walk = (node: AnyNode, path: string, mapEntry = false): void => {
     const hint =
-      node.kind === 'string' && node.patternHint ? ` Must be ${node.patternHint}.` : node.kind === 'map' && node.keyHint ? ` Each key must be ${node.keyHint}.` : '';
+      node.kind === 'string' && node.patternHint
+        ? ` Must be ${node.patternHint}.`
+        : node.kind === 'map' && node.keyHint
+          ? ` Each key must be ${node.keyHint}.`
+          : '';
     const fallback = mapEntry ? '' : defaultText(node);
     if (path !== '') rows.push(`| \`${path}\` | ${cell(typeName(node))} | ${fallback} | ${cell(node.description + hint)} |`);
     if (node.kind === 'object') {
@@ -157,7 +165,10 @@ function defaultText(node: AnyNode): string {
 /** a default as it would be written in gateway.yaml */
 function yamlish(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(yamlish).join(', ')}]`;
-  if (typeof value === 'object' && value !== null) return `{${Object.entries(value).map(([k, v]) => `${k}: ${yamlish(v)}`).join(', ')}}`;
+  if (typeof value === 'object' && value !== null)
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${k}: ${yamlish(v)}`)
+      .join(', ')}}`;
   return String(value);
 }
 

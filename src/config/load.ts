@@ -42,20 +42,24 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
   };
-  const fromYaml = (severity: ConfigProblem['severity']) => (e: YAMLError): ConfigProblem => ({
-    file,
-    ...position(e.pos[0]),
-    key: '',
-    // prettyErrors is off, so the message carries no source excerpt (which could hold a secret)
-    message: `YAML: ${withoutSourceText(e.message)}`,
-    severity,
-  });
+  const fromYaml =
+    (severity: ConfigProblem['severity']) =>
+    (e: YAMLError): ConfigProblem => ({
+      file,
+      ...position(e.pos[0]),
+      key: '',
+      // prettyErrors is off, so the message carries no source excerpt (which could hold a secret)
+      message: `YAML: ${withoutSourceText(e.message)}`,
+      severity,
+    });
   // After a syntax error the tree is unreliable: report the syntax, not its consequences.
   if (doc.errors.length > 0) throw new ConfigError(sortProblems(syntaxProblems(text, doc.errors, file, fromYaml('error'))));
   const problems = doc.warnings.map(fromYaml('warning'));
 
   const marks: Marks = { fromEnv: new WeakSet(), reported: new WeakSet() };
-  problems.push(...interpolateDocument(doc, env, marks, (path, at, message) => ({ file, ...at, key: formatKeyPath(path), message, severity: 'error' }), position));
+  problems.push(
+    ...interpolateDocument(doc, env, marks, (path, at, message) => ({ file, ...at, key: formatKeyPath(path), message, severity: 'error' }), position),
+  );
   const checked = checkDocument(gatewaySchema, {
     file,
     doc,
@@ -87,10 +91,13 @@ function syntaxProblems(text: string, errors: YAMLError[], file: string, fromYam
   const problems: ConfigProblem[] = [];
   const reading = errors.some((e) => LAYOUT_CODES.has(e.code)) ? readLayout(text) : null;
   if (reading !== null && reading.problems.length > 0) {
-    for (const p of reading.problems) problems.push({ file, line: p.line, column: p.column, key: formatKeyPath(p.path), message: p.message, severity: 'error' });
+    for (const p of reading.problems)
+      problems.push({ file, line: p.line, column: p.column, key: formatKeyPath(p.path), message: p.message, severity: 'error' });
     const twice = reading.problems.some((p) => p.message.startsWith('is written twice'));
     const lineCounter = new LineCounter();
-    remaining = parseDocument(reading.repaired, { lineCounter, prettyErrors: false, uniqueKeys: true }).errors.filter((e) => !(twice && e.code === 'DUPLICATE_KEY'));
+    remaining = parseDocument(reading.repaired, { lineCounter, prettyErrors: false, uniqueKeys: true }).errors.filter(
+      (e) => !(twice && e.code === 'DUPLICATE_KEY'),
+    );
   }
   const lines = new Set(problems.map((p) => p.line));
   for (const p of remaining.map(fromYaml)) {

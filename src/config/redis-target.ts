@@ -50,7 +50,8 @@ export function parseRedisNode(text: string, defaultPort: number): ParsedNode | 
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return `must be ${REDIS_NODE_HINT} (got scheme ${url.protocol.replace(/:$/, '')})`;
   if (url.hostname === '') return `must be ${REDIS_NODE_HINT} (no host)`;
-  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) return `must be ${REDIS_NODE_HINT}, without a path or database number (Sentinel and Cluster use database 0)`;
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash)
+    return `must be ${REDIS_NODE_HINT}, without a path or database number (Sentinel and Cluster use database 0)`;
   const port = url.port === '' ? defaultPort : Number(url.port);
   const password = url.password === '' ? undefined : decodeURIComponent(url.password);
   return { node: { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port }, tls: url.protocol === 'rediss:', password };
@@ -89,7 +90,12 @@ export function redisTarget(session: SessionKeys): RedisTarget | undefined {
   }
   if (session.redis_cluster !== undefined) {
     const nodes = nodesOf(session.redis_cluster, 6379);
-    return { mode: 'cluster', nodes: nodes.map((n) => n.node), tls: nodes.some((n) => n.tls), password: password ?? nodes.find((n) => n.password !== undefined)?.password };
+    return {
+      mode: 'cluster',
+      nodes: nodes.map((n) => n.node),
+      tls: nodes.some((n) => n.tls),
+      password: password ?? nodes.find((n) => n.password !== undefined)?.password,
+    };
   }
   return undefined;
 }

@@ -76,8 +76,7 @@ export interface StringOrListNode<P extends Presence = Presence> extends Common<
   readonly default?: string;
   readonly secret?: boolean;
 }
-export interface MapNode<V extends AnyNode = AnyNode, P extends Presence = Presence>
-  extends Common<Record<string, TypeOf<V>>, P> {
+export interface MapNode<V extends AnyNode = AnyNode, P extends Presence = Presence> extends Common<Record<string, TypeOf<V>>, P> {
   readonly kind: 'map';
   /** how the keys are called in docs: realms.<name>.… */
   readonly keyName: string;
@@ -127,8 +126,7 @@ type StringOpts = Opts<string> & Pick<StringNode, 'pattern' | 'patternHint' | 'm
 const str = <const O extends StringOpts>(o: O) => ({ kind: 'string', ...o, presence: presenceOf(o) }) as StringNode<PresenceOf<O>>;
 const oneOf = <const V extends string, const O extends Opts<NoInfer<V>>>(values: readonly V[], o: O) =>
   ({ kind: 'enum', values, ...o, presence: presenceOf(o) }) as EnumNode<V, PresenceOf<O>>;
-const int = <const O extends Opts<number> & { min: number; max: number }>(o: O) =>
-  ({ kind: 'int', ...o, presence: presenceOf(o) }) as IntNode<PresenceOf<O>>;
+const int = <const O extends Opts<number> & { min: number; max: number }>(o: O) => ({ kind: 'int', ...o, presence: presenceOf(o) }) as IntNode<PresenceOf<O>>;
 const intOrAuto = <const O extends Opts<number | 'auto'> & { min: number; max: number }>(o: O) =>
   ({ kind: 'int-or-auto', ...o, presence: presenceOf(o) }) as IntOrAutoNode<PresenceOf<O>>;
 const num = <const O extends Opts<number> & { min: number; max: number }>(o: O) =>
@@ -203,7 +201,10 @@ export const gatewaySchema = obj(
         url: str({ required: true, description: 'Base URL of the helpdesk, http:// or https://.' }),
         timeout: duration({ default: '30s', minMs: 1, description: 'How long to wait for the helpdesk to answer.' }),
         websockets: bool({ default: true, description: 'Forward WebSocket upgrades.' }),
-        preserve_host: bool({ default: true, description: "Send public_url's host as Host upstream, the one the browser asked for (otherwise the upstream URL's host)." }),
+        preserve_host: bool({
+          default: true,
+          description: "Send public_url's host as Host upstream, the one the browser asked for (otherwise the upstream URL's host).",
+        }),
         max_connections: int({ default: 128, min: 1, max: 65535, description: 'Keep-alive connections to the helpdesk, per worker.' }),
       },
     ),
@@ -216,7 +217,10 @@ export const gatewaySchema = obj(
           description:
             'At least 32 characters, made by a generator (openssl rand -base64 32): a secret that repeats itself or has fewer than 8 different characters is refused. A list enables rotation: the first encrypts, all decrypt. Use ${ENV} rather than writing it here.',
         }),
-        store: oneOf(['cookie', 'redis'], { default: 'cookie', description: 'cookie: stateless, encrypted in the browser; redis: server-side, only a ticket in the cookie.' }),
+        store: oneOf(['cookie', 'redis'], {
+          default: 'cookie',
+          description: 'cookie: stateless, encrypted in the browser; redis: server-side, only a ticket in the cookie.',
+        }),
         redis_url: str({
           description:
             'One Redis server: a redis:// or rediss:// (TLS) URL. One of redis_url, redis_sentinels or redis_cluster is required when store is redis. With store: cookie, instances share revocations (sign-out, back-channel logout, sign out everywhere), sign-in states and refresh locks through it (docs/sessions.md).',
@@ -226,12 +230,18 @@ export const gatewaySchema = obj(
           description:
             'Redis Sentinel instead of redis_url: the sentinels to ask for the current master of redis_sentinel_master (default port 26379). rediss:// entries use TLS to the sentinels and the servers; a sentinel that wants a password gets it in its entry (redis://:secret@host:26379). The gateway follows a failover by itself (docs/sessions.md).',
         }),
-        redis_sentinel_master: str({ description: 'With redis_sentinels: the master name the sentinels watch (`sentinel monitor <name> …` in sentinel.conf).' }),
+        redis_sentinel_master: str({
+          description: 'With redis_sentinels: the master name the sentinels watch (`sentinel monitor <name> …` in sentinel.conf).',
+        }),
         redis_cluster: list(str({ description: 'a seed node: host:port, redis://host:port or rediss://host:port (TLS)' }), {
           minItems: 1,
-          description: 'Redis Cluster instead of redis_url: seed nodes (default port 6379); the rest of the cluster is discovered from them. rediss:// entries use TLS to every node.',
+          description:
+            'Redis Cluster instead of redis_url: seed nodes (default port 6379); the rest of the cluster is discovered from them. rediss:// entries use TLS to every node.',
         }),
-        redis_password: str({ secret: true, description: 'Password of the Redis servers (AUTH), for every mode; a redis_url may carry its own instead. Use ${ENV} rather than writing it here.' }),
+        redis_password: str({
+          secret: true,
+          description: 'Password of the Redis servers (AUTH), for every mode; a redis_url may carry its own instead. Use ${ENV} rather than writing it here.',
+        }),
         lifetime: duration({ default: '12h', minMs: 60_000, description: 'Absolute maximum length of a session.' }),
         idle_timeout: duration({ default: '2h', minMs: 60_000, description: 'Sign out after this long without a request.' }),
         refresh: bool({ default: true, description: 'Use refresh tokens (when the provider issues them) to keep the session alive.' }),
@@ -276,10 +286,17 @@ export const gatewaySchema = obj(
             minItems: 1,
             description: 'Path prefixes owned by this realm; the longest matching prefix wins.',
           }),
-          callback_path: str({ required: true, ...PATH, description: 'Redirect URI path registered at the provider, character for character: no trailing "/".' }),
+          callback_path: str({
+            required: true,
+            ...PATH,
+            description: 'Redirect URI path registered at the provider, character for character: no trailing "/".',
+          }),
           logout_path: str({ ...PATH, description: 'Sign-out path; default <first path>/logout.' }),
           post_logout_redirect: str({ description: 'Where the browser lands after sign-out: a path, or a URL on public_url or allowed_redirects.' }),
-          login: oneOf(['automatic', 'button'], { default: 'automatic', description: 'automatic: redirect straight to the provider; button: show a sign-in page.' }),
+          login: oneOf(['automatic', 'button'], {
+            default: 'automatic',
+            description: 'automatic: redirect straight to the provider; button: show a sign-in page.',
+          }),
           button_text: str({ default: 'Sign in', description: 'Label of the sign-in button (login: button).' }),
           provider: obj(
             { description: "The realm's OpenID Provider and this gateway's client there." },
@@ -315,7 +332,7 @@ export const gatewaySchema = obj(
               allow_unverified_email: bool({
                 default: false,
                 description:
-                  'Accept an email whose email_verified is not true. Also required to use email_domains with claims.email other than email (email_verified speaks for the email claim only), e.g. Entra ID\'s preferred_username.',
+                  "Accept an email whose email_verified is not true. Also required to use email_domains with claims.email other than email (email_verified speaks for the email claim only), e.g. Entra ID's preferred_username.",
               }),
               claims: map(stringOrList(anyString, { description: 'a value, or a list of which any one suffices' }), {
                 keyName: 'claim',
@@ -379,9 +396,15 @@ export const gatewaySchema = obj(
         body_timeout: duration({
           default: '10s',
           minMs: 1_000,
-          description: 'Time allowed to receive a request body (forwarded, or read by the gateway itself: a kept form, sign-in, sign-out, back-channel logout), extended by 1 s for every body_min_rate bytes received; then 408.',
+          description:
+            'Time allowed to receive a request body (forwarded, or read by the gateway itself: a kept form, sign-in, sign-out, back-channel logout), extended by 1 s for every body_min_rate bytes received; then 408.',
         }),
-        body_min_rate: int({ default: 500, min: 1, max: 1_000_000_000, description: 'Bytes per second a request body must keep up, on average, beyond body_timeout.' }),
+        body_min_rate: int({
+          default: 500,
+          min: 1,
+          max: 1_000_000_000,
+          description: 'Bytes per second a request body must keep up, on average, beyond body_timeout.',
+        }),
         failed_callbacks_per_minute: int({ default: 30, min: 1, max: 1_000_000, description: 'Failed sign-in callbacks allowed per client IP per minute.' }),
       },
     ),
@@ -413,14 +436,14 @@ export const gatewaySchema = obj(
           {
             otlp_endpoint: str({
               required: true,
-              description: 'The collector\'s OTLP/HTTP traces URL, used as written (nothing is appended), e.g. http://otel-collector:4318/v1/traces.',
+              description: "The collector's OTLP/HTTP traces URL, used as written (nothing is appended), e.g. http://otel-collector:4318/v1/traces.",
             }),
             sample_ratio: num({
               default: 1,
               min: 0,
               max: 1,
               description:
-                'Share of the traces Gatehouse starts that are recorded (0 to 1). A trace continued from a trusted proxy follows the proxy\'s sampled flag instead.',
+                "Share of the traces Gatehouse starts that are recorded (0 to 1). A trace continued from a trusted proxy follows the proxy's sampled flag instead.",
             }),
             service_name: str({ default: 'gatehouse', description: 'service.name of the spans.' }),
           },

@@ -73,7 +73,10 @@ export function isUnderPath(path: string, prefix: string): boolean {
   return base === '' || path === base || path.startsWith(`${base}/`);
 }
 
-export function validateConfig(config: PartialConfig, where: ValidateWhere = { file: 'gateway.yaml', locate: () => ({ line: 1, column: 1 }) }): ConfigProblem[] {
+export function validateConfig(
+  config: PartialConfig,
+  where: ValidateWhere = { file: 'gateway.yaml', locate: () => ({ line: 1, column: 1 }) },
+): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (severity: ConfigProblem['severity']) => (path: KeyPath, message: string) => {
     problems.push({ file: where.file, ...where.locate(path), key: formatKeyPath(path), message, severity });
@@ -131,9 +134,15 @@ function checkTracing(config: PartialConfig, error: Report, warn: Report): void 
   if (endpoint === undefined) return;
   const path = ['observe', 'tracing', 'otlp_endpoint'];
   const url = parseHttpUrl(endpoint);
-  if (url === undefined) return error(path, `must be an http:// or https:// URL like http://otel-collector:4318/v1/traces (got ${showUrl(endpoint)})`);
+  if (url === undefined) {
+    error(path, `must be an http:// or https:// URL like http://otel-collector:4318/v1/traces (got ${showUrl(endpoint)})`);
+    return;
+  }
   // the exporter would send them as Basic auth to no collector's liking, and the URL is shown in warnings
-  if (url.username || url.password) return error(path, 'must not contain a user name or password (give collector credentials in OTEL_EXPORTER_OTLP_TRACES_HEADERS)');
+  if (url.username || url.password) {
+    error(path, 'must not contain a user name or password (give collector credentials in OTEL_EXPORTER_OTLP_TRACES_HEADERS)');
+    return;
+  }
   // the URL is used as written: a bare collector address gets every export answered 404
   if (url.pathname === '/') warn(path, `has no path: OTLP/HTTP collectors take traces at /v1/traces (try "${url.origin}/v1/traces")`);
 }
@@ -164,7 +173,10 @@ function checkSession(config: PartialConfig, error: Report, warn: Report): void 
   }
   // without refresh tokens the gateway cannot ask the provider again: the sign-in's verdict stands until lifetime
   if (session.refresh === false) {
-    warn(['session', 'refresh'], `is false: sessions are never re-authorized at the provider, so a person removed or disabled there keeps access until lifetime (${session.lifetime ?? gatewaySchema.keys.session.keys.lifetime.default}) ends; shorten lifetime or use back-channel logout`);
+    warn(
+      ['session', 'refresh'],
+      `is false: sessions are never re-authorized at the provider, so a person removed or disabled there keeps access until lifetime (${session.lifetime ?? gatewaySchema.keys.session.keys.lifetime.default}) ends; shorten lifetime or use back-channel logout`,
+    );
   }
   const reauthorize = session.reauthorize_every === undefined ? null : parseDuration(session.reauthorize_every);
   if (lifetime !== null && reauthorize !== null && reauthorize >= lifetime) {
@@ -180,7 +192,8 @@ function checkRedis(session: SessionKeys, error: Report, warn: Report): void {
   const ways = 'session.redis_url (one server), session.redis_sentinels with session.redis_sentinel_master (Sentinel), or session.redis_cluster (Cluster)';
   if (modes.length === 0) {
     if (session.store === 'redis') error(['session', 'redis_url'], `required when store is redis: set one of ${ways}`);
-    if (session.redis_sentinel_master !== undefined) error(['session', 'redis_sentinel_master'], 'needs session.redis_sentinels: the sentinels that watch this master (host:port each)');
+    if (session.redis_sentinel_master !== undefined)
+      error(['session', 'redis_sentinel_master'], 'needs session.redis_sentinels: the sentinels that watch this master (host:port each)');
     if (session.redis_password !== undefined) warn(['session', 'redis_password'], `is set but no Redis is: set one of ${ways}, or remove it`);
     return;
   }
@@ -209,10 +222,16 @@ function checkRedis(session: SessionKeys, error: Report, warn: Report): void {
     if (schemes.size > 1) error(['session', key], 'mixes redis:// (or host:port) and rediss:// entries: TLS is on for all of them or for none');
   }
   if (mode === 'sentinel' && session.redis_sentinel_master === undefined) {
-    error(['session', 'redis_sentinels'], 'needs session.redis_sentinel_master: the master name the sentinels watch (`sentinel monitor <name> …` in sentinel.conf)');
+    error(
+      ['session', 'redis_sentinels'],
+      'needs session.redis_sentinel_master: the master name the sentinels watch (`sentinel monitor <name> …` in sentinel.conf)',
+    );
   }
   if (mode !== 'sentinel' && session.redis_sentinel_master !== undefined) {
-    error(['session', 'redis_sentinel_master'], `applies only with session.redis_sentinels (session.${REDIS_MODE_KEYS[mode]} is set): remove it, or name the sentinels instead`);
+    error(
+      ['session', 'redis_sentinel_master'],
+      `applies only with session.redis_sentinels (session.${REDIS_MODE_KEYS[mode]} is set): remove it, or name the sentinels instead`,
+    );
   }
 }
 
@@ -260,21 +279,36 @@ function checkRealms(config: PartialConfig, publicUrl: URL | undefined, error: R
     });
 
     const logout = logoutPathOf(realm);
-    for (const [kind, path] of [['callback_path', realm.callback_path], ['logout_path', logout]] as const) {
+    for (const [kind, path] of [
+      ['callback_path', realm.callback_path],
+      ['logout_path', logout],
+    ] as const) {
       if (path === undefined) continue;
       const what = kind === 'logout_path' && realm.logout_path === undefined ? `the default logout path ${path}` : `"${path}"`;
       if (isUnderPath(path, RESERVED_PREFIX)) error(at(kind), `${what} is under ${RESERVED_PREFIX}/, which is reserved for the gateway`);
       const owner = endpoints.get(path);
-      if (owner !== undefined) error(at(kind), `${what} is already ${owner}${realm.logout_path === undefined && kind === 'logout_path' ? '; set logout_path' : ''}`);
+      if (owner !== undefined)
+        error(at(kind), `${what} is already ${owner}${realm.logout_path === undefined && kind === 'logout_path' ? '; set logout_path' : ''}`);
       else endpoints.set(path, `realm ${name}'s ${kind}`);
     }
 
     // the provider compares the redirect URI character for character; a trailing "/" is a different URI
     if (realm.callback_path !== undefined && realm.callback_path.length > 1 && realm.callback_path.endsWith('/')) {
-      error(at('callback_path'), `must not end with "/": the provider compares the registered redirect URI character for character (got "${realm.callback_path}"; try "${realm.callback_path.replace(/\/+$/, '')}")`);
+      error(
+        at('callback_path'),
+        `must not end with "/": the provider compares the registered redirect URI character for character (got "${realm.callback_path}"; try "${realm.callback_path.replace(/\/+$/, '')}")`,
+      );
     }
-    if (realm.callback_path !== undefined && realm.paths !== undefined && realm.paths.length > 0 && !realm.paths.some((p) => isUnderPath(realm.callback_path!, p))) {
-      warn(at('callback_path'), `is not under any of this realm's paths (${realm.paths.join(', ')}), so the sign-in response is handled outside the realm's own URL space`);
+    if (
+      realm.callback_path !== undefined &&
+      realm.paths !== undefined &&
+      realm.paths.length > 0 &&
+      !realm.paths.some((p) => isUnderPath(realm.callback_path!, p))
+    ) {
+      warn(
+        at('callback_path'),
+        `is not under any of this realm's paths (${realm.paths.join(', ')}), so the sign-in response is handled outside the realm's own URL space`,
+      );
     }
 
     const redirect = realm.post_logout_redirect;
@@ -332,7 +366,7 @@ function checkEmailClaim(realm: DeepPartial<RealmConfig>, at: (...path: string[]
   error(
     at('claims', 'email'),
     `is "${claim}" while allow.email_domains is set, but email_verified vouches only for the "email" claim, so the domain would be checked on a value nobody verified. ` +
-      'Write claims.email: email, or restrict with allow.claims instead, or, if the provider itself controls this claim (for example Entra ID\'s user principal name), say so with allow.allow_unverified_email: true',
+      "Write claims.email: email, or restrict with allow.claims instead, or, if the provider itself controls this claim (for example Entra ID's user principal name), say so with allow.allow_unverified_email: true",
   );
 }
 

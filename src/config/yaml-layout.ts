@@ -278,7 +278,12 @@ function scan(lines: Line[], step: number): ScanResult {
         entry = { line, col: e.col, key: e.key!, opens: e.opens, path: [...top.path, e.key!] };
         const before = top.keys.get(e.key!);
         if (before) {
-          notes.push({ line: line.n, column: e.col + 1, path: entry.path, message: `is written twice in the same block (first on line ${before.line.n}); keep one` });
+          notes.push({
+            line: line.n,
+            column: e.col + 1,
+            path: entry.path,
+            message: `is written twice in the same block (first on line ${before.line.n}); keep one`,
+          });
         } else top.keys.set(e.key!, entry);
       }
       prev = entry;

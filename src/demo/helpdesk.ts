@@ -11,7 +11,11 @@ export interface DemoHelpdeskOptions {
   gatewayUrl: string; // e.g. http://127.0.0.1:8080; its /.gatehouse/jwks.json verifies X-Auth-Assertion
   expectedAudience?: string;
 }
-export interface DemoHelpdesk { url: string; port: number; close(): Promise<void> }
+export interface DemoHelpdesk {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name.toLowerCase()];
@@ -33,7 +37,12 @@ function identity(req: IncomingMessage) {
     subject: header(req, 'x-auth-subject') ?? null,
     email: header(req, 'x-auth-email') ?? null,
     name: header(req, 'x-auth-name') ?? null,
-    groups: groups ? groups.split(',').map((g) => g.trim()).filter(Boolean) : [],
+    groups: groups
+      ? groups
+          .split(',')
+          .map((g) => g.trim())
+          .filter(Boolean)
+      : [],
   };
 }
 
@@ -65,8 +74,7 @@ function renderPage(req: IncomingMessage, pathname: string, verdict: Verdict | u
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td><code>${esc(Array.isArray(v) ? v.join(', ') : v)}</code></td></tr>`)
     .join('');
-  const assertion = verdict === undefined ? 'NOT verified: no X-Auth-Assertion header'
-    : verdict.ok ? 'verified' : `NOT verified: ${verdict.reason}`;
+  const assertion = verdict === undefined ? 'NOT verified: no X-Auth-Assertion header' : verdict.ok ? 'verified' : `NOT verified: ${verdict.reason}`;
   const claims = verdict?.ok ? `<pre id="claims">${esc(JSON.stringify(verdict.claims, null, 2))}</pre>` : '';
   const base = agent ? '/agent' : '';
   return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -133,7 +141,10 @@ export async function startDemoHelpdesk(opts: DemoHelpdeskOptions): Promise<Demo
 
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
-      if (!res.headersSent) { res.writeHead(500, { 'content-type': 'text/plain' }); res.end('demo helpdesk error'); } else res.destroy();
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('demo helpdesk error');
+      } else res.destroy();
     });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
@@ -155,17 +166,21 @@ export async function startDemoHelpdesk(opts: DemoHelpdeskOptions): Promise<Demo
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    close: () => new Promise<void>((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -6,7 +6,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 
-export interface DemoAccount { username: string; password: string; sub: string; email: string; email_verified: boolean; name: string; groups: string[] }
+export interface DemoAccount {
+  username: string;
+  password: string;
+  sub: string;
+  email: string;
+  email_verified: boolean;
+  name: string;
+  groups: string[];
+}
 export interface DemoClient {
   client_id: string;
   client_secret?: string;
@@ -39,10 +47,26 @@ export interface DemoProvider {
 }
 
 export const DEMO_ACCOUNTS: DemoAccount[] = [
-  { username: 'alice', password: 'alice-demo', sub: 'user-alice', email: 'alice@example.com', email_verified: true, name: 'Alice Agent', groups: ['helpdesk-agents'] },
+  {
+    username: 'alice',
+    password: 'alice-demo',
+    sub: 'user-alice',
+    email: 'alice@example.com',
+    email_verified: true,
+    name: 'Alice Agent',
+    groups: ['helpdesk-agents'],
+  },
   { username: 'bob', password: 'bob-demo', sub: 'user-bob', email: 'bob@example.com', email_verified: true, name: 'Bob Customer', groups: ['customers'] },
   // For allow-rule tests: a customer whose address is unverified and outside example.com.
-  { username: 'carol', password: 'carol-demo', sub: 'user-carol', email: 'carol@example.org', email_verified: false, name: 'Carol Unverified', groups: ['customers'] },
+  {
+    username: 'carol',
+    password: 'carol-demo',
+    sub: 'user-carol',
+    email: 'carol@example.org',
+    email_verified: false,
+    name: 'Carol Unverified',
+    groups: ['customers'],
+  },
 ];
 
 const SCOPE_CLAIMS = {
@@ -74,10 +98,12 @@ let quietDepth = 0;
 const loud = { warn: console.warn, info: console.info };
 async function quietly<T>(fn: () => T | Promise<T>): Promise<T> {
   if (quietDepth++ === 0) {
-    const drop = (orig: (...a: unknown[]) => void) => (...args: unknown[]) => {
-      if (typeof args[0] === 'string' && args[0].startsWith('oidc-provider ')) return;
-      orig.apply(console, args);
-    };
+    const drop =
+      (orig: (...a: unknown[]) => void) =>
+      (...args: unknown[]) => {
+        if (typeof args[0] === 'string' && args[0].startsWith('oidc-provider ')) return;
+        orig.apply(console, args);
+      };
     Object.assign(loud, { warn: console.warn, info: console.info });
     console.warn = drop(loud.warn);
     console.info = drop(loud.info);
@@ -109,20 +135,27 @@ function esc(s: unknown): string {
   return String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const PAGE_STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#1d1d1f}'
-  + 'label{display:block;margin-top:.8rem;font-weight:600}input{font:inherit;width:100%;box-sizing:border-box;padding:.4rem}'
-  + 'button{font:inherit;margin-top:1rem;padding:.5rem 1rem}button:focus,input:focus{outline:3px solid #2a6df4}'
-  + '.error{color:#a40000;font-weight:600}.hint{color:#555;font-size:.9rem}';
+const PAGE_STYLE =
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#1d1d1f}' +
+  'label{display:block;margin-top:.8rem;font-weight:600}input{font:inherit;width:100%;box-sizing:border-box;padding:.4rem}' +
+  'button{font:inherit;margin-top:1rem;padding:.5rem 1rem}button:focus,input:focus{outline:3px solid #2a6df4}' +
+  '.error{color:#a40000;font-weight:600}.hint{color:#555;font-size:.9rem}';
 
 function page(title: string, body: string, head = ''): string {
-  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
-    + `<title>${esc(title)}</title><style>${PAGE_STYLE}</style>${head}</head><body><main>${body}</main></body></html>`;
+  return (
+    `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
+    `<title>${esc(title)}</title><style>${PAGE_STYLE}</style>${head}</head><body><main>${body}</main></body></html>`
+  );
 }
 
 function loginPage(uid: string, clientId: string, accounts: DemoAccount[], error?: string, username = ''): string {
   const action = `/interaction/${encodeURIComponent(uid)}/login`;
-  const hint = accounts.map((a) => `<li><code>${esc(a.username)}</code> / <code>${esc(a.password)}</code> (${esc(a.groups.join(', ') || 'no groups')})</li>`).join('');
-  return page('Sign in — Gatehouse demo provider', `<h1>Sign in</h1>
+  const hint = accounts
+    .map((a) => `<li><code>${esc(a.username)}</code> / <code>${esc(a.password)}</code> (${esc(a.groups.join(', ') || 'no groups')})</li>`)
+    .join('');
+  return page(
+    'Sign in — Gatehouse demo provider',
+    `<h1>Sign in</h1>
 <p>to <strong>${esc(clientId)}</strong> at the Gatehouse demo provider</p>
 ${error ? `<p class="error" role="alert" id="login-error">${esc(error)}</p>` : ''}
 <form method="post" action="${esc(action)}" id="login-form">
@@ -133,7 +166,8 @@ ${error ? `<p class="error" role="alert" id="login-error">${esc(error)}</p>` : '
 <button type="submit">Sign in</button>
 </form>
 <form method="post" action="/interaction/${esc(encodeURIComponent(uid))}/abort"><button type="submit">Cancel</button></form>
-<p class="hint">Demo accounts:</p><ul class="hint">${hint}</ul>`);
+<p class="hint">Demo accounts:</p><ul class="hint">${hint}</ul>`,
+  );
 }
 
 async function readForm(req: IncomingMessage, limitBytes = 16 * 1024): Promise<URLSearchParams> {
@@ -165,7 +199,8 @@ export async function startDemoProvider(opts: DemoProviderOptions): Promise<Demo
   const server: Server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
       onError(err, 'interaction');
-      if (!res.headersSent) send(res, (err as { status?: number }).status ?? 500, page('Error', '<h1>Something went wrong</h1><p>Start the sign-in again.</p>'));
+      if (!res.headersSent)
+        send(res, (err as { status?: number }).status ?? 500, page('Error', '<h1>Something went wrong</h1><p>Start the sign-in again.</p>'));
       else res.destroy();
     });
   });
@@ -187,13 +222,17 @@ export async function startDemoProvider(opts: DemoProviderOptions): Promise<Demo
     const clientId = String(details.params.client_id ?? '');
 
     if (action === 'abort' && req.method === 'POST') {
-      return provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'End-User aborted interaction' }, { mergeWithLastSubmission: false });
+      return provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'End-User aborted interaction' },
+        { mergeWithLastSubmission: false },
+      );
     }
     if (details.prompt.name === 'consent') {
       // Never shown: consent is granted for whatever the client asked (loadExistingGrant
       // below normally makes this prompt unnecessary; this is the belt to those braces).
-      const grant = details.grantId ? await provider.Grant.find(details.grantId)
-        : new provider.Grant({ accountId: details.session.accountId, clientId });
+      const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: details.session.accountId, clientId });
       const missing = details.prompt.details;
       if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
       if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
@@ -216,7 +255,10 @@ export async function startDemoProvider(opts: DemoProviderOptions): Promise<Demo
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => { server.off('error', reject); resolve(); });
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -271,14 +313,23 @@ export async function startDemoProvider(opts: DemoProviderOptions): Promise<Demo
       return {
         accountId: account.sub,
         claims: async () => ({
-          sub: account.sub, email: account.email, email_verified: account.email_verified,
-          name: account.name, preferred_username: account.username, groups: [...account.groups],
+          sub: account.sub,
+          email: account.email,
+          email_verified: account.email_verified,
+          name: account.name,
+          preferred_username: account.username,
+          groups: [...account.groups],
         }),
       };
     },
     renderError: async (ctx: any, out: Record<string, string>) => {
       ctx.type = 'html';
-      ctx.body = page('Sign-in error', `<h1>Sign-in error</h1>${Object.entries(out).map(([k, v]) => `<p><strong>${esc(k)}</strong>: <span id="${esc(k)}">${esc(v)}</span></p>`).join('')}`);
+      ctx.body = page(
+        'Sign-in error',
+        `<h1>Sign-in error</h1>${Object.entries(out)
+          .map(([k, v]) => `<p><strong>${esc(k)}</strong>: <span id="${esc(k)}">${esc(v)}</span></p>`)
+          .join('')}`,
+      );
     },
     // The back-channel logout POST goes to a loopback RP; oidc-provider's default
     // fetch refuses special-use addresses (SSRF guard), 127.0.0.1 included.
@@ -347,7 +398,11 @@ async function logoutSource(ctx: any, form: string): Promise<void> {
   const inner = form.replace('</form>', '<input type="hidden" name="logout" value="yes"><button type="submit" autofocus>Sign out</button></form>');
   const script = hinted ? '<script>document.addEventListener("DOMContentLoaded",function(){document.forms[0].submit()})</script>' : '';
   ctx.type = 'html';
-  ctx.body = page('Sign out — Gatehouse demo provider', `<h1>Sign out</h1><p>Sign out of the demo provider${client ? ` and ${esc(client)}` : ''}?</p>${inner}`, script);
+  ctx.body = page(
+    'Sign out — Gatehouse demo provider',
+    `<h1>Sign out</h1><p>Sign out of the demo provider${client ? ` and ${esc(client)}` : ''}?</p>${inner}`,
+    script,
+  );
 }
 
 async function postLogoutSuccessSource(ctx: any): Promise<void> {

@@ -209,7 +209,9 @@ export async function startStack<P extends StackPart, U extends StackPart, S ext
 }
 
 /** The usual serve step: one gateway on the public socket. */
-export function serveGateway(options: Omit<StartOptions, 'config' | 'file' | 'listener' | 'port' | 'host'> = {}): (listener: Server, config: GatewayConfig, file: string) => Promise<RunningGateway> {
+export function serveGateway(
+  options: Omit<StartOptions, 'config' | 'file' | 'listener' | 'port' | 'host'> = {},
+): (listener: Server, config: GatewayConfig, file: string) => Promise<RunningGateway> {
   return (listener, config, file) => startGateway({ ...options, config, file, listener });
 }
 
@@ -238,5 +240,12 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       ...(options.now ? { now: options.now } : {}),
     }),
   });
-  return { gateway: stack.served, provider: stack.provider, helpdesk: stack.upstream, config: stack.config, publicUrl: stack.publicUrl, close: () => stack.close() };
+  return {
+    gateway: stack.served,
+    provider: stack.provider,
+    helpdesk: stack.upstream,
+    config: stack.config,
+    publicUrl: stack.publicUrl,
+    close: () => stack.close(),
+  };
 }

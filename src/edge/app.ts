@@ -47,7 +47,9 @@ function createServer(gw: Gateway, handler: (req: IncomingMessage, res: ServerRe
   // observe.tracing set: each request runs inside its span (observe/tracing.ts); otherwise not even a check
   const tracing = gw.tracing;
   const onRequest = tracing ? (req: IncomingMessage, res: ServerResponse): void => tracing.serve(req, res, () => serve(req, res)) : serve;
-  const server = tls ? (createHttpsServer({ ...options, cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, onRequest) as unknown as Server) : createHttpServer(options, onRequest);
+  const server = tls
+    ? (createHttpsServer({ ...options, cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, onRequest) as unknown as Server)
+    : createHttpServer(options, onRequest);
   server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
     handleUpgrade(gw, req, socket, head).catch(() => socket.destroy());
   });
@@ -91,13 +93,16 @@ export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
     if (request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return done(null, payload);
     const limits = gw.runtime.limits;
     const declared = Math.min(Number(request.headers['content-length']) || 0, MAX_FORM_BYTES);
-    const timer = setTimeout(() => {
-      if (reply.raw.headersSent) return;
-      reply.hijack();
-      const requestId = taggedRequestId(request.raw);
-      gw.log.warn({ code: 'GH_BODY_TIMEOUT', requestId, path: request.url.split('?')[0] }, 'request body too slow');
-      writeAnswer(reply.raw, errorAnswer(request.raw, gw.runtime.theme, 'GH_BODY_TIMEOUT', requestId), { connection: 'close' });
-    }, limits.bodyTimeoutMs + (declared * 1000) / limits.bodyMinRate);
+    const timer = setTimeout(
+      () => {
+        if (reply.raw.headersSent) return;
+        reply.hijack();
+        const requestId = taggedRequestId(request.raw);
+        gw.log.warn({ code: 'GH_BODY_TIMEOUT', requestId, path: request.url.split('?')[0] }, 'request body too slow');
+        writeAnswer(reply.raw, errorAnswer(request.raw, gw.runtime.theme, 'GH_BODY_TIMEOUT', requestId), { connection: 'close' });
+      },
+      limits.bodyTimeoutMs + (declared * 1000) / limits.bodyMinRate,
+    );
     const stop = (): void => clearTimeout(timer);
     payload.once('end', stop);
     reply.raw.once('close', stop);
@@ -107,7 +112,8 @@ export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
     const requestId = taggedRequestId(request.raw);
     let gh: GatehouseError;
     if (isGatehouseError(error)) gh = error;
-    else if (typeof (error as { statusCode?: number }).statusCode === 'number' && (error as { statusCode: number }).statusCode < 500) gh = new GatehouseError('GH_BAD_REQUEST', (error as Error).message);
+    else if (typeof (error as { statusCode?: number }).statusCode === 'number' && (error as { statusCode: number }).statusCode < 500)
+      gh = new GatehouseError('GH_BAD_REQUEST', (error as Error).message);
     else gh = new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
     if (gh.status >= 500) gw.log.error({ code: gh.code, detail: gh.detail, requestId, err: gh.code === 'GH_INTERNAL' ? error : undefined }, 'request failed');
     else gw.log.info({ code: gh.code, detail: gh.detail, requestId }, 'request refused');

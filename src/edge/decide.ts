@@ -71,7 +71,17 @@ export function loginUrlFor(gw: Gateway, req: RequestHead, realm: RealmRuntime, 
  * the sign-in (preserve-post.ts), or null where the gateway never sees the body.
  * `origin`: prefixed to the login URL the answer names ('' keeps it relative).
  */
-export function answerSignedOut(gw: Gateway, req: RequestHead, realm: RealmRuntime, returnTo: string, cookies: CookieJar, requestId: string, clearCookies: string[] | null, formBody: IncomingMessage | null, origin = ''): Answer | Promise<Answer> {
+export function answerSignedOut(
+  gw: Gateway,
+  req: RequestHead,
+  realm: RealmRuntime,
+  returnTo: string,
+  cookies: CookieJar,
+  requestId: string,
+  clearCookies: string[] | null,
+  formBody: IncomingMessage | null,
+  origin = '',
+): Answer | Promise<Answer> {
   if (isNavigation(req)) {
     // back from the provider's end_session_endpoint (logout.ts): "you are signed out", not a new sign-in
     const landing = postLogoutLanding(gw, req, realm, returnTo, cookies);
@@ -86,13 +96,23 @@ export function answerSignedOut(gw: Gateway, req: RequestHead, realm: RealmRunti
   gw.metrics.request(realm.name, 'unauthenticated');
   // a same-origin browser form POST: keep what was typed across the sign-in (preserve-post.ts)
   if (formBody !== null && isBrowserFormPost(formBody)) {
-    return answerSignedOutFormPost(gw, formBody, realm, returnTo, requestId, clearCookies).then((formAnswer) => formAnswer ?? notSignedIn(gw, req, realm, returnTo, requestId, clearCookies, origin));
+    return answerSignedOutFormPost(gw, formBody, realm, returnTo, requestId, clearCookies).then(
+      (formAnswer) => formAnswer ?? notSignedIn(gw, req, realm, returnTo, requestId, clearCookies, origin),
+    );
   }
   return notSignedIn(gw, req, realm, returnTo, requestId, clearCookies, origin);
 }
 
 /** The 401 a script acts on: where to sign in, in a header and in the JSON. */
-export function notSignedIn(gw: Gateway, req: RequestHead, realm: RealmRuntime, returnTo: string, requestId: string, clearCookies: string[] | null, origin = ''): Answer {
+export function notSignedIn(
+  gw: Gateway,
+  req: RequestHead,
+  realm: RealmRuntime,
+  returnTo: string,
+  requestId: string,
+  clearCookies: string[] | null,
+  origin = '',
+): Answer {
   const login = origin + loginUrlFor(gw, req, realm, returnTo);
   const headers: Record<string, string | string[]> = {
     'www-authenticate': `Gatehouse realm="${realm.name}", login_url="${login}"`,
@@ -101,7 +121,13 @@ export function notSignedIn(gw: Gateway, req: RequestHead, realm: RealmRuntime, 
   };
   if (clearCookies) headers['set-cookie'] = clearCookies;
   const cors = corsOriginOf(gw, req);
-  if (cors) Object.assign(headers, { 'access-control-allow-origin': cors, 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'X-Gatehouse-Login, X-Request-Id', vary: 'Origin' });
+  if (cors)
+    Object.assign(headers, {
+      'access-control-allow-origin': cors,
+      'access-control-allow-credentials': 'true',
+      'access-control-expose-headers': 'X-Gatehouse-Login, X-Request-Id',
+      vary: 'Origin',
+    });
   return jsonAnswer(401, { error: 'GH_NOT_SIGNED_IN', message: 'Sign-in required.', realm: realm.name, login_url: login, request_id: requestId }, headers);
 }
 
@@ -142,7 +168,11 @@ export function route(gw: Gateway, req: RequestHead, client: ClientView, request
     // not a redirect to the load balancer (which would report on another instance).
     if (req.method === 'GET' && PROBE_PATHS.has(url)) return { kind: 'handoff' };
     if (!client.trusted) warnUntrustedTerminator(gw, gw.log, client.peer, req.headers['x-forwarded-proto']);
-    return { kind: 'answer', answer: { status: 308, headers: { location: runtime.publicOrigin + (url.startsWith('/') ? url : '/'), 'cache-control': 'no-store' }, body: '' }, code: 'GH_HTTPS_REQUIRED' };
+    return {
+      kind: 'answer',
+      answer: { status: 308, headers: { location: runtime.publicOrigin + (url.startsWith('/') ? url : '/'), 'cache-control': 'no-store' }, body: '' },
+      code: 'GH_HTTPS_REQUIRED',
+    };
   }
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -207,7 +237,13 @@ export function sessionCheckFailed(gw: Gateway, error: unknown, requestId: strin
  * promise where nothing is due (the common signed-in request), else the full
  * check (authenticate.ts: open, judge, refresh, touch).
  */
-export function checkSession(gw: Gateway, req: RequestHead, realm: RealmRuntime, cookies: CookieJar, requestId: string): AuthResult | Promise<AuthResult | Answer> {
+export function checkSession(
+  gw: Gateway,
+  req: RequestHead,
+  realm: RealmRuntime,
+  cookies: CookieJar,
+  requestId: string,
+): AuthResult | Promise<AuthResult | Answer> {
   return authenticateFromCache(gw, realm, cookies) ?? authenticateOrAnswer(gw, req, realm, cookies, requestId);
 }
 
@@ -220,5 +256,7 @@ export function isAnswer(outcome: AuthResult | Answer): outcome is Answer {
 export function signInFailureAnswer(gw: Gateway, req: RequestHead, realm: RealmRuntime, returnTo: string, requestId: string, error: unknown): Answer {
   const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
   gw.log.warn({ code: gh.code, detail: gh.detail, requestId, realm: realm.name }, 'cannot start sign-in');
-  return gh.code.startsWith('GH_DISCOVERY') ? signInUnavailableAnswer(gw, req, realm, gh, returnTo, requestId) : errorAnswer(req, gw.runtime.theme, gh, requestId);
+  return gh.code.startsWith('GH_DISCOVERY')
+    ? signInUnavailableAnswer(gw, req, realm, gh, returnTo, requestId)
+    : errorAnswer(req, gw.runtime.theme, gh, requestId);
 }

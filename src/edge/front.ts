@@ -28,7 +28,7 @@ import { taggedRequestId } from './request-id.js';
 /** Is the request for the forward-auth endpoint? Its exact path, any query: nothing else is judged as the proxy's question. */
 function isForwardAuth(url: string | undefined): boolean {
   if (url === undefined) return false;
-  return url.startsWith(FORWARD_AUTH_PATH) && (url.length === FORWARD_AUTH_PATH.length || url.charCodeAt(FORWARD_AUTH_PATH.length) === 63 /* ? */);
+  return url.startsWith(FORWARD_AUTH_PATH) && (url.length === FORWARD_AUTH_PATH.length || url.charCodeAt(FORWARD_AUTH_PATH.length) === 63) /* ? */;
 }
 
 /**
@@ -36,7 +36,12 @@ function isForwardAuth(url: string | undefined): boolean {
  * something had to be awaited (a session not in the cache, discovery, a form
  * body): the signed-in and the common refused requests finish without one.
  */
-export function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse, handOff: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> | undefined {
+export function handleRequest(
+  gw: Gateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  handOff: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<void> | undefined {
   // a proxy in front asks about another request (flows/forward-auth.ts): the same decisions, answered to it
   if (isForwardAuth(req.url)) return handleForwardAuth(gw, req, res);
   const requestId = taggedRequestId(req);
@@ -60,7 +65,18 @@ export function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResp
   const cors = corsOriginOf(gw, req);
   if (req.method === 'OPTIONS' && cors && req.headers['access-control-request-method']) {
     // CORS preflight carries no cookies: answered here, never forwarded or refused
-    writeAnswer(res, { status: 204, headers: { 'access-control-allow-origin': cors, 'access-control-allow-credentials': 'true', 'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS', 'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? '').slice(0, 1024), 'access-control-max-age': '600', vary: 'Origin' }, body: '' });
+    writeAnswer(res, {
+      status: 204,
+      headers: {
+        'access-control-allow-origin': cors,
+        'access-control-allow-credentials': 'true',
+        'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
+        'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? '').slice(0, 1024),
+        'access-control-max-age': '600',
+        vary: 'Origin',
+      },
+      body: '',
+    });
     return undefined;
   }
   const request: RealmRequest = { req, res, realm, path: routed.path, cookies: readCookies(req.headers), client, requestId, cors };
@@ -93,7 +109,10 @@ function answerAuthenticated(gw: Gateway, r: RealmRequest, auth: AuthResult): Pr
   }
   if (auth.kind === 'forbidden') {
     gw.metrics.request(realm.name, 'forbidden');
-    gw.log.info({ audit: 'refusal', realm: realm.name, sub: auth.entry.session.sub, reason: auth.code, ip: r.client.ip, requestId }, 'request refused by allow rules');
+    gw.log.info(
+      { audit: 'refusal', realm: realm.name, sub: auth.entry.session.sub, reason: auth.code, ip: r.client.ip, requestId },
+      'request refused by allow rules',
+    );
     writeAnswer(res, refusalAnswer(gw, req, realm, auth.code, requestId, auth.entry.session, r.path));
     return undefined;
   }
@@ -141,7 +160,8 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
   const routed = route(gw, req, client, requestId);
   if (routed.kind === 'handoff') return refuseUpgrade(socket, 400, 'GH_BAD_REQUEST', requestId);
   // (a redirect to https cannot be followed by a WebSocket client: refused as a bad request)
-  if (routed.kind === 'answer') return refuseUpgrade(socket, routed.answer.status === 308 ? 400 : routed.answer.status, routed.code ?? 'GH_BAD_REQUEST', requestId);
+  if (routed.kind === 'answer')
+    return refuseUpgrade(socket, routed.answer.status === 308 ? 400 : routed.answer.status, routed.code ?? 'GH_BAD_REQUEST', requestId);
   // upgrades switched off, another protocol than WebSocket, a page of another origin (decide.ts)
   const refusal = upgradeRefusal(gw, req);
   if (refusal !== null) return refuseUpgrade(socket, refusal.status, refusal.code, requestId);

@@ -20,7 +20,9 @@ const MAX_SUBJECT_LENGTH = 255;
 export function adminTokenMatches(header: unknown, expected: string): boolean {
   if (typeof header !== 'string') return false;
   const match = /^Bearer +(\S+) *$/i.exec(header);
-  const presented = createHash('sha256').update(match?.[1] ?? '').digest();
+  const presented = createHash('sha256')
+    .update(match?.[1] ?? '')
+    .digest();
   const wanted = createHash('sha256').update(expected).digest();
   return timingSafeEqual(presented, wanted) && match !== null;
 }
@@ -32,11 +34,19 @@ async function handleSignOutEverywhere(gw: Gateway, request: FastifyRequest, rep
   if (runtime.adminToken === undefined) throw new GatehouseError('GH_NOT_FOUND', 'admin API is off (admin.token unset)');
   if (!adminTokenMatches(request.headers.authorization, runtime.adminToken)) {
     gw.log.warn({ audit: 'admin-refused', ip, requestId }, 'admin request without a valid credential');
-    return sendAnswer(reply, jsonAnswer(401, { error: 'GH_ADMIN_UNAUTHORIZED', message: 'Admin credential missing or wrong.', request_id: requestId }, { 'www-authenticate': 'Bearer realm="gatehouse-admin"', 'x-request-id': requestId }));
+    return sendAnswer(
+      reply,
+      jsonAnswer(
+        401,
+        { error: 'GH_ADMIN_UNAUTHORIZED', message: 'Admin credential missing or wrong.', request_id: requestId },
+        { 'www-authenticate': 'Bearer realm="gatehouse-admin"', 'x-request-id': requestId },
+      ),
+    );
   }
   const body = request.body as { sub?: unknown; realm?: unknown } | undefined;
   const sub = body?.sub;
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) throw new GatehouseError('GH_BAD_REQUEST', 'body must be JSON {"sub": "...", "realm"?: "..."}');
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH)
+    throw new GatehouseError('GH_BAD_REQUEST', 'body must be JSON {"sub": "...", "realm"?: "..."}');
   let realms: string[];
   if (body?.realm === undefined) realms = [...runtime.realms.keys()];
   else if (typeof body.realm === 'string' && runtime.realms.has(body.realm)) realms = [body.realm];

@@ -166,10 +166,19 @@ function supersedes(cached: SessionData, older: SessionData, now: number, times:
 async function endOversizedSession(gw: Gateway, realm: RealmRuntime, session: SessionData, cookieValue: string, length: number): Promise<void> {
   const now = gw.now();
   gw.log.info(
-    { audit: 'session-ended', realm: realm.name, sub: session.sub, session: session.id, reason: 'GH_TOKEN_RESPONSE_INVALID', detail: `the refreshed session would be ${length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)` },
+    {
+      audit: 'session-ended',
+      realm: realm.name,
+      sub: session.sub,
+      session: session.id,
+      reason: 'GH_TOKEN_RESPONSE_INVALID',
+      detail: `the refreshed session would be ${length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)`,
+    },
     "session ended: the provider's new claims are too large for a cookie",
   );
-  await gw.revocations.revoke({ kind: 'session', realm: realm.name, value: session.id, at: now, until: session.createdAt + gw.runtime.times.lifetimeMs }).catch(() => {});
+  await gw.revocations
+    .revoke({ kind: 'session', realm: realm.name, value: session.id, at: now, until: session.createdAt + gw.runtime.times.lifetimeMs })
+    .catch(() => {});
   await gw.store.destroy(realm, cookieValue, session).catch(() => {});
   gw.cache.delete(cookieValue);
 }
@@ -198,7 +207,12 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
     const own = endedNow(gw, session, now);
     if (own !== null) return { kind: 'signed-out', reason: own, clearCookies: clearSessionCookies(gw, realm, cookies) };
     const newest = gw.cache.newestOf(session.id);
-    if (newest !== undefined && newest.value !== cookieValue && usable(gw, newest.entry, realm, now) && supersedes(newest.entry.session, session, now, runtime.times)) {
+    if (
+      newest !== undefined &&
+      newest.value !== cookieValue &&
+      usable(gw, newest.entry, realm, now) &&
+      supersedes(newest.entry.session, session, now, runtime.times)
+    ) {
       // an older value: answered with the session's entry and handed that entry's value again
       // (no seal, no signature, nothing cached for it)
       entry = newest.entry;
@@ -269,7 +283,7 @@ export async function authenticate(gw: Gateway, realm: RealmRuntime, cookies: Co
     setCookies = value === cookieValue ? null : sessionCookies(gw, realm, value, cookies);
     entry = next;
     if (touched.claimsStandUntil !== undefined && now >= touched.claimsStandUntil) {
-      throw new RenewalUnavailableError('the provider\'s new claims could not be checked before the old ones ran out', setCookies);
+      throw new RenewalUnavailableError("the provider's new claims could not be checked before the old ones ran out", setCookies);
     }
   }
   if (now >= entry.assertionRenewAt) {

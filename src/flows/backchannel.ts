@@ -27,8 +27,18 @@ export const LOGOUT_TOKEN_MAX_AGE_SEC = 10 * 60;
 
 function failure(reply: FastifyReply, error: GatehouseError, requestId: string): FastifyReply {
   // OAuth 2.0 style error (2.8) plus our own code; the detail stays in the log
-  const oauthError = error.code === 'GH_SESSION_STORE_UNAVAILABLE' || error.code === 'GH_JWKS_UNAVAILABLE' || error.code.startsWith('GH_DISCOVERY') ? 'temporarily_unavailable' : 'invalid_request';
-  return sendAnswer(reply, jsonAnswer(400, { error: oauthError, error_description: ERROR_CODES[error.code].message, code: error.code, request_id: requestId }, { 'x-request-id': requestId }));
+  const oauthError =
+    error.code === 'GH_SESSION_STORE_UNAVAILABLE' || error.code === 'GH_JWKS_UNAVAILABLE' || error.code.startsWith('GH_DISCOVERY')
+      ? 'temporarily_unavailable'
+      : 'invalid_request';
+  return sendAnswer(
+    reply,
+    jsonAnswer(
+      400,
+      { error: oauthError, error_description: ERROR_CODES[error.code].message, code: error.code, request_id: requestId },
+      { 'x-request-id': requestId },
+    ),
+  );
 }
 
 async function handleBackchannelLogout(gw: Gateway, request: FastifyRequest<{ Params: { realm: string } }>, reply: FastifyReply): Promise<FastifyReply> {
@@ -39,7 +49,10 @@ async function handleBackchannelLogout(gw: Gateway, request: FastifyRequest<{ Pa
   try {
     if (!realm) throw new GatehouseError('GH_UNKNOWN_REALM', 'back-channel logout for an unknown realm');
     // 2.5: application/x-www-form-urlencoded with exactly one logout_token
-    const contentType = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const contentType = String(request.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
     const body = request.body as Record<string, unknown> | undefined;
     if (contentType !== 'application/x-www-form-urlencoded' || typeof body?.logout_token !== 'string') {
       throw new GatehouseError('GH_LOGOUT_TOKEN_INVALID', 'not a form POST with a logout_token');
@@ -65,17 +78,24 @@ async function handleBackchannelLogout(gw: Gateway, request: FastifyRequest<{ Pa
 
     // 2.7: with a sid, the sessions of that provider session; with only a sub, every session of the subject
     const until = now + gw.runtime.times.lifetimeMs; // no session created before now outlives this
-    const entry = claims.sid !== undefined
-      ? ({ kind: 'provider-session', realm: realm.name, value: claims.sid, at: now, until } as const)
-      : ({ kind: 'subject', realm: realm.name, value: claims.sub!, at: now, until } as const);
+    const entry =
+      claims.sid !== undefined
+        ? ({ kind: 'provider-session', realm: realm.name, value: claims.sid, at: now, until } as const)
+        : ({ kind: 'subject', realm: realm.name, value: claims.sub!, at: now, until } as const);
     await gw.revocations.revoke(entry);
     gw.metrics.signOut(realm.name, 'backchannel');
-    gw.log.info({ audit: 'backchannel-logout', realm: realm.name, sub: claims.sub, sid: claims.sid, by: entry.kind, reason: 'provider logout', ip, requestId }, 'sessions ended by back-channel logout');
+    gw.log.info(
+      { audit: 'backchannel-logout', realm: realm.name, sub: claims.sub, sid: claims.sid, by: entry.kind, reason: 'provider logout', ip, requestId },
+      'sessions ended by back-channel logout',
+    );
     return reply.code(200).header('cache-control', 'no-store').header('x-request-id', requestId).send();
   } catch (error) {
     const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
     if (gh.code.startsWith('GH_LOGOUT_TOKEN') && realm) gw.metrics.tokenFailure(realm.name, gh.code);
-    gw.log.warn({ audit: 'backchannel-logout-refused', realm: realmName, code: gh.code, reason: gh.code, detail: gh.detail, ip, requestId }, 'back-channel logout refused');
+    gw.log.warn(
+      { audit: 'backchannel-logout-refused', realm: realmName, code: gh.code, reason: gh.code, detail: gh.detail, ip, requestId },
+      'back-channel logout refused',
+    );
     return failure(reply, gh, requestId);
   }
 }

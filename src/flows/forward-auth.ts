@@ -122,7 +122,15 @@ function absolute(gw: Gateway, location: string): string {
  * the browser (X-Gatehouse-Redirect): "you are signed out" when it comes back
  * from the provider's sign-out, else the sign-in start. A script gets only the 401.
  */
-function nginxSignedOut(gw: Gateway, head: RequestHead, realm: RealmRuntime, returnTo: string, cookies: CookieJar, requestId: string, clearCookies: string[] | null): Answer {
+function nginxSignedOut(
+  gw: Gateway,
+  head: RequestHead,
+  realm: RealmRuntime,
+  returnTo: string,
+  cookies: CookieJar,
+  requestId: string,
+  clearCookies: string[] | null,
+): Answer {
   const answer = notSignedIn(gw, head, realm, returnTo, requestId, clearCookies, gw.runtime.publicOrigin);
   const formPage = pageOfFormPost(gw, head, realm);
   if (formPage !== null) {
@@ -154,7 +162,15 @@ function pageOfFormPost(gw: Gateway, head: RequestHead, realm: RealmRuntime): st
 }
 
 /** The proxy mode's answer to someone not signed in, for a proxy that copies it to the browser: never a 2xx (that would let the request through). */
-function forwardedSignedOut(gw: Gateway, head: RequestHead, realm: RealmRuntime, returnTo: string, cookies: CookieJar, requestId: string, clearCookies: string[] | null): Answer | Promise<Answer> {
+function forwardedSignedOut(
+  gw: Gateway,
+  head: RequestHead,
+  realm: RealmRuntime,
+  returnTo: string,
+  cookies: CookieJar,
+  requestId: string,
+  clearCookies: string[] | null,
+): Answer | Promise<Answer> {
   const formPage = pageOfFormPost(gw, head, realm);
   if (formPage !== null) {
     gw.metrics.request(realm.name, 'redirected');
@@ -234,7 +250,10 @@ export function handleForwardAuth(gw: Gateway, req: IncomingMessage, res: Server
   }
   const original = originalRequest(req);
   if ('problem' in original) {
-    gw.log.warn({ code: 'GH_FORWARD_AUTH_INCOMPLETE', detail: original.problem, peer: client.peer, requestId }, 'forward-auth request refused: the original request cannot be told');
+    gw.log.warn(
+      { code: 'GH_FORWARD_AUTH_INCOMPLETE', detail: original.problem, peer: client.peer, requestId },
+      'forward-auth request refused: the original request cannot be told',
+    );
     write(res, errorAnswer(req, runtime.theme, 'GH_FORWARD_AUTH_INCOMPLETE', requestId));
     return undefined;
   }
@@ -243,7 +262,10 @@ export function handleForwardAuth(gw: Gateway, req: IncomingMessage, res: Server
   switch (routed.kind) {
     case 'handoff':
       // the gateway's own path sent to the helpdesk: the proxy must route it to the gateway instead
-      gw.log.warn({ code: 'GH_FORWARD_AUTH_RESERVED', path: String(head.url).split('?')[0]!.slice(0, 200), requestId }, 'forward-auth was asked about a path of the gateway itself: route it to Gatehouse, not to the helpdesk');
+      gw.log.warn(
+        { code: 'GH_FORWARD_AUTH_RESERVED', path: String(head.url).split('?')[0]!.slice(0, 200), requestId },
+        'forward-auth was asked about a path of the gateway itself: route it to Gatehouse, not to the helpdesk',
+      );
       write(res, refusalFor(dialect, errorAnswer(head, runtime.theme, 'GH_FORWARD_AUTH_RESERVED', requestId), 'GH_FORWARD_AUTH_RESERVED'));
       return undefined;
     case 'answer':

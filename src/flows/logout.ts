@@ -83,16 +83,24 @@ export async function logoutPage(gw: Gateway, realm: RealmRuntime, cookies: Cook
  * cookie dies too), destroyed in the store, audited. Returns the Set-Cookie
  * lines that clear it.
  */
-export async function endSession(gw: Gateway, realm: RealmRuntime, cookies: CookieJar, requestId: string, ip: string): Promise<{ clear: string[]; session: SessionData | null }> {
+export async function endSession(
+  gw: Gateway,
+  realm: RealmRuntime,
+  cookies: CookieJar,
+  requestId: string,
+  ip: string,
+): Promise<{ clear: string[]; session: SessionData | null }> {
   const current = await currentSession(gw, realm, cookies);
   const clear = clearSessionCookies(gw, realm, cookies);
   if (!current) return { clear, session: null };
   const { session, value } = current;
   // a shared list that cannot be written right now (Redis away) still revokes here at once and catches up on reconnect:
   // signing out never fails for that
-  await gw.revocations.revoke({ kind: 'session', realm: realm.name, value: session.id, at: gw.now(), until: session.createdAt + gw.runtime.times.lifetimeMs }).catch((error: unknown) => {
-    gw.log.warn({ code: (error as { code?: string }).code ?? 'GH_INTERNAL', realm: realm.name, requestId }, 'sign-out not yet shared with other instances');
-  });
+  await gw.revocations
+    .revoke({ kind: 'session', realm: realm.name, value: session.id, at: gw.now(), until: session.createdAt + gw.runtime.times.lifetimeMs })
+    .catch((error: unknown) => {
+      gw.log.warn({ code: (error as { code?: string }).code ?? 'GH_INTERNAL', realm: realm.name, requestId }, 'sign-out not yet shared with other instances');
+    });
   await gw.store.destroy(realm, value, session);
   gw.cache.delete(value);
   gw.metrics.signOut(realm.name, 'rp');
@@ -100,10 +108,19 @@ export async function endSession(gw: Gateway, realm: RealmRuntime, cookies: Cook
   return { clear, session };
 }
 
-export async function logout(gw: Gateway, realm: RealmRuntime, req: IncomingMessage, form: Record<string, unknown>, cookies: CookieJar, requestId: string, ip: string): Promise<Answer> {
+export async function logout(
+  gw: Gateway,
+  realm: RealmRuntime,
+  req: IncomingMessage,
+  form: Record<string, unknown>,
+  cookies: CookieJar,
+  requestId: string,
+  ip: string,
+): Promise<Answer> {
   const current = await currentSession(gw, realm, cookies);
   const token = typeof form.csrf === 'string' ? form.csrf : '';
-  const allowed = fromThisSite(req, gw.runtime.publicOrigin) || (current !== null && token.length > 0 && constantTimeEqual(token, csrfToken(realm, current.session.id)));
+  const allowed =
+    fromThisSite(req, gw.runtime.publicOrigin) || (current !== null && token.length > 0 && constantTimeEqual(token, csrfToken(realm, current.session.id)));
   if (!allowed) return logoutPage(gw, realm, cookies);
 
   const { clear, session } = await endSession(gw, realm, cookies, requestId, ip);
@@ -139,5 +156,9 @@ export function postLogoutLanding(gw: Gateway, req: RequestHead, realm: RealmRun
   const here = new URL(pathAndQuery, gw.runtime.publicOrigin);
   const state = here.searchParams.get('state');
   if (here.pathname !== landing.pathname || state === null || !constantTimeEqual(state, expected)) return null;
-  return { status: 303, headers: { location: afterSignOut(realm), 'set-cookie': [clearCookie(cookieName, gw.runtime.httpsOnly)], 'cache-control': 'no-store' }, body: '' };
+  return {
+    status: 303,
+    headers: { location: afterSignOut(realm), 'set-cookie': [clearCookie(cookieName, gw.runtime.httpsOnly)], 'cache-control': 'no-store' },
+    body: '',
+  };
 }

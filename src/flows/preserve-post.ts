@@ -55,7 +55,12 @@ export function recoveryReturnTo(req: RequestHead, publicOrigin: string, fallbac
 
 /** JSON that is safe inside <script type="application/json">. */
 function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /**
@@ -127,24 +132,39 @@ document.body.appendChild(f);f.submit()}else{try{if(d&&!d.resumedAt)sessionStora
  * form and goes to sign in, or a page that says it could not be kept.
  * null for anything else (the caller answers 401 JSON as usual).
  */
-export async function answerSignedOutFormPost(gw: Gateway, req: IncomingMessage, realm: RealmRuntime, returnTo: string, requestId: string, clearCookies: string[] | null): Promise<Answer | null> {
+export async function answerSignedOutFormPost(
+  gw: Gateway,
+  req: IncomingMessage,
+  realm: RealmRuntime,
+  returnTo: string,
+  requestId: string,
+  clearCookies: string[] | null,
+): Promise<Answer | null> {
   const runtime = gw.runtime;
   if (!isBrowserFormPost(req) || !fromThisSite(req, runtime.publicOrigin)) return null;
   const back = recoveryReturnTo(req, runtime.publicOrigin, '');
   const headers: Record<string, string | string[]> = { 'x-request-id': requestId };
   if (clearCookies) headers['set-cookie'] = clearCookies;
-  const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const contentType = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
   const body = contentType === 'application/x-www-form-urlencoded' ? await readFormBody(req, runtime.limits) : null;
   if (body === null) {
     const login = loginUrl(realm, back || realm.paths[0] || '/');
     gw.log.info({ realm: realm.name, requestId, contentType: contentType.slice(0, 60) }, 'form POST after the session ended could not be kept');
-    return errorAnswer(req, runtime.theme, 'GH_FORM_NOT_PRESERVED', requestId, { retryHref: login, headers: { ...headers, 'x-gatehouse-login': login, connection: 'close' } });
+    return errorAnswer(req, runtime.theme, 'GH_FORM_NOT_PRESERVED', requestId, {
+      retryHref: login,
+      headers: { ...headers, 'x-gatehouse-login': login, connection: 'close' },
+    });
   }
   const fields = [...new URLSearchParams(body)];
   const resume = `${RESUME_PATH}?rd=${encodeURIComponent(returnTo)}${back ? `&back=${encodeURIComponent(back)}` : ''}`;
   const login = loginUrl(realm, resume);
   const nonce = randomBytes(16).toString('base64');
-  const kept = fields.map(([name, value]) => `<p><label>${escapeHtml(name)}<br><textarea readonly rows="3" cols="40">${escapeHtml(value)}</textarea></label></p>`).join('');
+  const kept = fields
+    .map(([name, value]) => `<p><label>${escapeHtml(name)}<br><textarea readonly rows="3" cols="40">${escapeHtml(value)}</textarea></label></p>`)
+    .join('');
   const html = page(
     runtime.theme,
     'Signing you in again',

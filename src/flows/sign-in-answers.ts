@@ -30,7 +30,14 @@ function tryAgain(realm: RealmRuntime, returnTo: string, label = 'Try again'): P
  * the button would only lead to an error page: say so instead, with a link
  * (a GET: following it again is no form resubmission) that tries again.
  */
-export function signInPageAnswer(gw: Gateway, req: RequestHead, realm: RealmRuntime, returnTo: string, requestId: string, clearCookies: string[] | null): Answer {
+export function signInPageAnswer(
+  gw: Gateway,
+  req: RequestHead,
+  realm: RealmRuntime,
+  returnTo: string,
+  requestId: string,
+  clearCookies: string[] | null,
+): Answer {
   const headers: Record<string, string | string[]> = clearCookies ? { 'set-cookie': clearCookies } : {};
   const down = realm.provider.error;
   if (down !== null) return errorAnswer(req, gw.runtime.theme, down, requestId, { headers, actions: [tryAgain(realm, returnTo)] });
@@ -40,7 +47,14 @@ export function signInPageAnswer(gw: Gateway, req: RequestHead, realm: RealmRunt
 }
 
 /** Sign-in could not start (the provider is unreachable): a link that tries again, never "reload" (which would resubmit a form). */
-export function signInUnavailableAnswer(gw: Gateway, req: RequestHead, realm: RealmRuntime, error: GatehouseError, returnTo: string, requestId: string): Answer {
+export function signInUnavailableAnswer(
+  gw: Gateway,
+  req: RequestHead,
+  realm: RealmRuntime,
+  error: GatehouseError,
+  returnTo: string,
+  requestId: string,
+): Answer {
   return errorAnswer(req, gw.runtime.theme, error, requestId, { actions: [tryAgain(realm, returnTo)] });
 }
 
@@ -49,18 +63,38 @@ export function signInUnavailableAnswer(gw: Gateway, req: RequestHead, realm: Re
  * someone else. "Sign in again" alone would let the provider sign the same
  * account in silently and land on this page again.
  */
-export function refusalAnswer(gw: Gateway, req: RequestHead, realm: RealmRuntime, code: ErrorCode, requestId: string, account: AccountShown | undefined, returnTo: string, headers?: Record<string, string | string[]>): Answer {
+export function refusalAnswer(
+  gw: Gateway,
+  req: RequestHead,
+  realm: RealmRuntime,
+  code: ErrorCode,
+  requestId: string,
+  account: AccountShown | undefined,
+  returnTo: string,
+  headers?: Record<string, string | string[]>,
+): Answer {
   const another: PageAction = {
     kind: 'form',
     action: '/.gatehouse/login',
     fields: { realm: realm.name, rd: returnTo, [ANOTHER_ACCOUNT.name]: ANOTHER_ACCOUNT.value },
     label: 'Use another account',
   };
-  return errorAnswer(req, gw.runtime.theme, code, requestId, { actions: [another], formTargets: [providerOrigin(realm)], ...(account ? { account } : {}), ...(headers ? { headers } : {}) });
+  return errorAnswer(req, gw.runtime.theme, code, requestId, {
+    actions: [another],
+    formTargets: [providerOrigin(realm)],
+    ...(account ? { account } : {}),
+    ...(headers ? { headers } : {}),
+  });
 }
 
 /** A callback that did not sign in: what it offers next depends on why. */
-export function callbackFailureAnswer(gw: Gateway, req: RequestHead, realm: RealmRuntime, outcome: CallbackOutcome & { kind: 'failed' }, requestId: string): Answer {
+export function callbackFailureAnswer(
+  gw: Gateway,
+  req: RequestHead,
+  realm: RealmRuntime,
+  outcome: CallbackOutcome & { kind: 'failed' },
+  requestId: string,
+): Answer {
   const { error, returnTo } = outcome;
   const headers: Record<string, string | string[]> = outcome.setCookies.length ? { 'set-cookie': outcome.setCookies } : {};
   if (error.code.startsWith('GH_ALLOW_')) return refusalAnswer(gw, req, realm, error.code, requestId, outcome.account, returnTo, headers);

@@ -35,7 +35,14 @@ import type { AccountShown } from '../edge/pages/pages.js';
  * Without a promise when the provider's metadata is fresh (the usual case: a
  * flood of navigations costs a seal each, not a trip through the event loop).
  */
-export function startLogin(gw: Gateway, realm: RealmRuntime, returnTo: string, cookies: CookieJar, extraSetCookies: string[] = [], options: LoginOptions = {}): Answer | Promise<Answer> {
+export function startLogin(
+  gw: Gateway,
+  realm: RealmRuntime,
+  returnTo: string,
+  cookies: CookieJar,
+  extraSetCookies: string[] = [],
+  options: LoginOptions = {},
+): Answer | Promise<Answer> {
   const metadata = realm.provider.readyMetadata();
   if (metadata !== null) return redirectToProvider(gw, realm, metadata, returnTo, cookies, extraSetCookies, options);
   // discovery not done, or due again: GH_DISCOVERY_* → 503 page
@@ -56,14 +63,27 @@ export function accountChoicePrompt(metadata: ProviderMetadata): 'select_account
   return metadata.prompt_values_supported?.includes('select_account') ? 'select_account' : 'login';
 }
 
-function redirectToProvider(gw: Gateway, realm: RealmRuntime, metadata: ProviderMetadata, returnTo: string, cookies: CookieJar, extraSetCookies: string[], options: LoginOptions): Answer {
+function redirectToProvider(
+  gw: Gateway,
+  realm: RealmRuntime,
+  metadata: ProviderMetadata,
+  returnTo: string,
+  cookies: CookieJar,
+  extraSetCookies: string[],
+  options: LoginOptions,
+): Answer {
   const attempt = newLoginAttempt(realm.name, returnTo, gw.now());
   const secure = gw.runtime.httpsOnly;
   const lines = [...extraSetCookies];
   // a browser that piles up abandoned attempts: drop the extra ones (they would expire anyway)
   const existing = Object.keys(cookies).filter((name) => name.startsWith(realm.attemptCookiePrefix));
   for (const name of existing.slice(0, Math.max(0, existing.length - (MAX_PARALLEL_ATTEMPTS - 1)))) lines.push(clearCookie(name, secure));
-  lines.push(setCookie(realm.attemptCookiePrefix + attemptCookieSuffix(attempt.state)!, sealLoginAttempt(attempt, realm.attemptKeys), { secure, maxAge: LOGIN_ATTEMPT_TTL_MS / 1000 }));
+  lines.push(
+    setCookie(realm.attemptCookiePrefix + attemptCookieSuffix(attempt.state)!, sealLoginAttempt(attempt, realm.attemptKeys), {
+      secure,
+      maxAge: LOGIN_ATTEMPT_TTL_MS / 1000,
+    }),
+  );
   let location = buildAuthorizationUrl(metadata, realm.authorization, attempt);
   if (options.chooseAccount) {
     const url = new URL(location);
@@ -178,7 +198,10 @@ const providerRefusal: CallbackStep = (ctx) => {
 const issuerNamed: CallbackStep = (ctx) => {
   const iss = single(ctx.query.iss);
   if (iss !== undefined ? iss !== ctx.metadata.issuer : ctx.metadata.authorization_response_iss_parameter_supported) {
-    throw new GatehouseError('GH_ISS_MISMATCH', iss === undefined ? 'provider advertises the iss parameter but the response has none' : 'iss parameter names another issuer');
+    throw new GatehouseError(
+      'GH_ISS_MISMATCH',
+      iss === undefined ? 'provider advertises the iss parameter but the response has none' : 'iss parameter names another issuer',
+    );
   }
   return undefined;
 };
@@ -196,7 +219,9 @@ const stateOfThisBrowser: CallbackStep = async (ctx) => {
   if (attempt.spent) return alreadySignedInOr(ctx, new GatehouseError('GH_STATE_REUSED', 'the attempt for this state was already used in this browser'));
   // from here on the attempt stays in the browser as spent (no secrets), so a reload is told what happened
   const remainingSec = Math.max(1, (LOGIN_ATTEMPT_TTL_MS - (gw.now() - attempt.createdAt)) / 1000);
-  ctx.setCookies = [setCookie(ctx.cookieName!, sealLoginAttempt(spentLoginAttempt(attempt), realm.attemptKeys), { secure: gw.runtime.httpsOnly, maxAge: remainingSec })];
+  ctx.setCookies = [
+    setCookie(ctx.cookieName!, sealLoginAttempt(spentLoginAttempt(attempt), realm.attemptKeys), { secure: gw.runtime.httpsOnly, maxAge: remainingSec }),
+  ];
   return undefined;
 };
 
@@ -211,7 +236,12 @@ const redeem: CallbackStep = async (ctx) => {
   const code = single(ctx.query.code);
   if (!code || code.length > 4096) throw new GatehouseError('GH_CODE_MISSING', 'callback without a usable code');
   const { realm } = ctx;
-  ctx.tokens = await redeemCode(ctx.metadata.token_endpoint, realm.credentials, { code, redirectUri: realm.callbackUrl, codeVerifier: ctx.attempt!.codeVerifier }, TOKEN_REQUEST_TIMEOUT_MS);
+  ctx.tokens = await redeemCode(
+    ctx.metadata.token_endpoint,
+    realm.credentials,
+    { code, redirectUri: realm.callbackUrl, codeVerifier: ctx.attempt!.codeVerifier },
+    TOKEN_REQUEST_TIMEOUT_MS,
+  );
   return undefined;
 };
 
@@ -272,9 +302,16 @@ const newSession: CallbackStep = async (ctx) => {
   // without the ID token if need be, refused if still too large
   const fitted = await saveFittingSession(gw.store, gw.log, realm, session, gw.runtime.times.lifetimeMs);
   if (fitted.kind === 'too-large') {
-    throw new GatehouseError('GH_TOKEN_RESPONSE_INVALID', `the session would be ${fitted.length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)`);
+    throw new GatehouseError(
+      'GH_TOKEN_RESPONSE_INVALID',
+      `the session would be ${fitted.length} characters, more than the ${MAX_SESSION_VALUE_LENGTH} a browser sends back (claims too large)`,
+    );
   }
-  return { kind: 'signed-in', answer: redirectTo(ctx.attempt!.returnTo, [...ctx.setCookies, ...sessionCookies(gw, realm, fitted.value, ctx.cookies)]), session: fitted.session };
+  return {
+    kind: 'signed-in',
+    answer: redirectTo(ctx.attempt!.returnTo, [...ctx.setCookies, ...sessionCookies(gw, realm, fitted.value, ctx.cookies)]),
+    session: fitted.session,
+  };
 };
 
 /**
@@ -295,7 +332,12 @@ const CALLBACK_STEPS: ReadonlyArray<readonly [name: string, step: CallbackStep]>
 ];
 
 /** The callback, step by step. Never throws: every refusal, whichever step made it, is a `failed` outcome. */
-export async function handleCallback(gw: Gateway, realm: RealmRuntime, query: Record<string, string | string[] | undefined>, cookies: CookieJar): Promise<CallbackOutcome> {
+export async function handleCallback(
+  gw: Gateway,
+  realm: RealmRuntime,
+  query: Record<string, string | string[] | undefined>,
+  cookies: CookieJar,
+): Promise<CallbackOutcome> {
   let ctx: CallbackContext | null = null;
   let current = 'discovery';
   try {
@@ -308,6 +350,14 @@ export async function handleCallback(gw: Gateway, realm: RealmRuntime, query: Re
     throw new Error('the callback steps ended without an outcome');
   } catch (error) {
     const gh = isGatehouseError(error) ? error : new GatehouseError('GH_INTERNAL', (error as Error).message, { cause: error });
-    return { kind: 'failed', error: gh, step: current, setCookies: ctx?.setCookies ?? [], returnTo: ctx?.returnTo ?? realm.paths[0] ?? '/', sub: ctx?.sub, account: ctx?.account };
+    return {
+      kind: 'failed',
+      error: gh,
+      step: current,
+      setCookies: ctx?.setCookies ?? [],
+      returnTo: ctx?.returnTo ?? realm.paths[0] ?? '/',
+      sub: ctx?.sub,
+      account: ctx?.account,
+    };
   }
 }

@@ -27,7 +27,11 @@ export function stringClaim(value: unknown): string | undefined {
 
 function groupsClaim(value: unknown): string[] | undefined {
   if (Array.isArray(value)) return value.filter((g): g is string => typeof g === 'string').slice(0, 200);
-  if (typeof value === 'string' && value.length > 0) return value.split(',').map((g) => g.trim()).filter(Boolean);
+  if (typeof value === 'string' && value.length > 0)
+    return value
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean);
   return undefined;
 }
 

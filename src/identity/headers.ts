@@ -42,7 +42,10 @@ export interface IdentityFields {
 }
 
 /** Who a session says the person is, as the identity headers and the assertion both tell the helpdesk (with the provider's sid for the assertion). */
-export function identityOf(realm: string, session: Omit<IdentityFields, 'realm'> & { readonly sid?: string | undefined }): IdentityFields & { sid?: string | undefined } {
+export function identityOf(
+  realm: string,
+  session: Omit<IdentityFields, 'realm'> & { readonly sid?: string | undefined },
+): IdentityFields & { sid?: string | undefined } {
   return { realm, sub: session.sub, email: session.email, name: session.name, groups: session.groups, sid: session.sid };
 }
 

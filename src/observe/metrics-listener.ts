@@ -15,7 +15,12 @@ export interface MetricsListener {
 
 export type RenderMetrics = () => Promise<{ contentType: string; body: string }>;
 
-export async function startMetricsListener(options: { host: string; port: number; render: RenderMetrics; onError?: (error: Error) => void }): Promise<MetricsListener> {
+export async function startMetricsListener(options: {
+  host: string;
+  port: number;
+  render: RenderMetrics;
+  onError?: (error: Error) => void;
+}): Promise<MetricsListener> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if ((path !== '/metrics' && path !== '/.gatehouse/metrics') || (req.method !== 'GET' && req.method !== 'HEAD')) {

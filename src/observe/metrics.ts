@@ -96,12 +96,42 @@ export class Metrics {
         for (const [realm, byOutcome] of requestCounts) for (const [outcome, n] of byOutcome) this.labels(realm, outcome).inc(n);
       },
     });
-    this.signIns = new client.Counter({ name: 'gatehouse_sign_ins_total', help: 'Sign-ins by realm, result and failure reason', labelNames: ['realm', 'result', 'reason'], registers: [this.registry] });
-    this.tokenFailures = new client.Counter({ name: 'gatehouse_token_validation_failures_total', help: 'ID and logout token validation failures by reason', labelNames: ['realm', 'reason'], registers: [this.registry] });
-    this.providerEvents = new client.Counter({ name: 'gatehouse_provider_refreshes_total', help: 'Discovery and JWKS fetches by realm, kind and result', labelNames: ['realm', 'kind', 'result'], registers: [this.registry] });
-    this.storeErrors = new client.Counter({ name: 'gatehouse_session_store_errors_total', help: 'Session store (Redis) errors', labelNames: ['store'], registers: [this.registry] });
-    this.signOuts = new client.Counter({ name: 'gatehouse_sign_outs_total', help: 'Sign-outs by realm and kind', labelNames: ['realm', 'kind'], registers: [this.registry] });
-    this.configReloads = new client.Counter({ name: 'gatehouse_config_reloads_total', help: 'Configuration reloads (SIGHUP, --watch) by result', labelNames: ['result'], registers: [this.registry] });
+    this.signIns = new client.Counter({
+      name: 'gatehouse_sign_ins_total',
+      help: 'Sign-ins by realm, result and failure reason',
+      labelNames: ['realm', 'result', 'reason'],
+      registers: [this.registry],
+    });
+    this.tokenFailures = new client.Counter({
+      name: 'gatehouse_token_validation_failures_total',
+      help: 'ID and logout token validation failures by reason',
+      labelNames: ['realm', 'reason'],
+      registers: [this.registry],
+    });
+    this.providerEvents = new client.Counter({
+      name: 'gatehouse_provider_refreshes_total',
+      help: 'Discovery and JWKS fetches by realm, kind and result',
+      labelNames: ['realm', 'kind', 'result'],
+      registers: [this.registry],
+    });
+    this.storeErrors = new client.Counter({
+      name: 'gatehouse_session_store_errors_total',
+      help: 'Session store (Redis) errors',
+      labelNames: ['store'],
+      registers: [this.registry],
+    });
+    this.signOuts = new client.Counter({
+      name: 'gatehouse_sign_outs_total',
+      help: 'Sign-outs by realm and kind',
+      labelNames: ['realm', 'kind'],
+      registers: [this.registry],
+    });
+    this.configReloads = new client.Counter({
+      name: 'gatehouse_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP, --watch) by result',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
   }
 
   request(realm: string, outcome: RequestOutcome): void {

@@ -58,7 +58,11 @@ export function portHolder(port: number): string | undefined {
 }
 
 /** The sentence for a listen error; `howToChoose` says where the port is set. */
-export function describeListenError(error: NodeJS.ErrnoException & { port?: number; address?: string }, fallback: { host: string; port: number }, howToChoose: string): string {
+export function describeListenError(
+  error: NodeJS.ErrnoException & { port?: number; address?: string },
+  fallback: { host: string; port: number },
+  howToChoose: string,
+): string {
   const port = error.port ?? fallback.port;
   const host = error.address ?? fallback.host;
   if (error.code === 'EADDRINUSE') {

@@ -9,7 +9,8 @@
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from './log.js';
 
-export const UNTRUSTED_TERMINATOR_FIX = 'trusted_proxies: [10.0.0.0/8]   # the address(es) or CIDR your TLS terminator connects from; or set listen.tls to terminate TLS here';
+export const UNTRUSTED_TERMINATOR_FIX =
+  'trusted_proxies: [10.0.0.0/8]   # the address(es) or CIDR your TLS terminator connects from; or set listen.tls to terminate TLS here';
 
 /** The start-up warning, or null when the config cannot loop (TLS here, or proxies trusted, or plain http). */
 export function untrustedTerminatorHint(config: Pick<GatewayConfig, 'public_url' | 'listen' | 'trusted_proxies'>): string | null {

@@ -29,7 +29,14 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
-import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type ReadableSpan,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -114,10 +121,14 @@ export const hooks: TracingHooks = {
     const scope = scopes.getStore();
     if (scope === undefined) return fn();
     const span = scope.tracer.startSpan(name, { kind: SpanKind.INTERNAL }, scope.context);
-    return ended(span, () => scopes.run({ tracer: scope.tracer, context: trace.setSpan(scope.context, span) }, fn), (result) => {
-      const said = outcome?.(result);
-      if (said !== undefined) span.setAttribute(ATTR_OUTCOME, said);
-    });
+    return ended(
+      span,
+      () => scopes.run({ tracer: scope.tracer, context: trace.setSpan(scope.context, span) }, fn),
+      (result) => {
+        const said = outcome?.(result);
+        if (said !== undefined) span.setAttribute(ATTR_OUTCOME, said);
+      },
+    );
   },
 
   providerCall<T extends { status: number }>(name: StepName, method: string, url: string, fn: () => Promise<T>): Promise<T> {
@@ -126,7 +137,15 @@ export const hooks: TracingHooks = {
     const target = new URL(url);
     const span = scope.tracer.startSpan(
       name,
-      { kind: SpanKind.CLIENT, attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_FULL]: withoutQuery(target), [ATTR_SERVER_ADDRESS]: target.hostname, [ATTR_SERVER_PORT]: portOf(target) } },
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTR_HTTP_REQUEST_METHOD]: method,
+          [ATTR_URL_FULL]: withoutQuery(target),
+          [ATTR_SERVER_ADDRESS]: target.hostname,
+          [ATTR_SERVER_PORT]: portOf(target),
+        },
+      },
       scope.context,
     );
     return ended(span, fn, (response) => {
@@ -214,7 +233,9 @@ export function createTracing(settings: TracingSettings, deps: TracingDeps): Tra
     // a trace a trusted proxy started keeps its sampled flag; traces started here are sampled at the ratio
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.sampleRatio) }),
     spanLimits: { attributeValueLengthLimit: MAX_ATTRIBUTE_LENGTH },
-    spanProcessors: [new BatchSpanProcessor(exporter, deps.export?.scheduledDelayMs !== undefined ? { scheduledDelayMillis: deps.export.scheduledDelayMs } : {})],
+    spanProcessors: [
+      new BatchSpanProcessor(exporter, deps.export?.scheduledDelayMs !== undefined ? { scheduledDelayMillis: deps.export.scheduledDelayMs } : {}),
+    ],
   });
   const tracer = provider.getTracer('gatehouse', deps.version);
 
@@ -297,14 +318,18 @@ export function createTracing(settings: TracingSettings, deps: TracingDeps): Tra
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const rawPath = q < 0 ? url : url.slice(0, q);
-      if (UNTRACED_PATHS.has(rawPath)) return next();
+      if (UNTRACED_PATHS.has(rawPath)) {
+        next();
+        return;
+      }
       let traced: RequestTrace;
       try {
         traced = startRequest(req, res, rawPath, deps.runtime());
       } catch (error) {
         // tracing must never cost a request its answer
         deps.log.error({ err: error }, 'could not start a request span');
-        return next();
+        next();
+        return;
       }
       scopes.run({ tracer, context: traced.context }, next);
     },
@@ -319,7 +344,12 @@ export function createTracing(settings: TracingSettings, deps: TracingDeps): Tra
         'upstream',
         {
           kind: SpanKind.CLIENT,
-          attributes: { [ATTR_HTTP_REQUEST_METHOD]: traced.method, [ATTR_URL_FULL]: upstream.origin + path, [ATTR_SERVER_ADDRESS]: upstream.hostname, [ATTR_SERVER_PORT]: portOf(upstream) },
+          attributes: {
+            [ATTR_HTTP_REQUEST_METHOD]: traced.method,
+            [ATTR_URL_FULL]: upstream.origin + path,
+            [ATTR_SERVER_ADDRESS]: upstream.hostname,
+            [ATTR_SERVER_PORT]: portOf(upstream),
+          },
         },
         traced.context,
       );

@@ -33,11 +33,19 @@ export function clientAssertionKey(pem: string | Buffer): ClientAssertionKey {
   throw new Error(`a ${type ?? 'unknown'} key cannot sign a client assertion; use an RSA, EC (P-256, P-384, P-521) or Ed25519 key`);
 }
 
-const HASH: Record<ClientAssertionKey['alg'], string | null> = { RS256: 'sha256', PS256: 'sha256', ES256: 'sha256', ES384: 'sha384', ES512: 'sha512', EdDSA: null };
+const HASH: Record<ClientAssertionKey['alg'], string | null> = {
+  RS256: 'sha256',
+  PS256: 'sha256',
+  ES256: 'sha256',
+  ES384: 'sha384',
+  ES512: 'sha512',
+  EdDSA: null,
+};
 
 /** `gatehouse check`: sign with the key as a client assertion would, and verify with its public half. Throws if that fails. */
 export function proveClientAssertionKey({ key, alg }: ClientAssertionKey): void {
   const data = Buffer.from('gatehouse check: client assertion key');
   const signature = sign(HASH[alg], data, key);
-  if (!verify(HASH[alg], data, createPublicKey(key), signature)) throw new Error(`a signature made with this key (${alg}) does not verify with its own public key`);
+  if (!verify(HASH[alg], data, createPublicKey(key), signature))
+    throw new Error(`a signature made with this key (${alg}) does not verify with its own public key`);
 }

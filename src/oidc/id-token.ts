@@ -42,15 +42,22 @@ function translate(error: unknown, prefix: 'GH_ID_TOKEN' | 'GH_LOGOUT_TOKEN'): n
   const asLogout = (code: ErrorCode): ErrorCode => (prefix === 'GH_LOGOUT_TOKEN' ? 'GH_LOGOUT_TOKEN_INVALID' : code);
   if (error instanceof joseErrors.JWTExpired) fail(asLogout('GH_ID_TOKEN_EXPIRED'), 'exp is in the past', error);
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    const byClaim: Record<string, ErrorCode> = { iss: 'GH_ID_TOKEN_ISSUER', aud: 'GH_ID_TOKEN_AUDIENCE', nbf: 'GH_ID_TOKEN_NOT_YET_VALID', iat: 'GH_ID_TOKEN_IAT_FUTURE' };
+    const byClaim: Record<string, ErrorCode> = {
+      iss: 'GH_ID_TOKEN_ISSUER',
+      aud: 'GH_ID_TOKEN_AUDIENCE',
+      nbf: 'GH_ID_TOKEN_NOT_YET_VALID',
+      iat: 'GH_ID_TOKEN_IAT_FUTURE',
+    };
     const code = error.reason === 'missing' ? 'GH_ID_TOKEN_CLAIM_MISSING' : (byClaim[error.claim] ?? 'GH_ID_TOKEN_MALFORMED');
     fail(asLogout(code), `claim ${error.claim}: ${error.reason}`, error);
   }
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) fail(asLogout('GH_ID_TOKEN_SIGNATURE'), 'signature does not verify', error);
   if (error instanceof joseErrors.JOSEAlgNotAllowed) fail(asLogout('GH_ID_TOKEN_ALG'), 'algorithm not allowed', error);
-  if (error instanceof joseErrors.JWKSNoMatchingKey) fail(asLogout('GH_ID_TOKEN_KID_UNKNOWN'), 'no key in the JWKS matches the token header (after refetch)', error);
+  if (error instanceof joseErrors.JWKSNoMatchingKey)
+    fail(asLogout('GH_ID_TOKEN_KID_UNKNOWN'), 'no key in the JWKS matches the token header (after refetch)', error);
   if (error instanceof joseErrors.JWKSMultipleMatchingKeys) fail(asLogout('GH_ID_TOKEN_KID_AMBIGUOUS'), 'no kid and several candidate keys in the JWKS', error);
-  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) fail(asLogout('GH_ID_TOKEN_KID_UNKNOWN'), `JWKS unavailable: ${(error as Error).message}`, error);
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid)
+    fail(asLogout('GH_ID_TOKEN_KID_UNKNOWN'), `JWKS unavailable: ${(error as Error).message}`, error);
   if (error instanceof joseErrors.JOSENotSupported) fail(asLogout('GH_ID_TOKEN_ALG'), (error as Error).message, error);
   fail(asLogout('GH_ID_TOKEN_MALFORMED'), (error as Error)?.message ?? 'unparseable token', error);
 }
@@ -72,7 +79,10 @@ async function checkSignedClaims(token: unknown, check: TokenCheck, prefix: 'GH_
   }
   // Checked before jose sees the token: `none`, HMAC and anything not advertised never reach a key lookup.
   if (typeof header.alg !== 'string' || !check.algorithms.includes(header.alg)) {
-    fail(prefix === 'GH_LOGOUT_TOKEN' ? 'GH_LOGOUT_TOKEN_INVALID' : 'GH_ID_TOKEN_ALG', `alg "${String(header.alg)}" is not one of ${check.algorithms.join(', ')}`);
+    fail(
+      prefix === 'GH_LOGOUT_TOKEN' ? 'GH_LOGOUT_TOKEN_INVALID' : 'GH_ID_TOKEN_ALG',
+      `alg "${String(header.alg)}" is not one of ${check.algorithms.join(', ')}`,
+    );
   }
   try {
     const { payload } = await jwtVerify(token, check.getKey, {
@@ -117,10 +127,16 @@ export async function verifyIdToken(token: unknown, check: TokenCheck & { nonce:
  * with the signature), sub MUST be the same, and a nonce — which it SHOULD NOT
  * carry — MUST then equal the original one.
  */
-export async function verifyRefreshedIdToken(token: unknown, check: TokenCheck & { sub: string; originalNonce: string | undefined }): Promise<JWTPayload & { sub: string }> {
+export async function verifyRefreshedIdToken(
+  token: unknown,
+  check: TokenCheck & { sub: string; originalNonce: string | undefined },
+): Promise<JWTPayload & { sub: string }> {
   const payload = await verifyIdTokenClaims(token, check);
   if (typeof payload.sub !== 'string' || !constantTimeEqual(payload.sub, check.sub)) fail('GH_ID_TOKEN_SUB_CHANGED', 'the refreshed ID token has another sub');
-  if (payload.nonce !== undefined && (typeof payload.nonce !== 'string' || check.originalNonce === undefined || !constantTimeEqual(payload.nonce, check.originalNonce))) {
+  if (
+    payload.nonce !== undefined &&
+    (typeof payload.nonce !== 'string' || check.originalNonce === undefined || !constantTimeEqual(payload.nonce, check.originalNonce))
+  ) {
     fail('GH_ID_TOKEN_NONCE', 'the refreshed ID token carries a nonce other than the original one');
   }
   return payload as JWTPayload & { sub: string };

@@ -83,7 +83,8 @@ export class ProviderKeys {
     } catch (error) {
       if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw error;
       if (await this.refetchFor(source)) return this.set.getKey(...args);
-      if (!this.lastFetchOk) throw new GatehouseError('GH_JWKS_UNAVAILABLE', `the JWKS cannot be fetched (${this.lastError ?? 'backing off'}); the token's key may be new`);
+      if (!this.lastFetchOk)
+        throw new GatehouseError('GH_JWKS_UNAVAILABLE', `the JWKS cannot be fetched (${this.lastError ?? 'backing off'}); the token's key may be new`);
       throw error; // the keys are as fresh as this source may ask for: the provider does not publish that key
     }
   }
@@ -142,7 +143,11 @@ export class ProviderKeys {
   }
 
   private async download(): Promise<JSONWebKeySet> {
-    const response = await providerRequest(this.options.url, { timeoutMs: this.options.timeoutMs, headers: { accept: 'application/jwk-set+json, application/json' }, step: 'oidc.jwks' });
+    const response = await providerRequest(this.options.url, {
+      timeoutMs: this.options.timeoutMs,
+      headers: { accept: 'application/jwk-set+json, application/json' },
+      step: 'oidc.jwks',
+    });
     if (response.status !== 200) throw new Error(`${this.options.url} answered HTTP ${response.status}`);
     const body = jsonObject(response);
     // RFC 7517 5: a JSON object with a "keys" array of JWK objects

@@ -90,7 +90,9 @@ export function parseDiscovery(doc: Record<string, unknown> | null, issuer: stri
     id_token_signing_alg_values_supported: algorithms,
     authorization_response_iss_parameter_supported: doc.authorization_response_iss_parameter_supported === true,
     backchannel_logout_supported: doc.backchannel_logout_supported === true,
-    ...(Array.isArray(doc.prompt_values_supported) ? { prompt_values_supported: doc.prompt_values_supported.filter((p): p is string => typeof p === 'string') } : {}),
+    ...(Array.isArray(doc.prompt_values_supported)
+      ? { prompt_values_supported: doc.prompt_values_supported.filter((p): p is string => typeof p === 'string') }
+      : {}),
   };
 }
 
@@ -193,7 +195,11 @@ export class ProviderClient {
     try {
       let response: ProviderResponse;
       try {
-        response = await providerRequest(discoveryUrl(this.issuer), { timeoutMs: this.timeoutMs, headers: { accept: 'application/json' }, step: 'oidc.discovery' });
+        response = await providerRequest(discoveryUrl(this.issuer), {
+          timeoutMs: this.timeoutMs,
+          headers: { accept: 'application/json' },
+          step: 'oidc.discovery',
+        });
       } catch (cause) {
         throw new GatehouseError('GH_DISCOVERY_FAILED', `cannot reach ${discoveryUrl(this.issuer)}: ${(cause as Error).message}`, { cause });
       }

@@ -61,7 +61,12 @@ export async function redeemCode(
   params: { code: string; redirectUri: string; codeVerifier: string },
   timeoutMs: number,
 ): Promise<TokenSet & { idToken: string }> {
-  const form = new URLSearchParams({ grant_type: 'authorization_code', code: params.code, redirect_uri: params.redirectUri, code_verifier: params.codeVerifier });
+  const form = new URLSearchParams({
+    grant_type: 'authorization_code',
+    code: params.code,
+    redirect_uri: params.redirectUri,
+    code_verifier: params.codeVerifier,
+  });
   const tokens = await tokenRequest(endpoint, credentials, form, timeoutMs);
   if (!tokens.idToken) throw new GatehouseError('GH_TOKEN_RESPONSE_INVALID', 'token response has no id_token (is "openid" in the scopes?)');
   return tokens as TokenSet & { idToken: string };
@@ -76,12 +81,17 @@ export function refreshTokens(endpoint: string, credentials: ClientCredentials, 
 export async function fetchUserinfo(endpoint: string, accessToken: string, expectedSub: string, timeoutMs: number): Promise<Record<string, unknown>> {
   let response: ProviderResponse;
   try {
-    response = await providerRequest(endpoint, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' }, timeoutMs, step: 'oidc.userinfo' });
+    response = await providerRequest(endpoint, {
+      headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
+      timeoutMs,
+      step: 'oidc.userinfo',
+    });
   } catch (cause) {
     throw new GatehouseError('GH_USERINFO_FAILED', `userinfo unreachable: ${(cause as Error).message}`, { cause });
   }
   const body = jsonObject(response);
-  if (response.status !== 200 || !body) throw new GatehouseError('GH_USERINFO_FAILED', `userinfo answered HTTP ${response.status}${body ? '' : ' without JSON'}`);
+  if (response.status !== 200 || !body)
+    throw new GatehouseError('GH_USERINFO_FAILED', `userinfo answered HTTP ${response.status}${body ? '' : ' without JSON'}`);
   if (body.sub !== expectedSub) throw new GatehouseError('GH_USERINFO_SUB_MISMATCH', 'userinfo sub differs from the ID token sub');
   return body;
 }

@@ -101,7 +101,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   private readonly dispatch = (): void => {
     this.waiter = null;
     this.holdsSlot = true;
-    if (this.settled) return this.releaseSlot();
+    if (this.settled) {
+      this.releaseSlot();
+      return;
+    }
     const runtime = this.runtime;
     this.gw.upstreamPool.dispatch(
       {
@@ -150,7 +153,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     // the client is still sending its body: its own time, bounded by the body rules; the clock goes on after it
     if (this.body !== null && this.controller !== null && !this.body.sent) return;
     const waiting = this.waiter !== null ? ', still waiting for a connection' : '';
-    this.fail(new GatehouseError('GH_UPSTREAM_TIMEOUT', `no answer within upstream.timeout (${this.runtime.upstream.timeoutMs} ms) of the request's arrival${waiting}`));
+    this.fail(
+      new GatehouseError('GH_UPSTREAM_TIMEOUT', `no answer within upstream.timeout (${this.runtime.upstream.timeoutMs} ms) of the request's arrival${waiting}`),
+    );
   };
 
   private readonly onBodyTimer = (): void => {
@@ -164,7 +169,12 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       body.timer = setTimeout(this.onBodyTimer, allowedUntil - now);
       return;
     }
-    this.fail(new GatehouseError('GH_BODY_TIMEOUT', `${body.bytes} body bytes in ${Math.round(now - body.startedAt)} ms (limits.body_timeout ${limits.bodyTimeoutMs} ms, body_min_rate ${limits.bodyMinRate} bytes/s)`));
+    this.fail(
+      new GatehouseError(
+        'GH_BODY_TIMEOUT',
+        `${body.bytes} body bytes in ${Math.round(now - body.startedAt)} ms (limits.body_timeout ${limits.bodyTimeoutMs} ms, body_min_rate ${limits.bodyMinRate} bytes/s)`,
+      ),
+    );
   };
 
   /** The gateway gives up on the request (a deadline): the client is answered, the upstream request aborted. */
@@ -173,7 +183,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const gw = this.gw;
     const slowBody = gh.code === 'GH_BODY_TIMEOUT';
     if (!slowBody) gw.metrics.request(this.plan.entry?.realm.name ?? '-', 'error');
-    gw.log.warn({ code: gh.code, detail: gh.detail, requestId: this.plan.requestId, path: this.plan.path.split('?')[0] }, slowBody ? 'request body too slow' : 'upstream request failed');
+    gw.log.warn(
+      { code: gh.code, detail: gh.detail, requestId: this.plan.requestId, path: this.plan.path.split('?')[0] },
+      slowBody ? 'request body too slow' : 'upstream request failed',
+    );
     const abort = (): void => this.controller?.abort(gh);
     const unreadBody = this.body !== null && !this.body.sent;
     // the rest of the body is never read: this connection cannot carry another request
@@ -186,7 +199,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
-    if (this.settled) return controller.abort(new Error('request given up before it was sent'));
+    if (this.settled) {
+      controller.abort(new Error('request given up before it was sent'));
+      return;
+    }
     this.controller = controller;
     const body = this.body;
     if (body !== null) {
@@ -218,7 +234,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     // given up, its abort may wait for the refusal to be written (fail): until then nothing more is read
-    if (this.settled) return controller.pause();
+    if (this.settled) {
+      controller.pause();
+      return;
+    }
     this.headReceived = true;
     if (this.deadline !== null) clearTimeout(this.deadline);
     this.deadline = null;
@@ -229,7 +248,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.settled) return controller.pause();
+    if (this.settled) {
+      controller.pause();
+      return;
+    }
     if (this.res.write(chunk)) return;
     // the client reads slower than the helpdesk sends: pause the upstream socket until it drains
     controller.pause();
@@ -265,7 +287,9 @@ export function forward(gw: Gateway, req: IncomingMessage, res: ServerResponse, 
   res.once('close', handler.onClientClose);
   if (gw.runtime.config.log.access) {
     const started = performance.now();
-    res.once('close', () => logAccess(gw.log, req, res, { requestId: plan.requestId, realm: plan.entry?.realm.name ?? '-', path: plan.path, ip: plan.client.ip }, started));
+    res.once('close', () =>
+      logAccess(gw.log, req, res, { requestId: plan.requestId, realm: plan.entry?.realm.name ?? '-', path: plan.path, ip: plan.client.ip }, started),
+    );
   }
   handler.start();
 }

@@ -11,25 +11,58 @@ import type { ForwardPlan } from './forward.js';
 
 /** Never copied from the client: hop-by-hop (RFC 9110 7.6.1) or set by the gateway. */
 const DROPPED_REQUEST_HEADERS = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authorization', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
-  'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'forwarded',
+  'x-real-ip',
+  'x-request-id',
   // client-address headers helpdesks and frameworks believe, and path overrides (Symfony/IIS
   // X-Original-URL) that would make the helpdesk serve another path than the one judged here
-  'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'client-ip', 'x-original-url', 'x-rewrite-url',
+  'x-client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
+  'client-ip',
+  'x-original-url',
+  'x-rewrite-url',
   // httpoxy: CGI/FastCGI helpdesks see it as HTTP_PROXY, which their HTTP clients take as their proxy
   'proxy',
   // node's server has already answered "100 Continue" to the client; undici refuses a request
   // carrying Expect, which made every upload that asked (curl, over 1 KiB) a 502
   'expect',
 ]);
-const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate']);
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+]);
 const WEBSOCKET_HEADERS = new Set(['upgrade', 'connection']);
 
 function connectionTokens(req: IncomingMessage): Set<string> | null {
   const value = req.headers.connection;
   if (!value) return null;
-  const tokens = new Set(value.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t && t !== 'close' && t !== 'keep-alive'));
+  const tokens = new Set(
+    value
+      .toLowerCase()
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t && t !== 'close' && t !== 'keep-alive'),
+  );
   return tokens.size ? tokens : null;
 }
 
@@ -185,7 +218,10 @@ function latin1(value: Buffer | string): string {
  * forbids every cache: a CDN that kept it would hand this Set-Cookie to others.
  */
 function privateCacheControl(values: string[]): string {
-  const kept = values.flatMap((v) => v.split(',')).map((d) => d.trim()).filter((d) => d !== '' && !/^(public|s-maxage\s*=.*)$/i.test(d));
+  const kept = values
+    .flatMap((v) => v.split(','))
+    .map((d) => d.trim())
+    .filter((d) => d !== '' && !/^(public|s-maxage\s*=.*)$/i.test(d));
   if (!kept.some((d) => /^(private|no-store)\b/i.test(d))) kept.unshift('private');
   return kept.join(', ');
 }

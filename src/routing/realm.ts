@@ -119,7 +119,12 @@ export function compilePublicPaths(globs: readonly string[]): RegExp | null {
   const parts = globs.map((glob) =>
     glob
       .split('**')
-      .map((piece) => piece.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*'))
+      .map((piece) =>
+        piece
+          .split('*')
+          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('[^/]*'),
+      )
       .join('.*'),
   );
   return new RegExp(`^(?:${parts.join('|')})$`);

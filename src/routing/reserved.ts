@@ -64,7 +64,12 @@ class RealmRequired extends GatehouseError {
 
 function realmRequiredAnswer(gw: Gateway, request: FastifyRequest, error: RealmRequired): Answer {
   const names = error.candidates.map((realm) => realm.name);
-  const actions = names.map((name) => ({ kind: 'link' as const, href: `/.gatehouse/userinfo?realm=${encodeURIComponent(name)}`, label: `/.gatehouse/userinfo?realm=${name}`, asButton: true }));
+  const actions = names.map((name) => ({
+    kind: 'link' as const,
+    href: `/.gatehouse/userinfo?realm=${encodeURIComponent(name)}`,
+    label: `/.gatehouse/userinfo?realm=${name}`,
+    asButton: true,
+  }));
   return errorAnswer(request.raw, gw.runtime.theme, error, taggedRequestId(request.raw), { actions, json: { realms: names } });
 }
 
@@ -86,11 +91,17 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
     }
     const [upstream, store] = await Promise.all([upstreamCheck, gw.store.ready().catch(() => false)]);
     const ok = upstream && store && Object.values(realms).every((r) => r.provider);
-    return reply.code(ok ? 200 : 503).header('cache-control', 'no-store').send({ ready: ok, upstream, session_store: store, realms });
+    return reply
+      .code(ok ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send({ ready: ok, upstream, session_store: store, realms });
   });
 
   app.get('/.gatehouse/jwks.json', async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').header('content-type', 'application/jwk-set+json').send(JSON.stringify(gw.runtime.identity.signer.jwks)),
+    reply
+      .header('cache-control', 'public, max-age=300')
+      .header('content-type', 'application/jwk-set+json')
+      .send(JSON.stringify(gw.runtime.identity.signer.jwks)),
   );
 
   app.get('/.gatehouse/metrics', async (request, reply) => {
@@ -116,7 +127,14 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
     const s = auth.entry.session;
     // a refresh on the way hands the browser its refreshed session (a rotated refresh token must not be lost)
     if (auth.setCookies) reply.header('set-cookie', auth.setCookies);
-    return reply.header('cache-control', 'no-store').send({ realm: realm.name, sub: s.sub, email: s.email ?? null, name: s.name ?? null, groups: s.groups ?? [], expires_at: new Date(s.createdAt + gw.runtime.times.lifetimeMs).toISOString() });
+    return reply.header('cache-control', 'no-store').send({
+      realm: realm.name,
+      sub: s.sub,
+      email: s.email ?? null,
+      name: s.name ?? null,
+      groups: s.groups ?? [],
+      expires_at: new Date(s.createdAt + gw.runtime.times.lifetimeMs).toISOString(),
+    });
   });
 
   const startHandler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -175,7 +193,10 @@ export function registerReservedRoutes(app: FastifyInstance, gw: Gateway): void 
     const error = outcome.error;
     await countFailedCallback(gw, ip); // with workers: counted on every worker before this answer
     gw.metrics.signIn(realm.name, false, error.code);
-    gw.log.warn({ audit: 'sign-in-failed', realm: realm.name, sub: outcome.sub, reason: error.code, detail: error.detail, step: outcome.step, ip, requestId }, 'sign-in failed');
+    gw.log.warn(
+      { audit: 'sign-in-failed', realm: realm.name, sub: outcome.sub, reason: error.code, detail: error.detail, step: outcome.step, ip, requestId },
+      'sign-in failed',
+    );
     return sendAnswer(reply, callbackFailureAnswer(gw, request.raw, realm, outcome, requestId));
   });
 }

@@ -16,13 +16,22 @@ export const MAX_SESSION_VALUE_LENGTH = CHUNK_SIZE * MAX_CHUNKS;
 
 export type FittedSession = { kind: 'saved'; value: string; session: SessionData } | { kind: 'too-large'; length: number };
 
-export async function saveFittingSession(store: SessionStore, log: Logger, realm: StoreRealm, session: SessionData, lifetimeLeftMs: number): Promise<FittedSession> {
+export async function saveFittingSession(
+  store: SessionStore,
+  log: Logger,
+  realm: StoreRealm,
+  session: SessionData,
+  lifetimeLeftMs: number,
+): Promise<FittedSession> {
   let value = await store.save(realm, session, lifetimeLeftMs);
   if (value.length <= MAX_SESSION_VALUE_LENGTH) return { kind: 'saved', value, session };
   if (session.idToken !== undefined) {
     const slim: SessionData = { ...session, idToken: undefined };
     value = await store.save(realm, slim, lifetimeLeftMs);
-    log.warn({ realm: realm.name, session: session.id, length: value.length }, 'session too large for the browser with the ID token: the ID token is not kept (logout will not send id_token_hint)');
+    log.warn(
+      { realm: realm.name, session: session.id, length: value.length },
+      'session too large for the browser with the ID token: the ID token is not kept (logout will not send id_token_hint)',
+    );
     if (value.length <= MAX_SESSION_VALUE_LENGTH) return { kind: 'saved', value, session: slim };
   }
   return { kind: 'too-large', length: value.length };

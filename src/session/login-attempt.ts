@@ -80,7 +80,10 @@ export interface SpentStates {
 
 export class MemorySpentStates implements SpentStates {
   private readonly spent = new Map<string, number>();
-  constructor(private readonly now: () => number = Date.now, private readonly max = 100_000) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly max = 100_000,
+  ) {}
 
   async spend(state: string, ttlMs: number): Promise<boolean> {
     const now = this.now();

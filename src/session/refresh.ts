@@ -81,7 +81,14 @@ type Reauthorization =
   | { kind: 'not-checked'; detail: string };
 
 type Outcome =
-  | { kind: 'refreshed'; idToken?: string | undefined; refreshToken: string; tokensExpireAt: number; tokensObtainedAt: number; reauthorization: Reauthorization }
+  | {
+      kind: 'refreshed';
+      idToken?: string | undefined;
+      refreshToken: string;
+      tokensExpireAt: number;
+      tokensObtainedAt: number;
+      reauthorization: Reauthorization;
+    }
   | { kind: 'ended'; reason: string }
   | { kind: 'unavailable'; detail: string };
 
@@ -133,8 +140,14 @@ export function refreshDueAt(session: SessionData): number {
 type Refreshable = SessionData & { refreshToken: string; tokensExpireAt: number };
 
 /** Is a refresh (or re-authorization) of this session's tokens due now? Nothing else makes refreshIfDue act. */
-export function refreshDue(runtime: { readonly refresh: boolean; readonly reauthorizeEveryMs: number }, session: SessionData, now: number): session is Refreshable {
-  return runtime.refresh && session.refreshToken !== undefined && session.tokensExpireAt !== undefined && now >= renewalDueAt(session, runtime.reauthorizeEveryMs);
+export function refreshDue(
+  runtime: { readonly refresh: boolean; readonly reauthorizeEveryMs: number },
+  session: SessionData,
+  now: number,
+): session is Refreshable {
+  return (
+    runtime.refresh && session.refreshToken !== undefined && session.tokensExpireAt !== undefined && now >= renewalDueAt(session, runtime.reauthorizeEveryMs)
+  );
 }
 
 export function renewalDueAt(session: SessionData, reauthorizeEveryMs: number): number {
@@ -152,7 +165,9 @@ export function renewalDueAt(session: SessionData, reauthorizeEveryMs: number): 
  */
 export function refreshTokenKey(realm: string, session: Pick<SessionData, 'refreshToken' | 'tokensObtainedAt' | 'createdAt'>): string {
   const obtainedAt = session.tokensObtainedAt ?? session.createdAt;
-  return createHash('sha256').update(`refresh\u0000${realm}\u0000${obtainedAt}\u0000${session.refreshToken ?? ''}`).digest('base64url');
+  return createHash('sha256')
+    .update(`refresh\u0000${realm}\u0000${obtainedAt}\u0000${session.refreshToken ?? ''}`)
+    .digest('base64url');
 }
 
 function originalNonce(idToken: string | undefined): string | undefined {
@@ -167,7 +182,12 @@ function originalNonce(idToken: string | undefined): string | undefined {
 
 /** What the refresher needs of the running gateway (http/gateway.ts Gateway has it; session/ does not import http/). */
 export interface RefresherContext {
-  readonly runtime: { readonly refresh: boolean; readonly reauthorizeEveryMs: number; readonly clockToleranceSec: number; readonly times: { readonly lifetimeMs: number } };
+  readonly runtime: {
+    readonly refresh: boolean;
+    readonly reauthorizeEveryMs: number;
+    readonly clockToleranceSec: number;
+    readonly times: { readonly lifetimeMs: number };
+  };
   readonly store: SessionStore;
   readonly revocations: RevocationList;
   readonly cache: { delete(cookieValue: string): void };
@@ -206,7 +226,11 @@ export class TokenRefresher {
       let flight = this.flights.get(key);
       if (!flight) {
         // one span per flight (session.refresh, its outcome): the requests sharing it are in its first request's trace
-        flight = traced('session.refresh', () => this.coordinate(realm, session, refreshToken, key), (outcome) => outcome.kind).finally(() => this.flights.delete(key));
+        flight = traced(
+          'session.refresh',
+          () => this.coordinate(realm, session, refreshToken, key),
+          (outcome) => outcome.kind,
+        ).finally(() => this.flights.delete(key));
         this.flights.set(key, flight);
       }
       outcome = await flight;
@@ -225,7 +249,10 @@ export class TokenRefresher {
           if (this.failedUntil.size >= MAX_LOCAL_ENTRIES) this.failedUntil.clear();
           const life = session.tokensExpireAt - (session.tokensObtainedAt ?? session.createdAt);
           this.failedUntil.set(key, now + Math.min(RETRY_AFTER_FAILURE_MAX_MS, Math.max(RETRY_AFTER_FAILURE_MIN_MS, life / 4)));
-          this.gw.log.warn({ realm: realm.name, session: session.id, code: 'GH_REFRESH_UNAVAILABLE', detail: outcome.detail }, 'token refresh failed; the session continues until its tokens expire');
+          this.gw.log.warn(
+            { realm: realm.name, session: session.id, code: 'GH_REFRESH_UNAVAILABLE', detail: outcome.detail },
+            'token refresh failed; the session continues until its tokens expire',
+          );
         }
         // an unreachable provider signs no one out before the tokens (or the claims not yet checked) really expire
         if (this.gw.now() < Math.min(session.tokensExpireAt, session.claimsStandUntil ?? Number.POSITIVE_INFINITY)) return session;
@@ -242,20 +269,44 @@ export class TokenRefresher {
       case 'claims': {
         const { identity } = reauthorization;
         // a refreshed ID token need not carry sid (OIDC Core 12.2): the provider session stays the sign-in's
-        return { ...session, ...tokens, ...identity, sid: identity.sid ?? session.sid, idToken: outcome.idToken, tokensExpireAt: outcome.tokensExpireAt, authorizedAt: reauthorization.at, claimsStandUntil: undefined };
+        return {
+          ...session,
+          ...tokens,
+          ...identity,
+          sid: identity.sid ?? session.sid,
+          idToken: outcome.idToken,
+          tokensExpireAt: outcome.tokensExpireAt,
+          authorizedAt: reauthorization.at,
+          claimsStandUntil: undefined,
+        };
       }
       case 'grant-only':
-        return { ...session, ...tokens, idToken: outcome.idToken, tokensExpireAt: outcome.tokensExpireAt, authorizedAt: reauthorization.at, claimsStandUntil: undefined };
+        return {
+          ...session,
+          ...tokens,
+          idToken: outcome.idToken,
+          tokensExpireAt: outcome.tokensExpireAt,
+          authorizedAt: reauthorization.at,
+          claimsStandUntil: undefined,
+        };
       case 'not-checked': {
         // The new tokens are kept (a rotated refresh token is spent), but not the claims nobody checked:
         // the old claims carry the session no longer than the tokens they came with (as when the provider
         // cannot be reached), and the check is tried again after a pause. authenticate() answers 503
         // once claimsStandUntil has passed, still handing the browser the new tokens.
-        const kept: SessionData = { ...session, ...tokens, tokensExpireAt: outcome.tokensExpireAt, claimsStandUntil: session.claimsStandUntil ?? session.tokensExpireAt };
+        const kept: SessionData = {
+          ...session,
+          ...tokens,
+          tokensExpireAt: outcome.tokensExpireAt,
+          claimsStandUntil: session.claimsStandUntil ?? session.tokensExpireAt,
+        };
         const life = (session.tokensExpireAt ?? now) - (session.tokensObtainedAt ?? session.createdAt);
         if (this.failedUntil.size >= MAX_LOCAL_ENTRIES) this.failedUntil.clear();
         this.failedUntil.set(refreshTokenKey(realm.name, kept), now + Math.min(RETRY_AFTER_FAILURE_MAX_MS, Math.max(RETRY_AFTER_FAILURE_MIN_MS, life / 4)));
-        this.gw.log.warn({ realm: realm.name, session: session.id, code: 'GH_REFRESH_UNAVAILABLE', detail: reauthorization.detail }, 'tokens refreshed but the new claims could not be checked; the old ones stand until the old tokens expire');
+        this.gw.log.warn(
+          { realm: realm.name, session: session.id, code: 'GH_REFRESH_UNAVAILABLE', detail: reauthorization.detail },
+          'tokens refreshed but the new claims could not be checked; the old ones stand until the old tokens expire',
+        );
         return kept;
       }
     }
@@ -348,10 +399,19 @@ export class TokenRefresher {
     }
     const tokensExpireAt = tokens.expiresIn !== undefined ? obtainedAt + tokens.expiresIn * 1000 : (idTokenExpiresAt ?? obtainedAt + DEFAULT_TOKEN_LIFE_MS);
     const reauthorization: Reauthorization | Extract<Outcome, { kind: 'ended' }> =
-      keysUnavailable !== undefined ? { kind: 'not-checked', detail: keysUnavailable } : await this.reauthorize(realm, session, metadata.userinfo_endpoint, tokens, claims, obtainedAt);
+      keysUnavailable !== undefined
+        ? { kind: 'not-checked', detail: keysUnavailable }
+        : await this.reauthorize(realm, session, metadata.userinfo_endpoint, tokens, claims, obtainedAt);
     if (reauthorization.kind === 'ended') return reauthorization;
     // a provider that does not rotate sends no new refresh token: the old one stays valid
-    return { kind: 'refreshed', idToken: tokens.idToken ?? session.idToken, refreshToken: tokens.refreshToken ?? refreshToken, tokensExpireAt, tokensObtainedAt: obtainedAt, reauthorization };
+    return {
+      kind: 'refreshed',
+      idToken: tokens.idToken ?? session.idToken,
+      refreshToken: tokens.refreshToken ?? refreshToken,
+      tokensExpireAt,
+      tokensObtainedAt: obtainedAt,
+      reauthorization,
+    };
   }
 
   /**
@@ -387,9 +447,11 @@ export class TokenRefresher {
   private async endSession(realm: RealmRuntime, session: SessionData, cookieValue: string, reason: string): Promise<void> {
     const gw = this.gw;
     const now = gw.now();
-    const why = reason.startsWith('GH_ALLOW_') ? 'the provider\'s new claims are no longer allowed' : 'the provider refused to renew it';
+    const why = reason.startsWith('GH_ALLOW_') ? "the provider's new claims are no longer allowed" : 'the provider refused to renew it';
     gw.log.info({ audit: 'session-ended', realm: realm.name, sub: session.sub, session: session.id, reason }, `session ended: ${why}`);
-    await gw.revocations.revoke({ kind: 'session', realm: realm.name, value: session.id, at: now, until: session.createdAt + gw.runtime.times.lifetimeMs }).catch(() => {});
+    await gw.revocations
+      .revoke({ kind: 'session', realm: realm.name, value: session.id, at: now, until: session.createdAt + gw.runtime.times.lifetimeMs })
+      .catch(() => {});
     await gw.store.destroy(realm, cookieValue, session).catch(() => {});
     gw.cache.delete(cookieValue);
   }

@@ -17,7 +17,8 @@ function worker(hub: () => ClusterHub, id: number, confirm: boolean): WorkerPort
     got,
     send(message: Envelope) {
       got.push(message);
-      if (confirm && 'id' in message && 'kind' in message && message.kind === 'apply-revocation') setImmediate(() => hub().receive(port, { gh: 1, reply: message.id, value: null }));
+      if (confirm && 'id' in message && 'kind' in message && message.kind === 'apply-revocation')
+        setImmediate(() => hub().receive(port, { gh: 1, reply: message.id, value: null }));
     },
   };
   return port;

@@ -43,9 +43,7 @@ t.test('the minimal file of the contract gets every default', async (t) => {
   });
   t.notOk('logout_path' in config.realms.agent!, 'logout_path stays unset: the runtime derives <first path>/logout');
   t.notOk('tls' in config.listen, 'listen.tls stays unset');
-  t.same(summary(warnings), [
-    'warning public_url: behind a TLS terminator? set trusted_proxies to its address so X-Forwarded-Proto is believed',
-  ]);
+  t.same(summary(warnings), ['warning public_url: behind a TLS terminator? set trusted_proxies to its address so X-Forwarded-Proto is believed']);
 });
 
 t.test('defaults are fresh copies, never shared between loads', async (t) => {
@@ -70,6 +68,13 @@ t.test('written values replace defaults', async (t) => {
   t.same(config.log, { level: 'debug', format: 'pretty', access: false });
   t.equal(config.workers, 4);
   t.equal(load(`${MINIMAL}workers: auto\n`).config.workers, 'auto', 'workers: auto is kept as the word (cli.ts counts the CPUs)');
-  t.same(load(`${MINIMAL}metrics:\n  listen:\n    port: 9464\n`).config.metrics, { listen: { host: '127.0.0.1', port: 9464 } }, 'metrics.listen binds loopback unless told otherwise');
-  t.notOk(summary(warnings).some((w) => w.includes('TLS terminator')), 'listen.tls set: no TLS-terminator warning');
+  t.same(
+    load(`${MINIMAL}metrics:\n  listen:\n    port: 9464\n`).config.metrics,
+    { listen: { host: '127.0.0.1', port: 9464 } },
+    'metrics.listen binds loopback unless told otherwise',
+  );
+  t.notOk(
+    summary(warnings).some((w) => w.includes('TLS terminator')),
+    'listen.tls set: no TLS-terminator warning',
+  );
 });

@@ -43,6 +43,8 @@ t.test('without its variables, gateway.yaml names each one missing', async (t) =
   const error = t.throws(() => loadConfigFile(file, {})) as ConfigError;
   t.same(
     error.problems.map((p) => p.message.replace(/ \(use .*|: set it where .*/, '')),
-    ['GATEHOUSE_SESSION_SECRET', 'AGENT_CLIENT_ID', 'AGENT_CLIENT_SECRET', 'USER_CLIENT_ID', 'USER_CLIENT_SECRET'].map((name) => `environment variable ${name} is not set`),
+    ['GATEHOUSE_SESSION_SECRET', 'AGENT_CLIENT_ID', 'AGENT_CLIENT_SECRET', 'USER_CLIENT_ID', 'USER_CLIENT_SECRET'].map(
+      (name) => `environment variable ${name} is not set`,
+    ),
   );
 });

@@ -18,7 +18,9 @@ t.test('${NAME:-default} uses the default when NAME is unset or empty', async (t
 
 t.test('an unset variable is a problem at that scalar, naming the variable', async (t) => {
   const problems = errorsOf(withClientId('${AGENT_CLIENT_ID}'));
-  t.same(summary(problems), ['realms.agent.provider.client_id: environment variable AGENT_CLIENT_ID is not set (use ${AGENT_CLIENT_ID:-default} for a default)']);
+  t.same(summary(problems), [
+    'realms.agent.provider.client_id: environment variable AGENT_CLIENT_ID is not set (use ${AGENT_CLIENT_ID:-default} for a default)',
+  ]);
   t.match(problems[0], { file: 'gateway.yaml', line: 12, column: 18 }, 'line and column of the value');
 });
 

@@ -35,27 +35,31 @@ t.test('schema, interpolation and cross-field problems come together', async (t)
     c.realms.user.bogus = true; // unknown key
   });
   const keys = problemsOf(text).map((p) => p.key);
-  t.same(keys.sort(), [
-    'realms.agent.login',
-    'realms.user.bogus',
-    'realms.user.provider.client_id',
-    'session.redis_url',
-    'upstream.timeout',
-    'workers',
-  ]);
+  t.same(keys.sort(), ['realms.agent.login', 'realms.user.bogus', 'realms.user.provider.client_id', 'session.redis_url', 'upstream.timeout', 'workers']);
 });
 
 t.test('formatProblems counts problems and warnings', async (t) => {
-  const p = (severity: ConfigProblem['severity'], line: number): ConfigProblem => ({ file: 'conf/g.yaml', line, column: 3, key: 'a.b', message: 'm', severity });
+  const p = (severity: ConfigProblem['severity'], line: number): ConfigProblem => ({
+    file: 'conf/g.yaml',
+    line,
+    column: 3,
+    key: 'a.b',
+    message: 'm',
+    severity,
+  });
   t.equal(formatProblems([]), '');
   t.equal(formatProblems([p('error', 1)]), 'conf/g.yaml:1:3  a.b: m\n1 problem — gatehouse did not start');
-  t.equal(formatProblems([p('error', 1), p('warning', 2)]), 'conf/g.yaml:1:3  a.b: m\nconf/g.yaml:2:3  warning: a.b: m\n1 problem, 1 warning — gatehouse did not start');
+  t.equal(
+    formatProblems([p('error', 1), p('warning', 2)]),
+    'conf/g.yaml:1:3  a.b: m\nconf/g.yaml:2:3  warning: a.b: m\n1 problem, 1 warning — gatehouse did not start',
+  );
   t.equal(formatProblems([p('warning', 2), p('warning', 4)]), 'conf/g.yaml:2:3  warning: a.b: m\nconf/g.yaml:4:3  warning: a.b: m\n2 warnings');
   t.equal(formatProblems([{ ...p('error', 7), key: '' }]), 'conf/g.yaml:7:3  m\n1 problem — gatehouse did not start', 'no key: no "key: "');
 });
 
 t.test('a missing key points at its parent mapping', async (t) => {
-  const text = 'public_url: https://h.example.com\nupstream:\n  url: http://u\nsession:\n  secret: [Tq4Wm8Zr2Xv6Bn0Lk3Jh7Gf1Ds5Pa9Ce]\nrealms:\n  agent:\n    paths: [/agent]\n    provider:\n      issuer: https://idp.example.com\n      client_secret: x\n';
+  const text =
+    'public_url: https://h.example.com\nupstream:\n  url: http://u\nsession:\n  secret: [Tq4Wm8Zr2Xv6Bn0Lk3Jh7Gf1Ds5Pa9Ce]\nrealms:\n  agent:\n    paths: [/agent]\n    provider:\n      issuer: https://idp.example.com\n      client_secret: x\n';
   const problems = problemsOf(text).filter((p) => p.severity === 'error');
   t.match(problems, [
     { key: 'realms.agent.callback_path', message: 'required key is missing', line: 7, column: 3 },
@@ -65,13 +69,19 @@ t.test('a missing key points at its parent mapping', async (t) => {
 });
 
 t.test('an empty file names every required key; a file that is not a mapping says so', async (t) => {
-  t.same(problemsOf('# nothing yet\n').map((p) => `${p.line}:${p.column} ${p.key}: ${p.message}`), [
-    '1:1 public_url: required key is missing',
-    '1:1 upstream: required key is missing',
-    '1:1 session: required key is missing',
-    '1:1 realms: required key is missing',
-  ]);
-  t.same(problemsOf('- a\n- b\n').map((p) => `${p.key}: ${p.message}`), [': must be a mapping (got a list)']);
+  t.same(
+    problemsOf('# nothing yet\n').map((p) => `${p.line}:${p.column} ${p.key}: ${p.message}`),
+    [
+      '1:1 public_url: required key is missing',
+      '1:1 upstream: required key is missing',
+      '1:1 session: required key is missing',
+      '1:1 realms: required key is missing',
+    ],
+  );
+  t.same(
+    problemsOf('- a\n- b\n').map((p) => `${p.key}: ${p.message}`),
+    [': must be a mapping (got a list)'],
+  );
 });
 
 t.test('loadConfigFile reports a missing file as a problem', async (t) => {

@@ -29,7 +29,12 @@ t.test('the JSON Schema is draft 2020-12, closed, and describes every key', asyn
   // biome-ignore lint/suspicious/noExplicitAny: reads untyped JSON several levels deep
   const props = schema.properties as any;
   t.same(schema.required, ['public_url', 'upstream', 'session', 'realms']);
-  t.same(props.session.properties.store, { description: props.session.properties.store.description, type: 'string', enum: ['cookie', 'redis'], default: 'cookie' });
+  t.same(props.session.properties.store, {
+    description: props.session.properties.store.description,
+    type: 'string',
+    enum: ['cookie', 'redis'],
+    default: 'cookie',
+  });
   t.same(props.listen.properties.port.minimum, 0);
   t.same(props.realms.propertyNames, { pattern: '^[a-z][a-z0-9_-]{0,31}$' });
   t.same(props.realms.additionalProperties.properties.provider.properties.scopes.default, ['openid', 'profile', 'email']);

@@ -14,7 +14,10 @@ t.test('an unknown key is an error with a suggestion and the exact line:column',
     message: 'unknown key (did you mean "logout_path"?)',
     severity: 'error',
   });
-  t.match(formatProblems([problem!]), /^gateway\.yaml:14:5 {2}realms\.agent\.logut_path: unknown key \(did you mean "logout_path"\?\)\n1 problem — gatehouse did not start$/);
+  t.match(
+    formatProblems([problem!]),
+    /^gateway\.yaml:14:5 {2}realms\.agent\.logut_path: unknown key \(did you mean "logout_path"\?\)\n1 problem — gatehouse did not start$/,
+  );
 });
 
 t.test('suggestions: typos, case, a key that belongs one level down', async (t) => {

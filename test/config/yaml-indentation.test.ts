@@ -78,13 +78,20 @@ t.test('the example itself loads', async (t) => {
 });
 
 t.test('issuer and client_id de-indented to the column of "provider:"', async (t) => {
-  const text = withLine(18, (l) => l.replace(/^ {6}/, '    ')).split('\n').map((l, i) => (i === 16 ? l.replace(/^ {6}/, '    ') : l)).join('\n');
-  t.same(parserSays(text), [
-    '18:16 Nested mappings are not allowed in compact mappings',
-    '18:16 Implicit keys need to be on a single line',
-    '19:22 Nested mappings are not allowed in compact mappings',
-    '19:22 Implicit keys need to be on a single line',
-  ], 'the issue\'s reproduction: the parser points at 18:16 and 19:22');
+  const text = withLine(18, (l) => l.replace(/^ {6}/, '    '))
+    .split('\n')
+    .map((l, i) => (i === 16 ? l.replace(/^ {6}/, '    ') : l))
+    .join('\n');
+  t.same(
+    parserSays(text),
+    [
+      '18:16 Nested mappings are not allowed in compact mappings',
+      '18:16 Implicit keys need to be on a single line',
+      '19:22 Nested mappings are not allowed in compact mappings',
+      '19:22 Implicit keys need to be on a single line',
+    ],
+    "the issue's reproduction: the parser points at 18:16 and 19:22",
+  );
   t.equal(
     formatProblems(problemsOf(text, ENV)),
     'gateway.yaml:17:5  realms.agent.provider.issuer: is indented 4 spaces, the same as "provider:" on line 16, so it is not inside provider (nor is "client_id" on line 18) and provider is left empty; "client_secret" on line 19 is indented 6 spaces. Indent the keys inside provider equally: 6 spaces\n' +
@@ -94,7 +101,11 @@ t.test('issuer and client_id de-indented to the column of "provider:"', async (t
 
 t.test('one extra space on line 33', async (t) => {
   const text = withLine(33, (l) => ` ${l}`);
-  t.same(parserSays(text), ['32:15 Nested mappings are not allowed in compact mappings', '32:15 Implicit keys need to be on a single line'], 'the issue\'s reproduction: reported at 32:15');
+  t.same(
+    parserSays(text),
+    ['32:15 Nested mappings are not allowed in compact mappings', '32:15 Implicit keys need to be on a single line'],
+    "the issue's reproduction: reported at 32:15",
+  );
   t.equal(
     formatProblems(problemsOf(text, ENV)),
     'gateway.yaml:33:8  realms.user.provider.client_id: is indented 7 spaces, more than "issuer" on line 32 (6 spaces), which has a value and so cannot have keys inside it. Indent the keys of one block equally: 6 spaces, like "issuer"\n' +
@@ -104,7 +115,11 @@ t.test('one extra space on line 33', async (t) => {
 
 t.test('"user:" nested one level too deep', async (t) => {
   const text = withLine(26, (l) => `  ${l}`);
-  t.same(parserSays(text).map((s) => s.replace(/^\d+:\d+ /, '')), Array(4).fill('Map keys must be unique'), 'the issue\'s reproduction: four times, naming no key');
+  t.same(
+    parserSays(text).map((s) => s.replace(/^\d+:\d+ /, '')),
+    Array(4).fill('Map keys must be unique'),
+    "the issue's reproduction: four times, naming no key",
+  );
   t.equal(
     formatProblems(problemsOf(text, ENV)),
     'gateway.yaml:26:5  realms.user: is indented 4 spaces, like the keys inside agent (line 12), so it is read as a key of agent with nothing inside it, and the lines after it as agent\'s own keys a second time (paths, callback_path, login, provider). If "user" is a block of its own next to agent, indent "user:" 2 spaces, like "agent:" on line 12\n' +
@@ -131,12 +146,18 @@ t.test('the first key of a block off by one, the rest at the usual step', async 
 });
 
 t.test('two mistakes in one file: both, once each', async (t) => {
-  const text = withLine(33, (l) => ` ${l}`).split('\n').map((l, i) => (i === 12 ? ` ${l}` : l)).join('\n');
+  const text = withLine(33, (l) => ` ${l}`)
+    .split('\n')
+    .map((l, i) => (i === 12 ? ` ${l}` : l))
+    .join('\n');
   const problems = problemsOf(text, ENV);
-  t.same(problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['13:6 realms.agent.paths', '33:8 realms.user.provider.client_id']);
+  t.same(
+    problems.map((p) => `${p.line}:${p.column} ${p.key}`),
+    ['13:6 realms.agent.paths', '33:8 realms.user.provider.client_id'],
+  );
 });
 
-t.test('what the layout reading cannot explain keeps the parser\'s words, once per line', async (t) => {
+t.test("what the layout reading cannot explain keeps the parser's words, once per line", async (t) => {
   const text = withLine(13, (l) => l.replace('[/agent]', '[/agent'));
   const problems = problemsOf(text, ENV);
   t.equal(problems.length, 1);
@@ -144,7 +165,11 @@ t.test('what the layout reading cannot explain keeps the parser\'s words, once p
 });
 
 t.test('what the operator sees: serve and check print it and exit 2', async (t) => {
-  const file = writeFile(tempDir(t), 'gateway.yaml', withLine(33, (l) => ` ${l}`));
+  const file = writeFile(
+    tempDir(t),
+    'gateway.yaml',
+    withLine(33, (l) => ` ${l}`),
+  );
   const expected = `${file}:33:8  realms.user.provider.client_id: is indented 7 spaces, more than "issuer" on line 32 (6 spaces), which has a value and so cannot have keys inside it. Indent the keys of one block equally: 6 spaces, like "issuer"`;
   const serve = await runCli(['serve', '--config', file], { env: ENV });
   t.equal(serve.code, 2);

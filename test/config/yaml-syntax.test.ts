@@ -13,10 +13,21 @@ t.test('a YAML syntax error is reported with its position, and nothing after it'
 
 t.test('bad indentation and duplicate keys', async (t) => {
   const indentation = problemsOf('public_url: x\n  upstream: y\n');
-  t.match(indentation, [{ line: 2, column: 3, key: 'upstream', severity: 'error', message: 'is indented 2 spaces, more than "public_url" on line 1 (0 spaces), which has a value and so cannot have keys inside it. Indent the keys of one block equally: 0 spaces, like "public_url"' }]);
+  t.match(indentation, [
+    {
+      line: 2,
+      column: 3,
+      key: 'upstream',
+      severity: 'error',
+      message:
+        'is indented 2 spaces, more than "public_url" on line 1 (0 spaces), which has a value and so cannot have keys inside it. Indent the keys of one block equally: 0 spaces, like "public_url"',
+    },
+  ]);
   t.equal(indentation.length, 1);
   const duplicate = problemsOf(`${MINIMAL}public_url: https://other.example.com\n`);
-  t.match(duplicate, [{ line: 14, column: 1, key: 'public_url', severity: 'error', message: 'is written twice in the same block (first on line 1); keep one' }]);
+  t.match(duplicate, [
+    { line: 14, column: 1, key: 'public_url', severity: 'error', message: 'is written twice in the same block (first on line 1); keep one' },
+  ]);
   t.equal(duplicate.length, 1);
 });
 
@@ -32,7 +43,8 @@ t.test('more than one document is refused', async (t) => {
 });
 
 t.test('YAML merge keys let realms share a provider block', async (t) => {
-  const text = MINIMAL.replace('    provider:\n', '    provider: &idp\n') +
+  const text =
+    MINIMAL.replace('    provider:\n', '    provider: &idp\n') +
     '  user:\n    paths: [/]\n    callback_path: /login/callback\n    provider:\n      <<: *idp\n      client_id: user\n';
   const { config } = load(text);
   t.equal(config.realms.user!.provider.client_id, 'user', 'a written key wins over the merged one');

@@ -9,7 +9,8 @@ import { BOB, CAROL, setCookies, startTestStack } from '../helpers/stack.js';
 
 t.test('allow rules refuse with 403 and forward nothing', async (t) => {
   // agent: groups [helpdesk-agents] (the demo config); user: example.com addresses only
-  const withDomains = (yaml: string) => yaml.replace('    button_text: Sign in with Demo SSO\n', '    button_text: Sign in with Demo SSO\n    allow:\n      email_domains: [example.com]\n');
+  const withDomains = (yaml: string) =>
+    yaml.replace('    button_text: Sign in with Demo SSO\n', '    button_text: Sign in with Demo SSO\n    allow:\n      email_domains: [example.com]\n');
   const stack = await startTestStack({ editYaml: withDomains });
   t.teardown(() => stack.close());
 
@@ -35,8 +36,10 @@ t.test('allow rules refuse with 403 and forward nothing', async (t) => {
     const { jar, final } = await stack.signIn('/', BOB);
     t.equal(final.status, 200, 'bob is a user');
     const before = stack.upstream.requests.length;
-    const yaml = demoYaml(stack.publicUrl, stack.provider.issuer, stack.upstreamUrl)
-      .replace('    button_text: Sign in with Demo SSO\n', '    button_text: Sign in with Demo SSO\n    allow:\n      claims:\n        groups: [vip-customers]\n');
+    const yaml = demoYaml(stack.publicUrl, stack.provider.issuer, stack.upstreamUrl).replace(
+      '    button_text: Sign in with Demo SSO\n',
+      '    button_text: Sign in with Demo SSO\n    allow:\n      claims:\n        groups: [vip-customers]\n',
+    );
     const secret = stack.config.session.secret;
     const { config } = parseConfigText(yaml, '(reloaded)', { GATEHOUSE_DEMO_SECRET: Array.isArray(secret) ? secret[0] : secret });
     await stack.gateway.reload(config);
@@ -47,6 +50,9 @@ t.test('allow rules refuse with 403 and forward nothing', async (t) => {
     t.equal(page.status, 403);
     t.match(page.body, '<code>GH_ALLOW_CLAIM</code>');
     t.equal(stack.upstream.requests.length, before, 'nothing forwarded');
-    t.ok(stack.logs.lines.some((l) => l.audit === 'refusal' && l.reason === 'GH_ALLOW_CLAIM' && l.sub === 'user-bob'), 'the refusal is audited');
+    t.ok(
+      stack.logs.lines.some((l) => l.audit === 'refusal' && l.reason === 'GH_ALLOW_CLAIM' && l.sub === 'user-bob'),
+      'the refusal is audited',
+    );
   });
 });

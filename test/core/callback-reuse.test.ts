@@ -25,7 +25,10 @@ t.test('a reused callback URL is refused', async (t) => {
   const replay = await fetchWithJar(callback, { jar: withAttemptCookie(), headers: NAVIGATION });
   t.equal(replay.status, 400);
   t.match(replay.body, '<code>GH_STATE_REUSED</code>');
-  t.notOk(setCookies(replay.headers).some((l) => l.startsWith(`${stack.cookieName('agent')}=g1.`)), 'no session from a replay');
+  t.notOk(
+    setCookies(replay.headers).some((l) => l.startsWith(`${stack.cookieName('agent')}=g1.`)),
+    'no session from a replay',
+  );
   const json = await fetchWithJar(callback, { jar: withAttemptCookie(), headers: { accept: 'application/json' } });
   t.equal(json.status, 400);
   t.equal(JSON.parse(json.body).error, 'GH_STATE_REUSED');

@@ -54,7 +54,11 @@ t.test('the demo terminal: one banner in words, no JSON lines, each warning once
 t.test('serve behind an untrusted TLS terminator: the warning once, in one wording', async (t) => {
   const provider = await startDemoProvider({ port: 0, clients: [] });
   t.teardown(() => provider.close());
-  const file = writeFile(tempDir(t), 'gateway.yaml', minimalYaml({ issuer: provider.issuer, publicUrl: 'https://helpdesk.example.com', extra: 'listen: {host: 127.0.0.1, port: 0}\n' }));
+  const file = writeFile(
+    tempDir(t),
+    'gateway.yaml',
+    minimalYaml({ issuer: provider.issuer, publicUrl: 'https://helpdesk.example.com', extra: 'listen: {host: 127.0.0.1, port: 0}\n' }),
+  );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
   const mentionsTrustedProxies = (l: { msg?: unknown; raw?: unknown }): boolean => /trusted_proxies/.test(String(l.msg ?? l.raw ?? ''));

@@ -22,7 +22,10 @@ t.test('--version prints the version and exits 0', async (t) => {
 t.test('each command has its own help: options, exit codes, environment', async (t) => {
   for (const command of ['serve', 'check', 'demo', 'healthcheck'] as const) {
     t.same(parseArgs([command, '--help']), { kind: 'help', command }, `${command} --help`);
-    t.same(parseArgs([command, '--config', 'x.yaml', '-h']), command === 'demo' ? { kind: 'usage', message: 'gatehouse demo: unknown option --config', command } : { kind: 'help', command });
+    t.same(
+      parseArgs([command, '--config', 'x.yaml', '-h']),
+      command === 'demo' ? { kind: 'usage', message: 'gatehouse demo: unknown option --config', command } : { kind: 'help', command },
+    );
     t.same(parseArgs(['help', command]), { kind: 'help', command }, `help ${command}`);
     t.match(HELP[command], new RegExp(`^usage: gatehouse ${command}`));
     t.match(HELP[command], /\nexit codes:\n {2}0 {3}/);
@@ -50,7 +53,8 @@ t.test("usage mistakes: what is wrong, then the command's help, exit 2", async (
     [['--json'], 'gatehouse: unknown option --json; the command comes first', undefined],
     [[], 'gatehouse: which command? (serve, check, demo or healthcheck)', undefined],
   ];
-  for (const [args, message, command] of cases) t.same(parseArgs(args), { kind: 'usage', message, ...(command ? { command } : {}) }, `gatehouse ${args.join(' ')}`);
+  for (const [args, message, command] of cases)
+    t.same(parseArgs(args), { kind: 'usage', message, ...(command ? { command } : {}) }, `gatehouse ${args.join(' ')}`);
   t.same(parseArgs(['check', '-c', 'a.yaml', '--json']), { kind: 'run', command: 'check', config: 'a.yaml', json: true, watch: false });
   t.same(parseArgs(['serve', '--config=b.yaml', '--watch']), { kind: 'run', command: 'serve', config: 'b.yaml', json: false, watch: true });
   for (const [args, message, help] of [
@@ -66,7 +70,11 @@ t.test("usage mistakes: what is wrong, then the command's help, exit 2", async (
 
 t.test('GATEHOUSE_DEMO_PORT that is not a port is refused', async (t) => {
   for (const value of ['abc', '0', '70000', '80a', '']) {
-    t.equal(parseDemoPort(value), `GATEHOUSE_DEMO_PORT must be a port number from 1 to 65535 (got "${value}"), e.g. GATEHOUSE_DEMO_PORT=8081 npm run demo`, JSON.stringify(value));
+    t.equal(
+      parseDemoPort(value),
+      `GATEHOUSE_DEMO_PORT must be a port number from 1 to 65535 (got "${value}"), e.g. GATEHOUSE_DEMO_PORT=8081 npm run demo`,
+      JSON.stringify(value),
+    );
   }
   t.equal(parseDemoPort(undefined), 8080);
   t.equal(parseDemoPort('8081'), 8081);

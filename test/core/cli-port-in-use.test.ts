@@ -30,7 +30,11 @@ t.test('serve on a port already in use: the same, pointing at listen.port', asyn
   const provider = await startDemoProvider({ port: 0, clients: [] });
   t.teardown(() => provider.close());
   const port = await holdPort(t);
-  const file = writeFile(tempDir(t), 'gateway.yaml', minimalYaml({ issuer: provider.issuer, publicUrl: `http://127.0.0.1:${port}`, extra: `listen: {host: 127.0.0.1, port: ${port}}\nlog: {level: error}\n` }));
+  const file = writeFile(
+    tempDir(t),
+    'gateway.yaml',
+    minimalYaml({ issuer: provider.issuer, publicUrl: `http://127.0.0.1:${port}`, extra: `listen: {host: 127.0.0.1, port: ${port}}\nlog: {level: error}\n` }),
+  );
   const result = await runCli(['serve', '--config', file]);
   t.equal(result.code, 1);
   t.equal(
@@ -39,4 +43,3 @@ t.test('serve on a port already in use: the same, pointing at listen.port', asyn
   );
   t.notMatch(result.stderr, /\n\s+at /, 'no stack trace');
 });
-

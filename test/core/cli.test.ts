@@ -27,7 +27,11 @@ t.test('serve with a bad file: exit 2, file:line:key, nothing started', async (t
   t.match(result.stderr, /\n2 problems(, \d+ warnings?)? — gatehouse did not start/);
   t.notMatch(result.stdout, /gatehouse listening/, 'never started');
 
-  const unset = await runCli(['serve', '--config', writeFile(dir, 'env.yaml', demoYaml('http://127.0.0.1:18080', 'http://127.0.0.1:18081', 'http://127.0.0.1:18082'))]);
+  const unset = await runCli([
+    'serve',
+    '--config',
+    writeFile(dir, 'env.yaml', demoYaml('http://127.0.0.1:18080', 'http://127.0.0.1:18081', 'http://127.0.0.1:18082')),
+  ]);
   t.equal(unset.code, 2, 'a missing environment variable is a configuration error');
   t.match(unset.stderr, `${dir}/env.yaml:${line('secret:')}:11  session.secret: environment variable GATEHOUSE_DEMO_SECRET is not set`);
 

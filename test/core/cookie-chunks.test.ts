@@ -8,7 +8,15 @@ import { CookieJar, fetchWithJar } from '../helpers/browserless.js';
 import { startTestStack } from '../helpers/stack.js';
 
 const GROUPS = Array.from({ length: 90 }, (_, i) => `helpdesk-team-${String(i).padStart(3, '0')}-members`);
-const DAVE = { username: 'dave', password: 'dave-demo', sub: 'user-dave', email: 'dave@example.com', email_verified: true, name: 'Dave Many-Groups', groups: GROUPS };
+const DAVE = {
+  username: 'dave',
+  password: 'dave-demo',
+  sub: 'user-dave',
+  email: 'dave@example.com',
+  email_verified: true,
+  name: 'Dave Many-Groups',
+  groups: GROUPS,
+};
 
 t.test('a large session is split into chunks and reassembled', async (t) => {
   const stack = await startTestStack({ accounts: [...DEMO_ACCOUNTS, DAVE] });
@@ -17,8 +25,15 @@ t.test('a large session is split into chunks and reassembled', async (t) => {
   const flow = await stack.signIn('/tickets', DAVE);
   t.equal(flow.final.status, 200, 'signed in');
 
-  const chunks = flow.jar.all(stack.publicUrl).filter((c) => c.name === name || c.name.startsWith(`${name}.`)).sort((a, b) => a.name.localeCompare(b.name));
-  t.same(chunks.map((c) => c.name), [name, `${name}.1`, `${name}.2`], 'three chunks: name, .1, .2');
+  const chunks = flow.jar
+    .all(stack.publicUrl)
+    .filter((c) => c.name === name || c.name.startsWith(`${name}.`))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  t.same(
+    chunks.map((c) => c.name),
+    [name, `${name}.1`, `${name}.2`],
+    'three chunks: name, .1, .2',
+  );
   for (const chunk of chunks) t.ok(chunk.value.length <= 3500, `${chunk.name} is ${chunk.value.length} characters, within one cookie`);
 
   const seen = stack.upstream.requests.at(-1)!;
@@ -41,5 +56,9 @@ t.test('a large session is split into chunks and reassembled', async (t) => {
   t.equal((await whoami(only({ [name]: first, [`${name}.2`]: third }))).status, 401, 'a missing middle chunk: signed out');
   t.equal((await whoami(only({ [name]: first, [`${name}.1`]: second }))).status, 401, 'a missing last chunk: signed out');
   t.equal((await whoami(only({ [name]: first, [`${name}.1`]: third, [`${name}.2`]: second }))).status, 401, 'chunks swapped: signed out');
-  t.equal((await whoami(only({ [name]: first, [`${name}.1`]: second.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')), [`${name}.2`]: third }))).status, 401, 'a chunk altered: signed out');
+  t.equal(
+    (await whoami(only({ [name]: first, [`${name}.1`]: second.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')), [`${name}.2`]: third }))).status,
+    401,
+    'a chunk altered: signed out',
+  );
 });

@@ -22,13 +22,13 @@ t.test('tampered and truncated cookies are signed out, never a 500', async (t) =
     'truncated by 10': good.slice(0, -10),
     'truncated to half': good.slice(0, good.length >> 1),
     'only the prefix': 'g1.',
-    'empty': '',
-    'garbage': 'not-a-session',
+    empty: '',
+    garbage: 'not-a-session',
     'wrong version prefix': `g9.${good.slice(3)}`,
     'parts swapped': [parts[0], parts[1], parts[2], parts[4], parts[3], parts[5]].join('.'),
-    'quoted': `"${good}"x`,
+    quoted: `"${good}"x`,
     'percent junk': '%E0%A4%A',
-    'huge': `g1.${'A'.repeat(12_000)}`,
+    huge: `g1.${'A'.repeat(12_000)}`,
   };
   for (const [what, value] of Object.entries(variants)) {
     const cookie: [string, string] = ['Cookie', `${name}=${value}`];
@@ -39,11 +39,20 @@ t.test('tampered and truncated cookies are signed out, never a 500', async (t) =
     t.equal(nav.status, 302, `${what}: a navigation goes to sign in`);
   }
   // a chunk the session never had, appended by someone else
-  const extra = await rawRequest(stack.publicUrl, 'GET', '/agent/api/whoami', [['Accept', 'application/json'], ['Cookie', `${name}=${good}; ${name}.1=AAAA`]]);
+  const extra = await rawRequest(stack.publicUrl, 'GET', '/agent/api/whoami', [
+    ['Accept', 'application/json'],
+    ['Cookie', `${name}=${good}; ${name}.1=AAAA`],
+  ]);
   t.equal(extra.status, 401, 'a stray .1 chunk: signed out');
   t.equal(stack.upstream.requests.length, forwardedBefore, 'nothing forwarded');
 
-  const fine = await rawRequest(stack.publicUrl, 'GET', '/agent/api/whoami', [['Accept', 'application/json'], ['Cookie', `${name}=${good}`]]);
+  const fine = await rawRequest(stack.publicUrl, 'GET', '/agent/api/whoami', [
+    ['Accept', 'application/json'],
+    ['Cookie', `${name}=${good}`],
+  ]);
   t.equal(fine.status, 200, 'the untouched cookie still works');
-  t.notOk(stack.logs.lines.some((l) => l.level === 50 || l.level === 60), 'no error logged');
+  t.notOk(
+    stack.logs.lines.some((l) => l.level === 50 || l.level === 60),
+    'no error logged',
+  );
 });

@@ -23,8 +23,16 @@ function sections(markdown: string): Map<string, string> {
 t.test('every error code is documented with its status and message', async (t) => {
   const documented = sections(doc);
   const codes = Object.keys(ERROR_CODES) as ErrorCode[];
-  t.same([...documented.keys()].filter((c) => !(c in ERROR_CODES)), [], 'docs/errors.md documents no code that src/errors.ts lacks');
-  t.same(codes.filter((c) => !documented.has(c)), [], 'src/errors.ts has no code that docs/errors.md lacks');
+  t.same(
+    [...documented.keys()].filter((c) => !(c in ERROR_CODES)),
+    [],
+    'docs/errors.md documents no code that src/errors.ts lacks',
+  );
+  t.same(
+    codes.filter((c) => !documented.has(c)),
+    [],
+    'src/errors.ts has no code that docs/errors.md lacks',
+  );
   for (const code of codes) {
     const body = documented.get(code);
     if (!body) continue;
@@ -35,5 +43,9 @@ t.test('every error code is documented with its status and message', async (t) =
     t.match(body, /^- What to do: \S/m, `${code}: what to do`);
   }
   const mentioned = new Set(doc.match(/\bGH_[A-Z0-9_]+[A-Z0-9]\b/g) ?? []);
-  t.same([...mentioned].filter((c) => !(c in ERROR_CODES) && c !== 'GH_ID_TOKEN'), [], 'no code mentioned anywhere that does not exist');
+  t.same(
+    [...mentioned].filter((c) => !(c in ERROR_CODES) && c !== 'GH_ID_TOKEN'),
+    [],
+    'no code mentioned anywhere that does not exist',
+  );
 });

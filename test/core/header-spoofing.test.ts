@@ -48,7 +48,11 @@ t.test('spoofed identity and forwarding headers never reach the helpdesk', async
     t.equal(seen.headers['x-auth-groups'], 'helpdesk-agents');
     t.not(seen.headers['x-auth-assertion'], SPOOFED[6]![1]);
     t.notOk(names.has('x-auth-anything-else'));
-    t.same(Object.keys(seen.headers).filter((n) => /^x_/i.test(n)), [], 'no underscore spelling survives');
+    t.same(
+      Object.keys(seen.headers).filter((n) => /^x_/i.test(n)),
+      [],
+      'no underscore spelling survives',
+    );
     t.equal(seen.rawHeaders.filter((n, i) => i % 2 === 0 && n.toLowerCase() === 'x-auth-subject').length, 1, 'never duplicated');
     t.equal(seen.headers['x-forwarded-for'], '127.0.0.1', 'the TCP peer, not the claimed client');
     t.equal(seen.headers['x-forwarded-proto'], 'http');
@@ -64,7 +68,11 @@ t.test('spoofed identity and forwarding headers never reach the helpdesk', async
     const seen = stack.upstream.requests.at(-1)!;
     t.equal(seen.url, '/favicon.ico');
     const names = normalizedNames(seen.headers);
-    t.same([...names.keys()].filter((n) => n.startsWith('x-auth-')), [], 'no identity header of any spelling');
+    t.same(
+      [...names.keys()].filter((n) => n.startsWith('x-auth-')),
+      [],
+      'no identity header of any spelling',
+    );
     t.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
     t.equal(seen.headers['x-forwarded-proto'], 'http');
     t.equal(seen.headers['x-forwarded-host'], host);

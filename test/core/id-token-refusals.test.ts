@@ -26,7 +26,13 @@ async function startTinyProvider() {
       res.end(JSON.stringify(body));
     };
     if (url.pathname === '/.well-known/openid-configuration') {
-      return json({ issuer: state.issuer, authorization_endpoint: `${state.issuer}/authorize`, token_endpoint: `${state.issuer}/token`, jwks_uri: `${state.issuer}/jwks`, id_token_signing_alg_values_supported: ['ES256'] });
+      return json({
+        issuer: state.issuer,
+        authorization_endpoint: `${state.issuer}/authorize`,
+        token_endpoint: `${state.issuer}/token`,
+        jwks_uri: `${state.issuer}/jwks`,
+        id_token_signing_alg_values_supported: ['ES256'],
+      });
     }
     if (url.pathname === '/jwks') return json({ keys: [jwk] });
     if (url.pathname === '/authorize') {
@@ -46,7 +52,12 @@ async function startTinyProvider() {
   });
   async function idToken(forge: Forge): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    const claims = { sub: 'user-mallory', email: 'mallory@example.com', groups: ['helpdesk-agents'], nonce: forge === 'nonce' ? 'nonce-of-another-login' : state.nonce };
+    const claims = {
+      sub: 'user-mallory',
+      email: 'mallory@example.com',
+      groups: ['helpdesk-agents'],
+      nonce: forge === 'nonce' ? 'nonce-of-another-login' : state.nonce,
+    };
     if (forge === 'none') {
       const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
       return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, iss: state.issuer, aud: 'demo-agent', iat: now, exp: now + 300 })}.`;
@@ -61,7 +72,14 @@ async function startTinyProvider() {
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   state.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { state, close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }) };
+  return {
+    state,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 /** Navigate to /agent/, follow the provider straight back, and return the callback's answer (not followed further). */
@@ -99,11 +117,17 @@ t.test('bad ID tokens at the callback: the error page with the right code, no se
     t.equal(callback.status, 502, `${forge}: 502 (the provider misbehaved)`);
     t.match(callback.headers['content-type'], /^text\/html/, `${forge}: an error page`);
     t.match(callback.body, `<code>${code}</code>`, `${forge}: shows ${code}`);
-    t.notOk(setCookies(callback.headers).some((line) => line.startsWith(`${stack.cookieName('agent')}=`) && !line.startsWith(`${stack.cookieName('agent')}=;`)), `${forge}: no session cookie set`);
+    t.notOk(
+      setCookies(callback.headers).some((line) => line.startsWith(`${stack.cookieName('agent')}=`) && !line.startsWith(`${stack.cookieName('agent')}=;`)),
+      `${forge}: no session cookie set`,
+    );
     t.notOk(jar.get(`${stack.publicUrl}/agent`, stack.cookieName('agent')), `${forge}: no session in the browser`);
     const after = await fetchWithJar(`${stack.publicUrl}/agent/`, { jar, headers: { accept: 'application/json' } });
     t.equal(after.status, 401, `${forge}: still signed out`);
     t.equal(stack.upstream.requests.length, before, `${forge}: nothing forwarded`);
-    t.ok(stack.logs.lines.some((l) => l.audit === 'sign-in-failed' && l.reason === code), `${forge}: logged with ${code}`);
+    t.ok(
+      stack.logs.lines.some((l) => l.audit === 'sign-in-failed' && l.reason === code),
+      `${forge}: logged with ${code}`,
+    );
   }
 });

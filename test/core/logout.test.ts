@@ -14,7 +14,8 @@ t.test('logout', async (t) => {
   const { jar } = await stack.signIn('/agent/', ALICE);
   const logoutUrl = `${stack.publicUrl}/agent/logout`;
   const sessionValue = jar.get(`${stack.publicUrl}/agent`, stack.cookieName('agent'))!;
-  const stillSignedIn = async (which = jar) => (await fetchWithJar(`${stack.publicUrl}/agent/api/whoami`, { jar: which, headers: { accept: 'application/json' } })).status === 200;
+  const stillSignedIn = async (which = jar) =>
+    (await fetchWithJar(`${stack.publicUrl}/agent/api/whoami`, { jar: which, headers: { accept: 'application/json' } })).status === 200;
   t.ok(await stillSignedIn());
 
   t.test('GET shows a confirmation page and does not sign out', async (t) => {
@@ -24,7 +25,10 @@ t.test('logout', async (t) => {
     const [form] = parseForms(page.body, page.url);
     t.equal(form?.method, 'POST');
     t.equal(form?.action, logoutUrl);
-    t.ok(form?.fields.find((f) => f.name === 'csrf' && f.value.length > 20), 'the form carries a token bound to the session');
+    t.ok(
+      form?.fields.find((f) => f.name === 'csrf' && f.value.length > 20),
+      'the form carries a token bound to the session',
+    );
     t.same(setCookies(page.headers), [], 'no cookie touched');
     t.ok(await stillSignedIn(), 'still signed in');
   });
@@ -38,7 +42,12 @@ t.test('logout', async (t) => {
       {},
     ];
     for (const headers of attempts) {
-      const res = await fetchWithJar(logoutUrl, { jar, method: 'POST', body: 'csrf=guess', headers: { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+      const res = await fetchWithJar(logoutUrl, {
+        jar,
+        method: 'POST',
+        body: 'csrf=guess',
+        headers: { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      });
       t.equal(res.status, 200, `${JSON.stringify(headers)}: the confirmation page again`);
       t.notOk(res.headers.location, 'no redirect');
       t.same(setCookies(res.headers), [], 'no cookie cleared');
@@ -54,7 +63,10 @@ t.test('logout', async (t) => {
       headers: { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded', origin: stack.publicUrl, 'sec-fetch-site': 'same-origin' },
     });
     t.equal(res.status, 303);
-    t.ok(setCookies(res.headers).some((l) => l.startsWith(`${stack.cookieName('agent')}=;`) && /Max-Age=0/.test(l)), 'the session cookie is cleared');
+    t.ok(
+      setCookies(res.headers).some((l) => l.startsWith(`${stack.cookieName('agent')}=;`) && /Max-Age=0/.test(l)),
+      'the session cookie is cleared',
+    );
     const location = new URL(res.headers.location as string);
     t.equal(`${location.origin}${location.pathname}`, `${stack.provider.issuer}/session/end`, "the provider's end_session_endpoint");
     t.equal(location.searchParams.get('post_logout_redirect_uri'), `${stack.publicUrl}/agent`);
@@ -89,14 +101,22 @@ t.test('logout', async (t) => {
     t.equal(replayed.status, 401, 'the old cookie value replayed: signed out');
     t.equal(JSON.parse(replayed.body).error, 'GH_NOT_SIGNED_IN');
     t.equal(stack.upstream.requests.length, before, 'nothing forwarded');
-    t.ok(stack.logs.lines.some((l) => l.audit === 'sign-out' && l.sub === 'user-alice'), 'the sign-out is audited');
+    t.ok(
+      stack.logs.lines.some((l) => l.audit === 'sign-out' && l.sub === 'user-alice'),
+      'the sign-out is audited',
+    );
   });
 
   t.test('the confirmation form alone (its token, no Origin) signs out', async (t) => {
     const { jar: second } = await stack.signIn('/agent/', ALICE);
     const page = await fetchWithJar(logoutUrl, { jar: second, headers: NAVIGATION });
     const token = parseForms(page.body, page.url)[0]!.fields.find((f) => f.name === 'csrf')!.value;
-    const res = await fetchWithJar(logoutUrl, { jar: second, method: 'POST', body: `csrf=${encodeURIComponent(token)}`, headers: { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await fetchWithJar(logoutUrl, {
+      jar: second,
+      method: 'POST',
+      body: `csrf=${encodeURIComponent(token)}`,
+      headers: { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded' },
+    });
     t.equal(res.status, 303);
     t.notOk(await stillSignedIn(second));
   });

@@ -33,7 +33,10 @@ t.test('two parallel sign-ins in one browser both succeed', async (t) => {
   // each attempt stays as a spent one (no nonce, no verifier) so a reload of its callback is understood
   const spent = jar.all(stack.publicUrl).filter((c) => c.name.startsWith('gatehouse-login-'));
   t.same(spent.map((c) => c.name).sort(), attempts.map((c) => c.name).sort(), 'both attempt cookies kept as spent');
-  t.ok(spent.every((c) => attempts.find((a) => a.name === c.name)!.value !== c.value), 'with new values');
+  t.ok(
+    spent.every((c) => attempts.find((a) => a.name === c.name)!.value !== c.value),
+    'with new values',
+  );
   t.equal((await fetchWithJar(callbackA, { jar, headers: NAVIGATION })).headers.location, '/agent/tickets/1', 'a reload of tab A goes on to its page');
   const page = await fetchWithJar(`${stack.publicUrl}/agent/tickets/1`, { jar, headers: { accept: 'application/json' } });
   t.equal(page.status, 200);

@@ -35,7 +35,17 @@ t.test('path spellings of /agent land in the agent realm; ambiguous paths are re
     t.equal(seen.url, normalized, `${path}: the helpdesk gets the normalized path`);
   }
 
-  const refused = ['/agent%2Fx', '/x%2F..%2Fagent', '/%2e%2e%2fagent', '/agent%5Cx', '/agent\\..\\x', '/x\\agent', '/agent/%00', '/agent%00.html', '/%zz/agent'];
+  const refused = [
+    '/agent%2Fx',
+    '/x%2F..%2Fagent',
+    '/%2e%2e%2fagent',
+    '/agent%5Cx',
+    '/agent\\..\\x',
+    '/x\\agent',
+    '/agent/%00',
+    '/agent%00.html',
+    '/%zz/agent',
+  ];
   const before = stack.upstream.requests.length;
   for (const path of refused) {
     for (const headers of [[json], [json, ['Cookie', agentCookie]]] as Array<Array<[string, string]>>) {

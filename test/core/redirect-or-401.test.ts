@@ -13,7 +13,11 @@ t.test('navigation → 302 to the provider; anything else → 401 JSON', async (
   const path = '/agent/tickets/9?tab=1';
   const login = `/.gatehouse/login?realm=agent&rd=${encodeURIComponent(path)}`;
 
-  const nav = await rawRequest(stack.publicUrl, 'GET', path, [['Accept', HTML], ['Sec-Fetch-Mode', 'navigate'], ['Sec-Fetch-Dest', 'document']]);
+  const nav = await rawRequest(stack.publicUrl, 'GET', path, [
+    ['Accept', HTML],
+    ['Sec-Fetch-Mode', 'navigate'],
+    ['Sec-Fetch-Dest', 'document'],
+  ]);
   t.equal(nav.status, 302, 'a navigation is redirected');
   const location = new URL(nav.headers.location as string);
   t.equal(`${location.origin}${location.pathname}`, `${stack.provider.issuer}/auth`, 'straight to the provider (login: automatic)');
@@ -25,11 +29,40 @@ t.test('navigation → 302 to the provider; anything else → 401 JSON', async (
 
   const scripted: Array<[string, string, Array<[string, string]>]> = [
     ['fetch with Accept: application/json', 'GET', [['Accept', 'application/json']]],
-    ['XHR (X-Requested-With)', 'GET', [['Accept', HTML], ['X-Requested-With', 'XMLHttpRequest']]],
-    ['fetch (Sec-Fetch-Mode: cors)', 'GET', [['Accept', HTML], ['Sec-Fetch-Mode', 'cors']]],
+    [
+      'XHR (X-Requested-With)',
+      'GET',
+      [
+        ['Accept', HTML],
+        ['X-Requested-With', 'XMLHttpRequest'],
+      ],
+    ],
+    [
+      'fetch (Sec-Fetch-Mode: cors)',
+      'GET',
+      [
+        ['Accept', HTML],
+        ['Sec-Fetch-Mode', 'cors'],
+      ],
+    ],
     ['no Accept at all', 'GET', []],
-    ['POST', 'POST', [['Accept', HTML], ['Content-Type', 'application/x-www-form-urlencoded'], ['Content-Length', '3']]],
-    ['PUT', 'PUT', [['Accept', HTML], ['Content-Length', '0']]],
+    [
+      'POST',
+      'POST',
+      [
+        ['Accept', HTML],
+        ['Content-Type', 'application/x-www-form-urlencoded'],
+        ['Content-Length', '3'],
+      ],
+    ],
+    [
+      'PUT',
+      'PUT',
+      [
+        ['Accept', HTML],
+        ['Content-Length', '0'],
+      ],
+    ],
   ];
   for (const [what, method, headers] of scripted) {
     const res = await rawRequest(stack.publicUrl, method, path, headers);

@@ -26,10 +26,20 @@ t.test('/.gatehouse/ paths are never forwarded', async (t) => {
     '/.gatehouse/../.gatehouse/x',
   ];
   for (const path of paths) {
-    for (const headers of [[['Accept', 'application/json']], [['Accept', 'application/json'], ['Cookie', cookie]]] as Array<Array<[string, string]>>) {
+    for (const headers of [
+      [['Accept', 'application/json']],
+      [
+        ['Accept', 'application/json'],
+        ['Cookie', cookie],
+      ],
+    ] as Array<Array<[string, string]>>) {
       const res = await rawRequest(stack.publicUrl, 'GET', path, headers);
       t.ok(res.status === 404 || res.status === 400, `${path}${headers.length > 1 ? ' (signed in)' : ''}: answered by the gateway (${res.status})`);
     }
   }
-  t.same(stack.upstream.requests.slice(before).map((r) => r.url), [], 'nothing under /.gatehouse/ reached the helpdesk');
+  t.same(
+    stack.upstream.requests.slice(before).map((r) => r.url),
+    [],
+    'nothing under /.gatehouse/ reached the helpdesk',
+  );
 });

@@ -27,7 +27,10 @@ t.test('a Set-Cookie of the gateway makes the answer private', async (t) => {
   clock.advance(TOUCH);
   const touched = await get(header('b', 'public, max-age=600, s-maxage=3600'));
   t.equal(touched.status, 200);
-  t.ok(setCookies(touched.headers).some((c) => c.startsWith(`${stack.cookieName('agent')}=`)), 'the session was re-sealed on this answer');
+  t.ok(
+    setCookies(touched.headers).some((c) => c.startsWith(`${stack.cookieName('agent')}=`)),
+    'the session was re-sealed on this answer',
+  );
   const cc = String(touched.headers['cache-control']);
   t.notMatch(cc, /\bpublic\b/, `no longer public: ${cc}`);
   t.notMatch(cc, /s-maxage/, 'no shared-cache lifetime either');

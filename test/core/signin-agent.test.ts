@@ -14,7 +14,10 @@ t.test('an agent signs in at /agent and the helpdesk receives a verifiable ident
   t.equal(flow.final.status, 200, 'lands on the helpdesk page');
   t.equal(flow.final.url, `${stack.publicUrl}/agent/tickets/42?tab=notes`, 'back where the person started, query kept');
   t.match(flow.hops[1], new RegExp(`^${stack.provider.issuer}/auth\\?`), 'automatic login: straight to the provider, no sign-in page');
-  t.ok(flow.hops.some((h) => h.startsWith(`${stack.publicUrl}/agent/login/authenticate-callback/1?`)), 'came back through the agent callback');
+  t.ok(
+    flow.hops.some((h) => h.startsWith(`${stack.publicUrl}/agent/login/authenticate-callback/1?`)),
+    'came back through the agent callback',
+  );
 
   const seen = stack.upstream.requests.at(-1)!;
   t.equal(seen.url, '/agent/tickets/42?tab=notes');
@@ -30,7 +33,11 @@ t.test('an agent signs in at /agent and the helpdesk receives a verifiable ident
   const { payload, protectedHeader } = await jwtVerify(assertion as string, jwks, { issuer: stack.publicUrl, audience: stack.upstreamUrl });
   t.equal(protectedHeader.alg, 'ES256', 'the default signing algorithm');
   const published = (await (await fetch(`${stack.publicUrl}/.gatehouse/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
-  t.same(published.keys.map((k) => k.kid), [protectedHeader.kid], 'signed with the one published key');
+  t.same(
+    published.keys.map((k) => k.kid),
+    [protectedHeader.kid],
+    'signed with the one published key',
+  );
   t.equal(payload.iss, new URL(stack.publicUrl).origin, 'iss = public_url origin');
   t.equal(payload.aud, stack.upstreamUrl, 'aud = upstream.url');
   t.equal(payload.sub, 'user-alice');
@@ -44,7 +51,10 @@ t.test('an agent signs in at /agent and the helpdesk receives a verifiable ident
   const cookie = flow.jar.get(`${stack.publicUrl}/agent`, stack.cookieName('agent'));
   t.ok(cookie, 'agent session cookie set');
   t.notOk(flow.jar.get(`${stack.publicUrl}/`, stack.cookieName('user')), 'no user-realm session');
-  t.ok(stack.logs.lines.some((l) => l.audit === 'sign-in' && l.realm === 'agent' && l.sub === 'user-alice'), 'the sign-in is audited');
+  t.ok(
+    stack.logs.lines.some((l) => l.audit === 'sign-in' && l.realm === 'agent' && l.sub === 'user-alice'),
+    'the sign-in is audited',
+  );
   t.notMatch(stack.logs.text(), cookie!.slice(0, 40), 'the session cookie is never logged');
   t.notMatch(stack.logs.text(), (assertion as string).split('.')[1]!.slice(0, 40), 'the assertion is never logged');
 });

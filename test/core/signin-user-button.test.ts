@@ -24,7 +24,10 @@ t.test('a user sees the sign-in button page, posts it, and is signed in at /', a
 
   const flow = await stack.signIn('/tickets/7?x=1', BOB, jar);
   t.ok(flow.hops.includes(`${stack.publicUrl}/.gatehouse/login`), 'went through /.gatehouse/login');
-  t.ok(flow.hops.some((h) => h.startsWith(`${stack.publicUrl}/login/authenticate-callback/2?`)), 'came back through the user callback');
+  t.ok(
+    flow.hops.some((h) => h.startsWith(`${stack.publicUrl}/login/authenticate-callback/2?`)),
+    'came back through the user callback',
+  );
   t.equal(flow.final.status, 200);
   t.equal(flow.final.url, `${stack.publicUrl}/tickets/7?x=1`);
 

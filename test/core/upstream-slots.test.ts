@@ -35,14 +35,25 @@ t.test('anonymous requests hold at most a quarter; signed-in ones go first', asy
   await microtasks();
   t.same(granted.slice(10), [], 'nothing else waits');
   t.equal(slots.acquire('public', () => {}) !== null, true, 'the anonymous share is in use');
-  t.equal(slots.acquire('signed-in', () => {}), null, 'a free connection is there for a signed-in request');
+  t.equal(
+    slots.acquire('signed-in', () => {}),
+    null,
+    'a free connection is there for a signed-in request',
+  );
 });
 
 t.test('when a connection frees, a waiting signed-in request gets it before an older anonymous one', async (t) => {
   const slots = new UpstreamSlots(4);
   const granted: string[] = [];
-  t.equal(slots.acquire('public', () => {}), null);
-  for (let i = 0; i < 3; i++) t.equal(slots.acquire('signed-in', () => {}), null);
+  t.equal(
+    slots.acquire('public', () => {}),
+    null,
+  );
+  for (let i = 0; i < 3; i++)
+    t.equal(
+      slots.acquire('signed-in', () => {}),
+      null,
+    );
   slots.acquire('public', () => granted.push('anonymous, waiting first'));
   slots.acquire('signed-in', () => granted.push('signed-in, waiting second'));
   slots.release('public');
@@ -56,7 +67,10 @@ t.test('when a connection frees, a waiting signed-in request gets it before an o
 t.test('a pool of 1 still lets anonymous requests in, one at a time', async (t) => {
   const slots = new UpstreamSlots(1);
   t.equal(slots.publicShare, 1);
-  t.equal(slots.acquire('public', () => {}), null);
+  t.equal(
+    slots.acquire('public', () => {}),
+    null,
+  );
   let second = false;
   slots.acquire('public', () => (second = true));
   slots.release('public');

@@ -11,7 +11,8 @@ t.test('userinfo by realm= and by Referer', async (t) => {
   const stack = await startTestStack();
   t.teardown(() => stack.close());
   const { jar } = await stack.signIn('/agent/', ALICE);
-  const userinfo = (query: string, headers: Record<string, string> = {}) => fetchWithJar(`${stack.publicUrl}/.gatehouse/userinfo${query}`, { jar, headers: { accept: 'application/json', ...headers } });
+  const userinfo = (query: string, headers: Record<string, string> = {}) =>
+    fetchWithJar(`${stack.publicUrl}/.gatehouse/userinfo${query}`, { jar, headers: { accept: 'application/json', ...headers } });
 
   const byRealm = await userinfo('?realm=agent');
   t.equal(byRealm.status, 200);

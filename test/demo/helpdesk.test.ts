@@ -31,7 +31,15 @@ async function startFakeGateway() {
       .setIssuedAt()
       .setExpirationTime('60s')
       .sign(privateKey);
-  return { url, sign, close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }) };
+  return {
+    url,
+    sign,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 async function setup(t: { teardown(fn: () => unknown): void }) {
@@ -125,9 +133,17 @@ t.test('whoami JSON', async (t) => {
     const res = await fetch(`${helpdesk.url}${path}`, { headers: aliceHeaders });
     t.equal(res.status, 200);
     t.match(res.headers.get('content-type'), /application\/json/);
-    t.same(await res.json(), {
-      realm: 'agent', subject: 'user-alice', email: 'alice@example.com', name: 'Alice Agent', groups: ['helpdesk-agents', 'tier-2'],
-    }, path);
+    t.same(
+      await res.json(),
+      {
+        realm: 'agent',
+        subject: 'user-alice',
+        email: 'alice@example.com',
+        name: 'Alice Agent',
+        groups: ['helpdesk-agents', 'tier-2'],
+      },
+      path,
+    );
   }
   const anon = await (await fetch(`${helpdesk.url}/api/whoami`)).json();
   t.same(anon, { realm: null, subject: null, email: null, name: null, groups: [] });
@@ -158,7 +174,10 @@ t.test('websocket echo', async (t) => {
 
   const refused = await new Promise<number>((resolve) => {
     const ws = new WebSocket(`${wsUrl}/not-a-socket`);
-    ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); ws.terminate(); });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
     ws.on('error', () => resolve(-1));
   });
   t.equal(refused, 404, 'upgrade refused outside */ws');

@@ -8,7 +8,11 @@ import { CookieJar, fetchWithJar, parseForms, signIn, signOut, submitForm } from
 
 const b64url = (b: Buffer) => b.toString('base64url');
 
-interface Received { method: string; url: string; body: string }
+interface Received {
+  method: string;
+  url: string;
+  body: string;
+}
 
 /** A throwaway relying party: records what reaches its redirect and back-channel URIs. */
 async function startRedirectTarget(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
@@ -25,7 +29,11 @@ async function startRedirectTarget(): Promise<{ url: string; received: Received[
   return {
     url: `http://127.0.0.1:${port}`,
     received,
-    close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -36,13 +44,15 @@ async function setup(t: { teardown(fn: () => unknown): void }, opts: { refreshTo
   const rp = await startRedirectTarget();
   t.teardown(rp.close);
   const op = await startDemoProvider({
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      redirect_uris: [`${rp.url}/cb`],
-      post_logout_redirect_uris: [`${rp.url}/bye`],
-      backchannel_logout_uri: `${rp.url}/backchannel`,
-    }],
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: [`${rp.url}/cb`],
+        post_logout_redirect_uris: [`${rp.url}/bye`],
+        backchannel_logout_uri: `${rp.url}/backchannel`,
+      },
+    ],
     ...(opts.refreshTokens ? { refreshTokens: true } : {}),
     ...(opts.signingAlg ? { signingAlg: opts.signingAlg } : {}),
   });
@@ -108,7 +118,10 @@ t.test('authorization code + PKCE, ID token claims', async (t) => {
   const { op, rp } = await setup(t);
   const { auth, flow, cb, tokens } = await signInAndRedeem(op, rp.url);
 
-  t.ok(flow.hops.some((h) => h.startsWith(`${op.issuer}/interaction/`)), 'went through the login page');
+  t.ok(
+    flow.hops.some((h) => h.startsWith(`${op.issuer}/interaction/`)),
+    'went through the login page',
+  );
   t.equal(flow.final.status, 200);
   t.equal(`${cb.origin}${cb.pathname}`, `${rp.url}/cb`, 'landed on the redirect target');
   t.equal(cb.searchParams.get('state'), auth.state);
@@ -130,7 +143,10 @@ t.test('authorization code + PKCE, ID token claims', async (t) => {
 
   // A second authorization rides the provider session: no login page this time.
   const again = await signIn(authorizeUrl(op, `${rp.url}/cb`).url, DEMO_ACCOUNTS[0]!, { jar: flow.jar });
-  t.notOk(again.hops.some((h) => h.includes('/interaction/')), 'no second login');
+  t.notOk(
+    again.hops.some((h) => h.includes('/interaction/')),
+    'no second login',
+  );
   t.ok(new URL(again.final.url).searchParams.get('code'));
 });
 
@@ -149,20 +165,26 @@ t.test('private_key_jwt clients', async (t) => {
   t.teardown(rp.close);
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const op = await startDemoProvider({
-    clients: [{
-      client_id: CLIENT_ID,
-      redirect_uris: [`${rp.url}/cb`],
-      token_endpoint_auth_method: 'private_key_jwt',
-      jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'rp-1', alg: 'ES256', use: 'sig' }] },
-    }],
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        redirect_uris: [`${rp.url}/cb`],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'rp-1', alg: 'ES256', use: 'sig' }] },
+      },
+    ],
   });
   t.teardown(op.close);
   const auth = authorizeUrl(op, `${rp.url}/cb`);
   const flow = await signIn(auth.url, DEMO_ACCOUNTS[0]!);
   const assertion = await new SignJWT({})
     .setProtectedHeader({ alg: 'ES256', kid: 'rp-1' })
-    .setIssuer(CLIENT_ID).setSubject(CLIENT_ID).setAudience(op.issuer)
-    .setJti(b64url(randomBytes(16))).setIssuedAt().setExpirationTime('60s')
+    .setIssuer(CLIENT_ID)
+    .setSubject(CLIENT_ID)
+    .setAudience(op.issuer)
+    .setJti(b64url(randomBytes(16)))
+    .setIssuedAt()
+    .setExpirationTime('60s')
     .sign(privateKey);
   const res = await fetch(`${op.issuer}/token`, {
     method: 'POST',
@@ -199,7 +221,10 @@ t.test('wrong password is refused', async (t) => {
   t.match(flow.final.body, /Wrong username or password/);
   t.match(flow.final.body, /<form[^>]*id="login-form"/, 'the login form is shown again');
   t.match(flow.final.body, /<label for="username">/);
-  t.notOk(flow.hops.some((h) => h.startsWith(rp.url)), 'never reached the relying party');
+  t.notOk(
+    flow.hops.some((h) => h.startsWith(rp.url)),
+    'never reached the relying party',
+  );
   t.equal(rp.received.length, 0);
 
   const nobody = await signIn(authorizeUrl(op, `${rp.url}/cb`).url, { username: 'mallory', password: 'x' });
@@ -218,7 +243,10 @@ t.test('refresh tokens when enabled; key rotation', async (t) => {
   await op.rotateSigningKey();
   const after = (await (await fetch(`${op.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
   t.not(after.keys[0]?.kid, firstKid, 'new key first');
-  t.ok(after.keys.some((k) => k.kid === firstKid), 'old key still published');
+  t.ok(
+    after.keys.some((k) => k.kid === firstKid),
+    'old key still published',
+  );
 
   const refreshed = await token(op, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token! });
   t.equal(refreshed.status, 200);

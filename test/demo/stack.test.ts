@@ -45,7 +45,9 @@ t.test('a stack whose config does not load stops what it started, its public soc
       file: '(stack test)',
       provider: async () => {
         const provider = await startFakeProvider();
-        return { issuer: provider.issuer, close: () => {
+        return {
+          issuer: provider.issuer,
+          close: () => {
             closed.push('provider');
             return provider.close();
           },
@@ -53,7 +55,9 @@ t.test('a stack whose config does not load stops what it started, its public soc
       },
       upstream: async () => {
         const upstream = await startUpstream();
-        return { url: upstream.url, close: () => {
+        return {
+          url: upstream.url,
+          close: () => {
             closed.push('upstream');
             return upstream.close();
           },

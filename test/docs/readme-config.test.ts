@@ -20,7 +20,8 @@ t.test('the README configuration section is the generated one (run `npm run sync
 t.test('every key of the schema appears in the README', async (t) => {
   const keys = [...renderConfigurationDoc().matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
   t.ok(keys.length > 40, 'the schema has its keys');
-  for (const key of ['public_url', 'session.secret', 'realms.<name>.callback_path', 'realms.<name>.provider.issuer', 'cors.allowed_origins']) t.ok(keys.includes(key), key);
+  for (const key of ['public_url', 'session.secret', 'realms.<name>.callback_path', 'realms.<name>.provider.issuer', 'cors.allowed_origins'])
+    t.ok(keys.includes(key), key);
   const missing = keys.filter((key) => !readme.includes(`\`${key}\``));
   t.same(missing, [], 'no key is missing');
 });

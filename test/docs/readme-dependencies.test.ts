@@ -30,6 +30,14 @@ t.test('every npm dependency has a line in the README saying why', async (t) => 
   t.ok(section, 'README.md has a "## Dependencies" section');
   const declared = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})];
   const named = namesPerLine(section).flat();
-  t.same(declared.filter((name) => !named.includes(name)), [], 'no dependency without a reason');
-  t.same(named.filter((name) => !declared.includes(name)), [], 'no line for a dependency that is gone');
+  t.same(
+    declared.filter((name) => !named.includes(name)),
+    [],
+    'no dependency without a reason',
+  );
+  t.same(
+    named.filter((name) => !declared.includes(name)),
+    [],
+    'no line for a dependency that is gone',
+  );
 });

@@ -8,8 +8,14 @@
  */
 import t from 'tap';
 import {
-  ALICE, browserForFile, fillProviderLogin, freshPage, readmeImagePath, recordNavigations,
-  saveScreenshot, startQuietDemoStack,
+  ALICE,
+  browserForFile,
+  fillProviderLogin,
+  freshPage,
+  readmeImagePath,
+  recordNavigations,
+  saveScreenshot,
+  startQuietDemoStack,
 } from '../helpers/browser.js';
 
 const browser = await browserForFile(t);
@@ -62,7 +68,10 @@ if (browser) {
       t.match(main, 'The sign-in was cancelled at the sign-in provider, so you are not signed in.');
       t.notMatch(main, /refused the sign-in/);
       await saveScreenshot(page, 'sign-in-cancelled', readmeImagePath('sign-in-cancelled'));
-      await Promise.all([page.waitForURL((u) => u.origin === provider && u.pathname.startsWith('/interaction/')), page.getByRole('link', { name: 'Try again' }).click()]);
+      await Promise.all([
+        page.waitForURL((u) => u.origin === provider && u.pathname.startsWith('/interaction/')),
+        page.getByRole('link', { name: 'Try again' }).click(),
+      ]);
       await fillProviderLogin(page, ALICE);
       t.equal(page.url(), `${gateway}/agent/tickets/8`, 'back where the person was going');
       t.equal(await page.textContent('#subject'), 'user-alice');

@@ -44,7 +44,11 @@ if (browser) {
       const r = await fetch('/agent/api/whoami', { headers: { accept: 'application/json' } });
       return { status: r.status, redirected: r.redirected, body: (await r.json()) as { error: string; realm: string; login_url: string } };
     });
-    t.match(seen, { status: 401, redirected: false, body: { error: 'GH_NOT_SIGNED_IN', realm: 'agent', login_url: login } }, 'JSON that says why and where to sign in');
+    t.match(
+      seen,
+      { status: 401, redirected: false, body: { error: 'GH_NOT_SIGNED_IN', realm: 'agent', login_url: login } },
+      'JSON that says why and where to sign in',
+    );
     const again = page.getByRole('link', { name: 'Sign in again' });
     await again.waitFor();
     await saveScreenshot(page, 'expired-xhr-401');
@@ -56,8 +60,14 @@ if (browser) {
     const hops = recordNavigations(page);
     await again.click();
     t.equal((await landed).status(), 200);
-    t.ok(hops.some((u) => u.startsWith(stack.provider.issuer)), 'through the provider');
-    t.notOk(hops.some((u) => u.includes('/interaction/')), 'which still knew alice: no password asked');
+    t.ok(
+      hops.some((u) => u.startsWith(stack.provider.issuer)),
+      'through the provider',
+    );
+    t.notOk(
+      hops.some((u) => u.includes('/interaction/')),
+      'which still knew alice: no password asked',
+    );
     await page.waitForLoadState('load');
     t.equal(page.url(), gateway + pagePath, 'back on the page, not on the API URL');
     t.equal(await page.textContent('#subject'), 'user-alice', 'signed in again');

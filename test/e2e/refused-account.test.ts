@@ -9,8 +9,15 @@
  */
 import t from 'tap';
 import {
-  ALICE, BOB, browserForFile, fillProviderLogin, freshPage, readmeImagePath, recordNavigations,
-  saveScreenshot, startQuietDemoStack,
+  ALICE,
+  BOB,
+  browserForFile,
+  fillProviderLogin,
+  freshPage,
+  readmeImagePath,
+  recordNavigations,
+  saveScreenshot,
+  startQuietDemoStack,
 } from '../helpers/browser.js';
 
 const browser = await browserForFile(t);
@@ -28,7 +35,10 @@ if (browser) {
 
     let hops = recordNavigations(page);
     const response = await page.goto(`${gateway}/agent/tickets/3`);
-    t.notOk(hops.some((u) => u.includes('/interaction/')), 'the provider signed bob in silently');
+    t.notOk(
+      hops.some((u) => u.includes('/interaction/')),
+      'the provider signed bob in silently',
+    );
     t.equal(response?.status(), 403);
     t.equal(await page.textContent('h1'), 'Access denied');
     const main = (await page.textContent('main')) ?? '';
@@ -38,7 +48,10 @@ if (browser) {
     await saveScreenshot(page, 'refused', readmeImagePath('refused'));
 
     hops = recordNavigations(page);
-    await Promise.all([page.waitForURL((u) => u.origin === provider && u.pathname.startsWith('/interaction/')), page.getByRole('button', { name: 'Use another account' }).click()]);
+    await Promise.all([
+      page.waitForURL((u) => u.origin === provider && u.pathname.startsWith('/interaction/')),
+      page.getByRole('button', { name: 'Use another account' }).click(),
+    ]);
     const authorize = hops.find((u) => new URL(u).origin === provider && new URL(u).pathname.startsWith('/auth'));
     t.equal(new URL(authorize!).searchParams.get('prompt'), 'login', 'the provider is asked to let the person choose (it advertises no select_account)');
     t.equal(await page.locator('#login-form').count(), 1, 'the provider asks who is signing in, instead of reusing bob');
@@ -46,7 +59,10 @@ if (browser) {
     t.equal(page.url(), `${gateway}/agent/tickets/3`, 'back where the person was going');
     t.equal(await page.textContent('#subject'), 'user-alice');
     t.equal(await page.textContent('#realm'), 'agent');
-    t.ok((await context.cookies(gateway)).some((c) => c.name === 'gatehouse-user'), "bob's user-side session is not this realm's to end");
+    t.ok(
+      (await context.cookies(gateway)).some((c) => c.name === 'gatehouse-user'),
+      "bob's user-side session is not this realm's to end",
+    );
   });
 
   t.test('a session the rules refuse later: the same page, and the refused session ends', async (t) => {
@@ -67,9 +83,17 @@ if (browser) {
     const response = await page.goto(`${gateway}/agent/tickets/4`);
     t.equal(response?.status(), 403);
     t.match(await page.textContent('main'), 'You are signed in at the sign-in provider as Alice Agent (alice@example.com).');
-    await Promise.all([page.waitForURL((u) => u.origin === provider && u.pathname.startsWith('/interaction/')), page.getByRole('button', { name: 'Use another account' }).click()]);
-    t.notOk((await context.cookies(gateway)).some((c) => c.name === 'gatehouse-agent'), 'the refused session is cleared from the browser');
-    const replay = await page.request.get(`${gateway}/agent/api/whoami`, { headers: { accept: 'application/json', cookie: `gatehouse-agent=${refused.value}` } });
+    await Promise.all([
+      page.waitForURL((u) => u.origin === provider && u.pathname.startsWith('/interaction/')),
+      page.getByRole('button', { name: 'Use another account' }).click(),
+    ]);
+    t.notOk(
+      (await context.cookies(gateway)).some((c) => c.name === 'gatehouse-agent'),
+      'the refused session is cleared from the browser',
+    );
+    const replay = await page.request.get(`${gateway}/agent/api/whoami`, {
+      headers: { accept: 'application/json', cookie: `gatehouse-agent=${refused.value}` },
+    });
     t.equal(replay.status(), 401, 'and ended: a copy of it is refused as signed out');
   });
 }

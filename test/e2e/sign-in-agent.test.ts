@@ -7,8 +7,15 @@
  */
 import t from 'tap';
 import {
-  ALICE, browserForFile, fillProviderLogin, freshPage, helpdeskView, readmeImagePath,
-  saveScreenshot, startQuietDemoStack, websocketStatus,
+  ALICE,
+  browserForFile,
+  fillProviderLogin,
+  freshPage,
+  helpdeskView,
+  readmeImagePath,
+  saveScreenshot,
+  startQuietDemoStack,
+  websocketStatus,
 } from '../helpers/browser.js';
 
 const browser = await browserForFile(t);
@@ -65,11 +72,14 @@ if (browser) {
 
       // the same page opening a socket without the cookie is refused (no anonymous upgrade)
       await page.context().clearCookies();
-      const closed = await page.evaluate(() => new Promise<string>((resolve) => {
-        const ws = new WebSocket(`ws://${location.host}/agent/ws`);
-        ws.onmessage = (e) => resolve(`message ${String(e.data)}`);
-        ws.onclose = () => resolve('closed');
-      }));
+      const closed = await page.evaluate(
+        () =>
+          new Promise<string>((resolve) => {
+            const ws = new WebSocket(`ws://${location.host}/agent/ws`);
+            ws.onmessage = (e) => resolve(`message ${String(e.data)}`);
+            ws.onclose = () => resolve('closed');
+          }),
+      );
       t.equal(closed, 'closed', 'a websocket without a session gets nothing');
       await saveScreenshot(page, 'websocket');
     });

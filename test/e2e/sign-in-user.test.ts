@@ -4,10 +4,7 @@
  * with the configured text, and it works with the keyboard alone.
  */
 import t from 'tap';
-import {
-  BOB, browserForFile, fillProviderLogin, freshPage, helpdeskView, readmeImagePath, saveScreenshot,
-  startQuietDemoStack,
-} from '../helpers/browser.js';
+import { BOB, browserForFile, fillProviderLogin, freshPage, helpdeskView, readmeImagePath, saveScreenshot, startQuietDemoStack } from '../helpers/browser.js';
 
 const browser = await browserForFile(t);
 if (browser) {
@@ -32,8 +29,14 @@ if (browser) {
       t.equal(view.assertion, 'verified');
       // realms are separate: being a user does not make bob an agent
       const cookies = (await page.context().cookies(gateway)).map((c) => c.name);
-      t.ok(cookies.some((n) => n.startsWith('gatehouse-user')), 'user session cookie set');
-      t.notOk(cookies.some((n) => n.startsWith('gatehouse-agent')), 'no agent session');
+      t.ok(
+        cookies.some((n) => n.startsWith('gatehouse-user')),
+        'user session cookie set',
+      );
+      t.notOk(
+        cookies.some((n) => n.startsWith('gatehouse-agent')),
+        'no agent session',
+      );
       await saveScreenshot(page, 'user-sign-in');
     });
 

@@ -17,8 +17,15 @@ import t from 'tap';
 import { request } from 'undici';
 import type { Page } from 'playwright-core';
 import {
-  ALICE, BOB, browserForFile, fillProviderLogin, freshPage, readmeImagePath, recordNavigations,
-  saveScreenshot, startQuietDemoStack,
+  ALICE,
+  BOB,
+  browserForFile,
+  fillProviderLogin,
+  freshPage,
+  readmeImagePath,
+  recordNavigations,
+  saveScreenshot,
+  startQuietDemoStack,
 } from '../helpers/browser.js';
 
 /** The Content-Security-Policy violations Chromium reports on the page's console. */
@@ -73,14 +80,20 @@ if (browser) {
     t.equal(page.url(), `${gateway}/agent/logout`);
     t.equal(await page.textContent('h1'), 'You are signed out');
     t.notOk(await sessionCookie(), 'the session cookie is gone from the browser');
-    t.notOk((await context.cookies(gateway)).some((c) => c.name.startsWith('gatehouse-logout-')), 'the state cookie is spent');
+    t.notOk(
+      (await context.cookies(gateway)).some((c) => c.name.startsWith('gatehouse-logout-')),
+      'the state cookie is spent',
+    );
     const replay = await request(`${gateway}/agent/api/whoami`, { headers: { accept: 'application/json', cookie: `gatehouse-agent=${before!.value}` } });
     t.equal(replay.statusCode, 401, 'a copy of the old cookie is refused');
     await replay.body.dump();
     await saveScreenshot(page, 'signed-out', readmeImagePath('signed-out'));
 
     // the provider session ended too: signing in again asks for the password
-    await Promise.all([page.waitForURL((u) => u.origin === provider.origin && u.pathname.startsWith('/interaction/')), page.getByRole('link', { name: 'Sign in again' }).click()]);
+    await Promise.all([
+      page.waitForURL((u) => u.origin === provider.origin && u.pathname.startsWith('/interaction/')),
+      page.getByRole('link', { name: 'Sign in again' }).click(),
+    ]);
     t.equal(await page.locator('#login-form').count(), 1, 'the provider asks for the password again');
     await fillProviderLogin(page, ALICE);
     t.equal(page.url(), `${gateway}/agent`, 'and brings the person back in');
@@ -92,7 +105,10 @@ if (browser) {
     const gateway = stack.publicUrl;
     const { page } = await freshPage(t, browser);
     await page.goto(`${gateway}/`);
-    await Promise.all([page.waitForURL((u) => u.origin === new URL(stack.provider.issuer).origin), page.getByRole('button', { name: 'Sign in with Demo SSO' }).click()]);
+    await Promise.all([
+      page.waitForURL((u) => u.origin === new URL(stack.provider.issuer).origin),
+      page.getByRole('button', { name: 'Sign in with Demo SSO' }).click(),
+    ]);
     await fillProviderLogin(page, BOB);
     t.equal(await page.textContent('#subject'), 'user-bob');
 
@@ -104,7 +120,9 @@ if (browser) {
   });
 
   t.test('with post_logout_redirect configured, the person lands there', async (t) => {
-    const stack = await startQuietDemoStack(t, { editYaml: (yaml) => yaml.replace('    logout_path: /agent/logout\n', '    logout_path: /agent/logout\n    post_logout_redirect: /agent\n') });
+    const stack = await startQuietDemoStack(t, {
+      editYaml: (yaml) => yaml.replace('    logout_path: /agent/logout\n', '    logout_path: /agent/logout\n    post_logout_redirect: /agent\n'),
+    });
     const gateway = stack.publicUrl;
     const provider = new URL(stack.provider.issuer);
     const { page } = await freshPage(t, browser);
@@ -116,7 +134,10 @@ if (browser) {
       page.waitForURL((u) => u.origin === provider.origin && u.pathname.startsWith('/interaction/')),
       page.getByRole('button', { name: 'Sign out' }).click(),
     ]);
-    t.ok(hops.some((u) => u.startsWith(`${gateway}/agent?state=`)), 'back at the configured page, with the state');
+    t.ok(
+      hops.some((u) => u.startsWith(`${gateway}/agent?state=`)),
+      'back at the configured page, with the state',
+    );
     t.ok(hops.includes(`${gateway}/agent`), 'which the gateway opens without it');
     t.equal(hops.filter((u) => u === `${gateway}/agent/logout`).length, 1, 'the POST only: no signed-out page of ours');
     t.equal(await page.locator('#login-form').count(), 1, '/agent (login: automatic) sends the person to the provider, which asks for the password');

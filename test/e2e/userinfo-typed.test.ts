@@ -31,7 +31,10 @@ if (browser) {
     t.equal(await page.textContent('h1'), 'Which realm?');
     t.match(await page.textContent('main'), 'add ?realm= and its name to the address');
     await saveScreenshot(page, 'userinfo-which-realm');
-    await Promise.all([page.waitForURL(`${gateway}/.gatehouse/userinfo?realm=agent`), page.getByRole('link', { name: '/.gatehouse/userinfo?realm=agent' }).click()]);
+    await Promise.all([
+      page.waitForURL(`${gateway}/.gatehouse/userinfo?realm=agent`),
+      page.getByRole('link', { name: '/.gatehouse/userinfo?realm=agent' }).click(),
+    ]);
     t.match(JSON.parse((await page.textContent('body')) ?? '{}'), { realm: 'agent', sub: 'user-alice' }, 'one click answers for the agent side');
   });
 }

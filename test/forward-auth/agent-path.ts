@@ -9,7 +9,10 @@
 // decoding, overlong UTF-8 and Unicode compatibility forms, which no current
 // server applies to the path it routes by.
 export function readsAsAgent(target: string): boolean {
-  const raw = target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').split('#')[0]!.split('?')[0]!;
+  const raw = target
+    .replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '')
+    .split('#')[0]!
+    .split('?')[0]!;
   const readings = [raw];
   try {
     readings.push(decodeURIComponent(raw));
@@ -19,7 +22,10 @@ export function readsAsAgent(target: string): boolean {
   return readings.some((reading) => {
     const path = reading.replace(/\\/g, '/').toLowerCase().split('\0')[0]!;
     const out: string[] = [];
-    const segments = path.split('/').slice(1).map((s) => s.split(';')[0]!);
+    const segments = path
+      .split('/')
+      .slice(1)
+      .map((s) => s.split(';')[0]!);
     for (const [i, s] of segments.entries()) {
       if (s === '..') out.pop();
       else if (s !== '.' && (s !== '' || i === segments.length - 1)) out.push(s);

@@ -23,46 +23,124 @@ t.before(async () => {
     proxy: async (addresses) => {
       tap = await startTcpTap(addresses.gateway);
       const caddy = await startCaddyForwardAuth({ ...addresses, gateway: tap.address });
-      return { ...caddy, close: async () => { await caddy.close(); await tap.close(); } };
+      return {
+        ...caddy,
+        close: async () => {
+          await caddy.close();
+          await tap.close();
+        },
+      };
     },
   });
 });
 t.teardown(() => stack.close());
 
 t.test('the harness: readsAsAgent sees an agent path in the spellings a helpdesk may decode', async (t) => {
-  for (const path of ['/agent', '/AGENT/x', '/x/../agent', '/x/%2e%2e/agent', '/x%2f..%2fagent', '/x\\..\\agent', '/x%5c..%5cagent', '/x;y/..;z/agent', '/agent%00.png', '//agent', '/agent#x', 'http://h/x/../agent']) {
+  for (const path of [
+    '/agent',
+    '/AGENT/x',
+    '/x/../agent',
+    '/x/%2e%2e/agent',
+    '/x%2f..%2fagent',
+    '/x\\..\\agent',
+    '/x%5c..%5cagent',
+    '/x;y/..;z/agent',
+    '/agent%00.png',
+    '//agent',
+    '/agent#x',
+    'http://h/x/../agent',
+  ]) {
     t.ok(readsAsAgent(path), path);
   }
   // (a second decoding, overlong UTF-8 and fullwidth forms: no current server routes by them)
-  for (const path of ['/tickets', '/agents', '/x/agent-help', '/tickets?x=/agent', '/x/%252e%252e/agent', '/%c0%ae%c0%ae/agent', '/%EF%BC%A1gent']) t.notOk(readsAsAgent(path), path);
+  for (const path of ['/tickets', '/agents', '/x/agent-help', '/tickets?x=/agent', '/x/%252e%252e/agent', '/%c0%ae%c0%ae/agent', '/%EF%BC%A1gent'])
+    t.notOk(readsAsAgent(path), path);
 });
 
 t.test('no spelling of an agent path reaches the upstream with a user-realm session, and Caddy forwards the target it asked about', async (t) => {
   const bob = (await stack.signIn('/.gatehouse/login?realm=user&rd=/tickets', BOB)).jar.cookieHeader(`${stack.publicUrl}/`)!;
   const host = new URL(stack.publicUrl).host;
   const targets = [
-    '/agent', '/AGENT', '/Agent/tickets', '/aGeNt', '/%61gent', '/%41GENT', '/agent/', '/agent.',
-    '//agent', '///agent/x', '/x//../agent', '/./agent', '/x/../agent', '/x/./../agent', '/x/y/../../agent',
-    '/%2e%2e/agent', '/x/%2e%2e/agent', '/x/%2E%2e/agent', '/x/.%2e/agent', '/%2e/agent', '/x/%252e%252e/agent',
-    '/x%2f..%2fagent', '/x/..%2fagent', '/agent%2f', '/x%2F%2E%2E%2Fagent', '/%2fagent', '/x%5c..%5cagent', '/%5cagent', '/x\\..\\agent', '/\\agent',
-    '/agent;x', '/agent;/x', '/x;/../agent', '/x/..;/agent', '/x;y/..;z/agent', '/x%3b/../agent', '/agent%3bx',
-    '/agent#x', '/x#/../agent', '/x/%23/../agent', '/tickets#/agent',
-    '/agent%00', '/x%00/../agent', '/agent%00.png', '/x/..%00/agent', '/agent%09', '/agent%20', '/agent%0a',
-    '/%c0%ae%c0%ae/agent', '/x/%c0%ae%c0%ae/agent', '/x%c0%af..%c0%afagent', '/x/%e0%80%ae%e0%80%ae/agent', '/%ef%bc%a1gent', '/x%ef%bc%8f..%ef%bc%8fagent', '/x/%e2%80%a5/agent',
-    '/tickets?/agent', '/tickets?x=/../agent', '/?/../agent', '/x?y=1#/../agent',
-    `http://${host}/agent`, `http://${host}/x/../agent`, 'http://evil.example/agent', '*',
+    '/agent',
+    '/AGENT',
+    '/Agent/tickets',
+    '/aGeNt',
+    '/%61gent',
+    '/%41GENT',
+    '/agent/',
+    '/agent.',
+    '//agent',
+    '///agent/x',
+    '/x//../agent',
+    '/./agent',
+    '/x/../agent',
+    '/x/./../agent',
+    '/x/y/../../agent',
+    '/%2e%2e/agent',
+    '/x/%2e%2e/agent',
+    '/x/%2E%2e/agent',
+    '/x/.%2e/agent',
+    '/%2e/agent',
+    '/x/%252e%252e/agent',
+    '/x%2f..%2fagent',
+    '/x/..%2fagent',
+    '/agent%2f',
+    '/x%2F%2E%2E%2Fagent',
+    '/%2fagent',
+    '/x%5c..%5cagent',
+    '/%5cagent',
+    '/x\\..\\agent',
+    '/\\agent',
+    '/agent;x',
+    '/agent;/x',
+    '/x;/../agent',
+    '/x/..;/agent',
+    '/x;y/..;z/agent',
+    '/x%3b/../agent',
+    '/agent%3bx',
+    '/agent#x',
+    '/x#/../agent',
+    '/x/%23/../agent',
+    '/tickets#/agent',
+    '/agent%00',
+    '/x%00/../agent',
+    '/agent%00.png',
+    '/x/..%00/agent',
+    '/agent%09',
+    '/agent%20',
+    '/agent%0a',
+    '/%c0%ae%c0%ae/agent',
+    '/x/%c0%ae%c0%ae/agent',
+    '/x%c0%af..%c0%afagent',
+    '/x/%e0%80%ae%e0%80%ae/agent',
+    '/%ef%bc%a1gent',
+    '/x%ef%bc%8f..%ef%bc%8fagent',
+    '/x/%e2%80%a5/agent',
+    '/tickets?/agent',
+    '/tickets?x=/../agent',
+    '/?/../agent',
+    '/x?y=1#/../agent',
+    `http://${host}/agent`,
+    `http://${host}/x/../agent`,
+    'http://evil.example/agent',
+    '*',
     '/tickets',
   ];
   const results: Array<{ target: string; status: number; asked: string[]; arrived: Array<{ url: string; realm: unknown; subject: unknown }> }> = [];
   for (const target of targets) {
     const askedBefore = tap.headerValues('x-forwarded-uri').length;
     const arrivedBefore = stack.upstream.requests.length;
-    const res = await rawRequest(stack.publicUrl, 'GET', target, [['Cookie', bob], ['Accept', 'application/json']]).catch((error: Error) => ({ status: -1, body: error.message }));
+    const res = await rawRequest(stack.publicUrl, 'GET', target, [
+      ['Cookie', bob],
+      ['Accept', 'application/json'],
+    ]).catch((error: Error) => ({ status: -1, body: error.message }));
     results.push({
       target,
       status: res.status,
       asked: tap.headerValues('x-forwarded-uri').slice(askedBefore),
-      arrived: stack.upstream.requests.slice(arrivedBefore).map((r) => ({ url: r.url, realm: r.headers['x-auth-realm'], subject: r.headers['x-auth-subject'] })),
+      arrived: stack.upstream.requests
+        .slice(arrivedBefore)
+        .map((r) => ({ url: r.url, realm: r.headers['x-auth-realm'], subject: r.headers['x-auth-subject'] })),
     });
   }
   for (const r of results) {
@@ -75,8 +153,17 @@ t.test('no spelling of an agent path reaches the upstream with a user-realm sess
     }
   }
   const served = results.filter((r) => r.arrived.length > 0);
-  t.ok(served.some((r) => r.target === '/tickets'), 'control: an ordinary user path arrived');
-  t.ok(served.some((r) => r.target === '/agent.'), 'control: /agent. (no dot segment to anyone) arrived, and the check above saw it');
-  t.ok(served.some((r) => r.target === '/x%c0%af..%c0%afagent' || r.target === '/tickets?/agent'), 'control: targets Gatehouse does not refuse arrive as they were sent');
+  t.ok(
+    served.some((r) => r.target === '/tickets'),
+    'control: an ordinary user path arrived',
+  );
+  t.ok(
+    served.some((r) => r.target === '/agent.'),
+    'control: /agent. (no dot segment to anyone) arrived, and the check above saw it',
+  );
+  t.ok(
+    served.some((r) => r.target === '/x%c0%af..%c0%afagent' || r.target === '/tickets?/agent'),
+    'control: targets Gatehouse does not refuse arrive as they were sent',
+  );
   t.comment(`served: ${served.map((r) => `${r.target} -> ${r.arrived[0]!.url}`).join(' | ')}`);
 });

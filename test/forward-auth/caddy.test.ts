@@ -42,7 +42,10 @@ t.test('a browser signs in through Caddy, and the helpdesk receives the identity
   const flow = await stack.signIn('/agent/tickets/7?tab=open', ALICE);
   t.equal(flow.final.status, 200, `signed in and served (${flow.final.status} ${flow.final.body.slice(0, 200)})`);
   t.equal(flow.final.url, `${stack.publicUrl}/agent/tickets/7?tab=open`, 'back at the page asked for, query kept');
-  t.ok(flow.hops.some((hop) => hop.startsWith(`${stack.publicUrl}/agent/login/authenticate-callback/1?`)), 'the callback came back through Caddy');
+  t.ok(
+    flow.hops.some((hop) => hop.startsWith(`${stack.publicUrl}/agent/login/authenticate-callback/1?`)),
+    'the callback came back through Caddy',
+  );
   const echoed = JSON.parse(flow.final.body) as { url: string; headers: Record<string, string> };
   t.equal(echoed.url, '/agent/tickets/7?tab=open', 'the upstream got the path asked for');
   t.equal(echoed.headers['x-auth-realm'], 'agent');
@@ -52,7 +55,7 @@ t.test('a browser signs in through Caddy, and the helpdesk receives the identity
   t.equal(echoed.headers['x-auth-groups'], 'helpdesk-agents');
   const assertion = decodeJwt(echoed.headers['x-auth-assertion']!);
   t.equal(assertion.sub, 'user-alice', 'the signed assertion names her');
-  t.equal(assertion.iss, stack.publicUrl, 'issued by public_url (Caddy\'s address)');
+  t.equal(assertion.iss, stack.publicUrl, "issued by public_url (Caddy's address)");
   t.equal(assertion.realm, 'agent');
 
   const again = await fetchWithJar(`${stack.publicUrl}/agent/queue`, { jar: flow.jar, headers: { ...NAVIGATION } });
@@ -66,7 +69,7 @@ t.test('not signed in: a navigation goes to the provider (or the sign-in page), 
   const nav = await fetchWithJar(`${stack.publicUrl}/agent/tickets?q=a%20b`, { headers: { ...NAVIGATION } });
   t.equal(nav.status, 302, 'the agent realm (login: automatic): a navigation is redirected');
   t.ok(String(nav.headers.location).startsWith(stack.provider.issuer), `to the provider (${String(nav.headers.location).slice(0, 80)})`);
-  t.match(String(nav.headers['set-cookie'] ?? ''), /gatehouse-state|gatehouse/, 'with the sign-in attempt\'s cookie, which Caddy passed on');
+  t.match(String(nav.headers['set-cookie'] ?? ''), /gatehouse-state|gatehouse/, "with the sign-in attempt's cookie, which Caddy passed on");
 
   const page = await fetchWithJar(`${stack.publicUrl}/tickets`, { headers: { ...NAVIGATION } });
   t.equal(page.status, 401, 'the user realm (login: button): the sign-in page, as a 401');
@@ -76,7 +79,7 @@ t.test('not signed in: a navigation goes to the provider (or the sign-in page), 
   t.equal(script.status, 401, 'a script gets 401, never a redirect');
   t.equal(script.headers.location, undefined);
   const body = JSON.parse(script.body) as { error: string; login_url: string };
-  t.equal(body.error, 'GH_NOT_SIGNED_IN', 'the proxy mode\'s JSON');
+  t.equal(body.error, 'GH_NOT_SIGNED_IN', "the proxy mode's JSON");
   t.equal(script.headers['x-gatehouse-login'], body.login_url, 'X-Gatehouse-Login names where to sign in');
   t.match(String(script.headers['www-authenticate']), /^Gatehouse realm="agent"/);
   t.same(arrivedSince(before), [], 'the helpdesk received none of these');
@@ -88,9 +91,17 @@ t.test('identity headers the client sends never reach the helpdesk: signed in, s
   const bob = await stack.signIn('/.gatehouse/login?realm=user&rd=/tickets', BOB);
   const cookie = bob.jar.cookieHeader(`${stack.publicUrl}/`)!;
   const forged: Array<[string, string]> = [
-    ['X-Auth-Subject', 'user-alice'], ['X-Auth-Realm', 'agent'], ['X-Auth-Groups', 'helpdesk-agents'], ['X-Auth-Email', 'alice@example.com'],
-    ['X-Auth-Name', 'Alice'], ['X-Auth-Assertion', 'forged.jwt.value'], ['X-Auth-Extra', 'x'], ['x-auth-subject', 'again'],
-    ['X_Auth_Subject', 'user-alice'], ['X_Auth_Groups', 'helpdesk-agents'], ['X-AUTH-ROLE', 'admin'],
+    ['X-Auth-Subject', 'user-alice'],
+    ['X-Auth-Realm', 'agent'],
+    ['X-Auth-Groups', 'helpdesk-agents'],
+    ['X-Auth-Email', 'alice@example.com'],
+    ['X-Auth-Name', 'Alice'],
+    ['X-Auth-Assertion', 'forged.jwt.value'],
+    ['X-Auth-Extra', 'x'],
+    ['x-auth-subject', 'again'],
+    ['X_Auth_Subject', 'user-alice'],
+    ['X_Auth_Groups', 'helpdesk-agents'],
+    ['X-AUTH-ROLE', 'admin'],
   ];
   const before = stack.upstream.requests.length;
   const signedIn = await rawRequest(stack.publicUrl, 'GET', '/tickets/1', [['Cookie', cookie], ['Accept', 'application/json'], ...forged]);
@@ -101,13 +112,26 @@ t.test('identity headers the client sends never reach the helpdesk: signed in, s
   t.equal(signedOut.status, 401);
   const [first, second, ...rest] = arrivedSince(before);
   t.same(rest, [], 'the signed-out request never arrived');
-  t.same(identityOf(first!), {
-    'x-auth-realm': ['user'], 'x-auth-subject': ['user-bob'], 'x-auth-email': ['bob@example.com'], 'x-auth-name': ['Bob Customer'],
-    'x-auth-groups': ['customers'], 'x-auth-assertion': [String(first!.headers['x-auth-assertion'])],
-  }, 'signed in: exactly Gatehouse\'s identity headers, one each, none of the client\'s');
+  t.same(
+    identityOf(first!),
+    {
+      'x-auth-realm': ['user'],
+      'x-auth-subject': ['user-bob'],
+      'x-auth-email': ['bob@example.com'],
+      'x-auth-name': ['Bob Customer'],
+      'x-auth-groups': ['customers'],
+      'x-auth-assertion': [String(first!.headers['x-auth-assertion'])],
+    },
+    "signed in: exactly Gatehouse's identity headers, one each, none of the client's",
+  );
   t.equal(decodeJwt(String(first!.headers['x-auth-assertion'])).sub, 'user-bob');
   const anonymous = identityOf(second!);
-  t.ok(Object.values(anonymous).flat().every((value) => value === ''), `a public path: no identity at all (${JSON.stringify(anonymous)})`);
+  t.ok(
+    Object.values(anonymous)
+      .flat()
+      .every((value) => value === ''),
+    `a public path: no identity at all (${JSON.stringify(anonymous)})`,
+  );
   t.same(Object.keys(anonymous).sort(), [...IDENTITY].sort(), 'every identity header present and empty, so nothing else can stand in its place');
 });
 
@@ -122,7 +146,7 @@ t.test('a session Gatehouse seals again reaches the browser through Caddy, and k
   const touched = await fetchWithJar(`${stack.publicUrl}/agent/queue`, { jar: flow.jar, headers: { ...XHR } });
   t.equal(touched.status, 200);
   const sealedAgain = flow.jar.get(`${stack.publicUrl}/agent`, name);
-  t.not(sealedAgain, sealedAtSignIn, 'the re-sealed cookie came back with the helpdesk\'s answer');
+  t.not(sealedAgain, sealedAtSignIn, "the re-sealed cookie came back with the helpdesk's answer");
   // 80 minutes after sign-in, 40 after the touch: signed in only with the re-sealed value
   clock.advance(40 * 60_000);
   const later = await fetchWithJar(`${stack.publicUrl}/agent/queue`, { jar: flow.jar, headers: { ...XHR } });
@@ -131,15 +155,24 @@ t.test('a session Gatehouse seals again reaches the browser through Caddy, and k
   clock.reset();
 });
 
-t.test('the helpdesk\'s own cookies and Gatehouse\'s re-sealed one both reach the browser', async (t) => {
+t.test("the helpdesk's own cookies and Gatehouse's re-sealed one both reach the browser", async (t) => {
   clock.reset();
   const flow = await stack.signIn('/agent', ALICE);
   clock.advance(40 * 60_000);
-  const res = await rawRequest(stack.publicUrl, 'GET', `/agent/x?respond-header=${encodeURIComponent('Set-Cookie:helpdesk=1; Path=/')}`, [['Cookie', flow.jar.cookieHeader(`${stack.publicUrl}/agent`)!], ['Accept', 'application/json']]);
+  const res = await rawRequest(stack.publicUrl, 'GET', `/agent/x?respond-header=${encodeURIComponent('Set-Cookie:helpdesk=1; Path=/')}`, [
+    ['Cookie', flow.jar.cookieHeader(`${stack.publicUrl}/agent`)!],
+    ['Accept', 'application/json'],
+  ]);
   t.equal(res.status, 200);
   const cookies = res.headers['set-cookie'] as string[];
-  t.ok(cookies.some((c) => c.startsWith('helpdesk=1')), 'the helpdesk\'s cookie');
-  t.ok(cookies.some((c) => c.startsWith(`${stack.cookieName('agent')}=`)), 'and the session cookie, each its own Set-Cookie line');
+  t.ok(
+    cookies.some((c) => c.startsWith('helpdesk=1')),
+    "the helpdesk's cookie",
+  );
+  t.ok(
+    cookies.some((c) => c.startsWith(`${stack.cookieName('agent')}=`)),
+    'and the session cookie, each its own Set-Cookie line',
+  );
   clock.reset();
 });
 
@@ -149,7 +182,10 @@ t.test('sign-out through Caddy ends the session: the next request is not signed 
   await stack.signIn('/agent', ALICE, jar);
   const out = await signOut(`${stack.publicUrl}/agent/logout`, { jar });
   t.ok(out.final.status < 500, `signed out (${out.final.status} at ${out.final.url})`);
-  t.ok(out.hops.some((hop) => hop.startsWith(stack.provider.issuer)), 'by way of the provider\'s end_session_endpoint');
+  t.ok(
+    out.hops.some((hop) => hop.startsWith(stack.provider.issuer)),
+    "by way of the provider's end_session_endpoint",
+  );
   t.equal(jar.get(`${stack.publicUrl}/agent`, stack.cookieName('agent')), undefined, 'the session cookie is gone');
   const before = stack.upstream.requests.length;
   const script = await fetchWithJar(`${stack.publicUrl}/agent/api/me`, { jar, headers: { ...XHR } });
@@ -157,7 +193,7 @@ t.test('sign-out through Caddy ends the session: the next request is not signed 
   t.same(arrivedSince(before), [], 'nothing reached the helpdesk');
 });
 
-t.test('Gatehouse\'s own paths are served by Gatehouse through Caddy, never by the helpdesk', async (t) => {
+t.test("Gatehouse's own paths are served by Gatehouse through Caddy, never by the helpdesk", async (t) => {
   const before = stack.upstream.requests.length;
   const jwks = await fetchWithJar(`${stack.publicUrl}/.gatehouse/jwks.json`);
   t.equal(jwks.status, 200);
@@ -194,7 +230,7 @@ t.test('WebSockets through Caddy: the handshake is judged like any request (Cadd
   const before = stack.upstream.requests.length;
   const open = await webSocket('/agent/ws', { cookie, origin: stack.publicUrl });
   t.equal(open.status, undefined, `signed in: upgraded (${open.status})`);
-  t.equal(open.message?.['x-auth-subject'], 'user-alice', 'the helpdesk\'s WebSocket carries her identity');
+  t.equal(open.message?.['x-auth-subject'], 'user-alice', "the helpdesk's WebSocket carries her identity");
   t.equal(open.message?.['x-auth-realm'], 'agent');
 
   const anonymous = await webSocket('/agent/ws', { origin: stack.publicUrl });

@@ -10,13 +10,19 @@ import { parseConfigText } from '../../src/config/load.js';
 const TRUST_LOOPBACK = (yaml: string): string => `${yaml}trusted_proxies: [127.0.0.1/32]\n`;
 const XHR = { accept: 'application/json', 'x-requested-with': 'XMLHttpRequest' };
 
-interface Asked { status: number; headers: Record<string, string | string[]>; body: string }
+interface Asked {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: string;
+}
 
 /** Ask the endpoint about `uri` as nginx does (X-Original-*) or as Caddy/Traefik do (X-Forwarded-*). */
 async function ask(stack: TestStack, dialect: 'nginx' | 'forwarded', uri: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Asked> {
   const host = new URL(stack.publicUrl).host;
   const named = dialect === 'nginx' ? { 'x-original-uri': uri, 'x-original-method': method } : { 'x-forwarded-uri': uri, 'x-forwarded-method': method };
-  const res = await request(`${stack.publicUrl}/.gatehouse/auth`, { headers: { host, 'x-forwarded-host': host, 'x-forwarded-proto': 'http', ...named, ...headers } });
+  const res = await request(`${stack.publicUrl}/.gatehouse/auth`, {
+    headers: { host, 'x-forwarded-host': host, 'x-forwarded-proto': 'http', ...named, ...headers },
+  });
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = v;
   return { status: res.statusCode, headers: out, body: await res.body.text() };
@@ -33,7 +39,11 @@ t.test('only a trusted proxy may ask: from anyone else 403, nothing judged', asy
     const res = await ask(stack, dialect, '/agent/tickets', { cookie, ...XHR });
     t.equal(res.status, 403, `${dialect}: refused`);
     t.equal(JSON.parse(res.body).error, 'GH_FORWARD_AUTH_UNTRUSTED');
-    t.same(IDENTITY.filter((h) => h in res.headers), [], `${dialect}: no identity header at all`);
+    t.same(
+      IDENTITY.filter((h) => h in res.headers),
+      [],
+      `${dialect}: no identity header at all`,
+    );
     t.match(String(res.headers['cache-control']), /no-store/);
   }
   const hints = stack.logs.lines.filter((l) => l.code === 'GH_FORWARD_AUTH_UNTRUSTED');
@@ -68,7 +78,12 @@ t.test('signed in but refused by the allow rules (after a reload): 403', async (
   const bob = await stack.signIn('/', BOB);
   t.equal(bob.final.status, 200, 'Bob signed in');
   const cookie = `${stack.cookieName('user')}=${bob.jar.get(stack.publicUrl, stack.cookieName('user'))}`;
-  const yaml = TRUST_LOOPBACK(demoYaml(stack.publicUrl, stack.provider.issuer, stack.upstreamUrl).replace('    button_text: Sign in with Demo SSO\n', '    button_text: Sign in with Demo SSO\n    allow:\n      claims:\n        groups: [vip-customers]\n'));
+  const yaml = TRUST_LOOPBACK(
+    demoYaml(stack.publicUrl, stack.provider.issuer, stack.upstreamUrl).replace(
+      '    button_text: Sign in with Demo SSO\n',
+      '    button_text: Sign in with Demo SSO\n    allow:\n      claims:\n        groups: [vip-customers]\n',
+    ),
+  );
   const secret = stack.config.session.secret;
   await stack.gateway.reload(parseConfigText(yaml, '(reloaded)', { GATEHOUSE_DEMO_SECRET: Array.isArray(secret) ? secret[0] : secret }).config);
   for (const dialect of ['nginx', 'forwarded'] as const) {
@@ -78,7 +93,10 @@ t.test('signed in but refused by the allow rules (after a reload): 403', async (
     t.match(res.body, /GH_ALLOW_CLAIM/);
     t.equal(res.headers['x-auth-subject'], undefined, 'no identity');
   }
-  t.ok(stack.logs.lines.some((l) => l.audit === 'refusal' && l.sub === 'user-bob'), 'the refusal is audited');
+  t.ok(
+    stack.logs.lines.some((l) => l.audit === 'refusal' && l.sub === 'user-bob'),
+    'the refusal is audited',
+  );
 });
 
 t.test('public_url is https: an original request over plain http is not let through', async (t) => {
@@ -93,7 +111,7 @@ t.test('public_url is https: an original request over plain http is not let thro
   t.equal(nginx.headers['x-gatehouse-error'], 'GH_HTTPS_REQUIRED');
   const caddy = await asked('http', { 'x-forwarded-uri': '/agent/x?y=1', 'x-forwarded-method': 'GET' });
   await caddy.body.dump();
-  t.equal(caddy.statusCode, 308, 'Caddy/Traefik: the proxy mode\'s redirect to https');
+  t.equal(caddy.statusCode, 308, "Caddy/Traefik: the proxy mode's redirect to https");
   t.equal(caddy.headers.location, `https://${host}/agent/x?y=1`);
   const https = await asked('https', { 'x-original-uri': '/agent/x', 'x-original-method': 'GET' });
   await https.body.dump();

@@ -12,13 +12,19 @@ import { DEMO_ACCOUNTS } from '../../src/demo/provider.js';
 const TRUST_LOOPBACK = (yaml: string): string => `${yaml}trusted_proxies: [127.0.0.1/32]\n`;
 const XHR = { accept: 'application/json', 'x-requested-with': 'XMLHttpRequest' };
 
-interface Asked { status: number; headers: Record<string, string | string[]>; body: string }
+interface Asked {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: string;
+}
 
 /** Ask the endpoint about `uri` as nginx does (X-Original-*) or as Caddy/Traefik do (X-Forwarded-*). */
 async function ask(stack: TestStack, dialect: 'nginx' | 'forwarded', uri: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Asked> {
   const host = new URL(stack.publicUrl).host;
   const named = dialect === 'nginx' ? { 'x-original-uri': uri, 'x-original-method': method } : { 'x-forwarded-uri': uri, 'x-forwarded-method': method };
-  const res = await request(`${stack.publicUrl}/.gatehouse/auth`, { headers: { host, 'x-forwarded-host': host, 'x-forwarded-proto': 'http', ...named, ...headers } });
+  const res = await request(`${stack.publicUrl}/.gatehouse/auth`, {
+    headers: { host, 'x-forwarded-host': host, 'x-forwarded-proto': 'http', ...named, ...headers },
+  });
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = v;
   return { status: res.statusCode, headers: out, body: await res.body.text() };
@@ -33,7 +39,6 @@ t.before(async () => {
 });
 t.teardown(() => shared.close());
 
-
 t.test('the original request must be named exactly once, in one dialect', async (t) => {
   const stack = shared;
   const flow = await stack.signIn('/agent/', ALICE);
@@ -44,8 +49,14 @@ t.test('the original request must be named exactly once, in one dialect', async 
     ['nothing named', []],
     ['nginx: the URI without the method', ['X-Original-URI', '/agent/']],
     ['forwarded: the method without the URI', ['X-Forwarded-Method', 'GET']],
-    ['both dialects (a client\'s own X-Original-URI passed on by Caddy)', ['X-Forwarded-Uri', '/agent/', 'X-Forwarded-Method', 'GET', 'X-Original-URI', '/favicon.ico']],
-    ['both dialects (a client\'s own X-Forwarded-Uri passed on by nginx)', ['X-Original-URI', '/agent/', 'X-Original-Method', 'GET', 'X-Forwarded-Uri', '/favicon.ico']],
+    [
+      "both dialects (a client's own X-Original-URI passed on by Caddy)",
+      ['X-Forwarded-Uri', '/agent/', 'X-Forwarded-Method', 'GET', 'X-Original-URI', '/favicon.ico'],
+    ],
+    [
+      "both dialects (a client's own X-Forwarded-Uri passed on by nginx)",
+      ['X-Original-URI', '/agent/', 'X-Original-Method', 'GET', 'X-Forwarded-Uri', '/favicon.ico'],
+    ],
     ['the URI twice', ['X-Original-URI', '/favicon.ico', 'X-Original-URI', '/agent/', 'X-Original-Method', 'GET']],
     ['a method that is not one', ['X-Original-URI', '/agent/', 'X-Original-Method', 'GET /x']],
   ];
@@ -59,7 +70,10 @@ t.test('the original request must be named exactly once, in one dialect', async 
     t.equal(JSON.parse(body).error, 'GH_FORWARD_AUTH_INCOMPLETE', `${label}: GH_FORWARD_AUTH_INCOMPLETE`);
     t.equal(res.headers['x-auth-subject'], undefined, `${label}: never an identity`);
   }
-  t.ok(stack.logs.lines.some((l) => l.code === 'GH_FORWARD_AUTH_INCOMPLETE' && /both X-Original-URI/.test(String(l.detail))), 'the log says what was wrong');
+  t.ok(
+    stack.logs.lines.some((l) => l.code === 'GH_FORWARD_AUTH_INCOMPLETE' && /both X-Original-URI/.test(String(l.detail))),
+    'the log says what was wrong',
+  );
 });
 
 t.test('signed in and allowed: 200, empty, every identity header (empty where none), no-store', async (t) => {
@@ -84,7 +98,7 @@ t.test('signed in and allowed: 200, empty, every identity header (empty where no
   t.equal(stack.upstream.requests.length, before, 'Gatehouse forwarded nothing itself');
 });
 
-t.test('not signed in: nginx gets 401 with X-Gatehouse-Login; Caddy/Traefik get the proxy mode\'s answer', async (t) => {
+t.test("not signed in: nginx gets 401 with X-Gatehouse-Login; Caddy/Traefik get the proxy mode's answer", async (t) => {
   const stack = shared;
   const origin = stack.publicUrl;
 
@@ -105,18 +119,24 @@ t.test('not signed in: nginx gets 401 with X-Gatehouse-Login; Caddy/Traefik get 
   const caddyNav = await ask(stack, 'forwarded', '/agent/tickets', { ...NAVIGATION });
   t.equal(caddyNav.status, 302, 'Caddy/Traefik, navigation, login: automatic: 302 to the provider');
   t.ok(String(caddyNav.headers.location).startsWith(stack.provider.issuer), 'at the provider');
-  t.ok(([] as string[]).concat(caddyNav.headers['set-cookie'] ?? []).length > 0, 'with the sign-in attempt\'s cookie');
+  t.ok(([] as string[]).concat(caddyNav.headers['set-cookie'] ?? []).length > 0, "with the sign-in attempt's cookie");
   t.match(String(caddyNav.headers['cache-control']), /no-store/);
 
   const button = await ask(stack, 'forwarded', '/tickets', { ...NAVIGATION });
   t.equal(button.status, 401, 'login: button: the sign-in page, as a 401 (a 2xx would let the request through)');
   t.match(button.body, /Sign in with Demo SSO/);
 
-  const form = { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded', origin, referer: `${origin}/agent/tickets/7`, 'sec-fetch-site': 'same-origin' };
+  const form = {
+    ...NAVIGATION,
+    'content-type': 'application/x-www-form-urlencoded',
+    origin,
+    referer: `${origin}/agent/tickets/7`,
+    'sec-fetch-site': 'same-origin',
+  };
   const back = `${origin}/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/tickets/7')}`;
   const nginxForm = await ask(stack, 'nginx', '/agent/tickets/7/reply', form, 'POST');
   t.equal(nginxForm.status, 401, 'nginx, a browser form POST: 401');
-  t.equal(nginxForm.headers['x-gatehouse-redirect'], back, 'sent to sign in and back to the form\'s page');
+  t.equal(nginxForm.headers['x-gatehouse-redirect'], back, "sent to sign in and back to the form's page");
   const caddyForm = await ask(stack, 'forwarded', '/agent/tickets/7/reply', form, 'POST');
   t.equal(caddyForm.status, 303, 'Caddy/Traefik, a browser form POST: 303');
   t.equal(caddyForm.headers.location, back);
@@ -133,11 +153,15 @@ t.test('a public path: 200 naming no one (every identity header empty)', async (
     const pub = await ask(stack, dialect, '/favicon.ico', { 'x-auth-subject': 'user-alice' });
     t.equal(pub.status, 200, `${dialect}: public`);
     // present and empty, so a proxy that copies them (Caddy 2.6 writes a missing one as its placeholder's text) passes on no one
-    t.same(IDENTITY.map((h) => pub.headers[h]), IDENTITY.map(() => ''), 'every identity header, empty');
+    t.same(
+      IDENTITY.map((h) => pub.headers[h]),
+      IDENTITY.map(() => ''),
+      'every identity header, empty',
+    );
   }
 });
 
-t.test('refusals of the request line: the proxy mode\'s, as 403 with the code for nginx', async (t) => {
+t.test("refusals of the request line: the proxy mode's, as 403 with the code for nginx", async (t) => {
   const stack = shared;
   const flow = await stack.signIn('/', BOB);
   const cookie = `${stack.cookieName('user')}=${flow.jar.get(stack.publicUrl, stack.cookieName('user'))}`;
@@ -171,11 +195,18 @@ t.test('a WebSocket handshake from another origin is refused here too (cross-sit
   const flow = await stack.signIn('/', BOB);
   const cookie = `${stack.cookieName('user')}=${flow.jar.get(stack.publicUrl, stack.cookieName('user'))}`;
   const host = new URL(stack.publicUrl).host;
-  const asked = (origin: string) => rawRequest(stack.publicUrl, 'GET', '/.gatehouse/auth', [
-    ['X-Forwarded-Host', host], ['X-Original-URI', '/ws'], ['X-Original-Method', 'GET'], ['Cookie', cookie],
-    // the handshake's own headers, as nginx passes them on (its Connection is nginx's own)
-    ['Upgrade', 'websocket'], ['Sec-WebSocket-Version', '13'], ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='], ['Origin', origin],
-  ]);
+  const asked = (origin: string) =>
+    rawRequest(stack.publicUrl, 'GET', '/.gatehouse/auth', [
+      ['X-Forwarded-Host', host],
+      ['X-Original-URI', '/ws'],
+      ['X-Original-Method', 'GET'],
+      ['Cookie', cookie],
+      // the handshake's own headers, as nginx passes them on (its Connection is nginx's own)
+      ['Upgrade', 'websocket'],
+      ['Sec-WebSocket-Version', '13'],
+      ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='],
+      ['Origin', origin],
+    ]);
   const evil = await asked('https://evil.example');
   t.equal(evil.status, 403);
   t.equal(evil.headers['x-gatehouse-error'], 'GH_CSRF');

@@ -46,8 +46,26 @@ export async function startFronts(): Promise<Front[]> {
     throw error;
   });
   return [
-    { name: 'nginx', publicUrl: nginx.publicUrl, gatewayUrl: nginx.gatewayUrl, gateway: nginx.gateway, upstream: nginx.upstream, logs: nginx.logs, cookieFor: cookieFor(nginx.publicUrl), close: () => nginx.close() },
-    { name: 'caddy', publicUrl: caddy.publicUrl, gatewayUrl: caddy.gatewayUrl, gateway: caddy.gateway, upstream: caddy.upstream, logs: caddy.logs, cookieFor: cookieFor(caddy.publicUrl), close: () => caddy.close() },
+    {
+      name: 'nginx',
+      publicUrl: nginx.publicUrl,
+      gatewayUrl: nginx.gatewayUrl,
+      gateway: nginx.gateway,
+      upstream: nginx.upstream,
+      logs: nginx.logs,
+      cookieFor: cookieFor(nginx.publicUrl),
+      close: () => nginx.close(),
+    },
+    {
+      name: 'caddy',
+      publicUrl: caddy.publicUrl,
+      gatewayUrl: caddy.gatewayUrl,
+      gateway: caddy.gateway,
+      upstream: caddy.upstream,
+      logs: caddy.logs,
+      cookieFor: cookieFor(caddy.publicUrl),
+      close: () => caddy.close(),
+    },
   ];
 }
 
@@ -69,8 +87,15 @@ export function identityHeaders(request: { rawHeaders: string[] }): Record<strin
  */
 export async function startNginxForwardAuth(addresses: ProxyAddresses): Promise<RunningProxy & { errorLog(): Promise<string> }> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-fwdauth-nginx-'));
-  const snippet = await filledSnippet({ gatehouse: addresses.gateway, helpdesk: addresses.upstream, listen: `127.0.0.1:${addresses.port}`, serverName: '127.0.0.1' });
-  await writeFile(join(dir, 'nginx.conf'), `worker_processes 1;
+  const snippet = await filledSnippet({
+    gatehouse: addresses.gateway,
+    helpdesk: addresses.upstream,
+    listen: `127.0.0.1:${addresses.port}`,
+    serverName: '127.0.0.1',
+  });
+  await writeFile(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log info;
 events { worker_connections 512; }
@@ -83,7 +108,8 @@ http {
   scgi_temp_path ${dir}/scgi;
 ${snippet}
 }
-`);
+`,
+  );
   let started: Awaited<ReturnType<typeof startNginx>>;
   try {
     started = await startNginx(dir);

@@ -13,9 +13,15 @@ import { startNginxForwardAuth } from './fronts.js';
 
 const DAVE = { username: 'dave', password: 'dave-demo' };
 const groups = ['helpdesk-agents', ...Array.from({ length: 50 }, (_, i) => `helpdesk-queue-${String(i).padStart(3, '0')}-escalations`)];
-const accounts = [...DEMO_ACCOUNTS, { username: 'dave', password: 'dave-demo', sub: 'user-dave', email: 'dave@example.com', email_verified: true, name: 'Dave Many-Groups', groups }];
+const accounts = [
+  ...DEMO_ACCOUNTS,
+  { username: 'dave', password: 'dave-demo', sub: 'user-dave', email: 'dave@example.com', email_verified: true, name: 'Dave Many-Groups', groups },
+];
 
-for (const [name, proxy] of [['nginx', startNginxForwardAuth], ['caddy', startCaddyForwardAuth]] as const) {
+for (const [name, proxy] of [
+  ['nginx', startNginxForwardAuth],
+  ['caddy', startCaddyForwardAuth],
+] as const) {
   t.test(`${name}: a session in several cookies, sealed again on a check, stays whole in the browser`, async (t) => {
     const clock = testClock();
     const stack = await startForwardAuthStack({ proxy, accounts, now: clock.now });
@@ -24,7 +30,11 @@ for (const [name, proxy] of [['nginx', startNginxForwardAuth], ['caddy', startCa
     t.equal(flow.final.status, 200, `signed in (${flow.final.status})`);
     if (flow.final.status !== 200 && 'errorLog' in stack.proxy) t.comment(await (stack.proxy as { errorLog(): Promise<string> }).errorLog());
     const cookieName = stack.cookieName('agent');
-    const chunks = (): string[] => flow.jar.all(stack.publicUrl).filter((c) => c.name === cookieName || c.name.startsWith(`${cookieName}.`)).map((c) => `${c.name}=${c.value}`);
+    const chunks = (): string[] =>
+      flow.jar
+        .all(stack.publicUrl)
+        .filter((c) => c.name === cookieName || c.name.startsWith(`${cookieName}.`))
+        .map((c) => `${c.name}=${c.value}`);
     const atSignIn = chunks();
     t.ok(atSignIn.length >= 2, `the session takes ${atSignIn.length} cookies`);
     clock.advance(40 * 60_000); // idle_timeout 1h: due a touch

@@ -26,11 +26,12 @@ function statusOf(answer: string): number {
 t.test('from a peer not in trusted_proxies: 403, nothing judged, whatever it forges', async (t) => {
   for (const front of fronts) {
     const host = new URL(front.publicUrl).host;
-    for (const dialect of [
-      `X-Original-URI: /agent/tickets\r\nX-Original-Method: GET\r\n`,
-      `X-Forwarded-Uri: /agent/tickets\r\nX-Forwarded-Method: GET\r\n`,
-    ]) {
-      const answer = await rawBytes(front.gatewayUrl, `GET /.gatehouse/auth HTTP/1.1\r\nHost: ${host}\r\n${dialect}X-Forwarded-Host: ${host}\r\nX-Forwarded-Proto: http\r\nX-Forwarded-For: 127.0.0.1\r\nX-Real-IP: 127.0.0.1\r\nCookie: ${alice.get(front)}\r\nConnection: close\r\n\r\n`, { localAddress: UNTRUSTED_ADDRESS, timeoutMs: 3000 });
+    for (const dialect of [`X-Original-URI: /agent/tickets\r\nX-Original-Method: GET\r\n`, `X-Forwarded-Uri: /agent/tickets\r\nX-Forwarded-Method: GET\r\n`]) {
+      const answer = await rawBytes(
+        front.gatewayUrl,
+        `GET /.gatehouse/auth HTTP/1.1\r\nHost: ${host}\r\n${dialect}X-Forwarded-Host: ${host}\r\nX-Forwarded-Proto: http\r\nX-Forwarded-For: 127.0.0.1\r\nX-Real-IP: 127.0.0.1\r\nCookie: ${alice.get(front)}\r\nConnection: close\r\n\r\n`,
+        { localAddress: UNTRUSTED_ADDRESS, timeoutMs: 3000 },
+      );
       t.equal(statusOf(answer), 403, `${front.name}'s gateway: refused`);
       t.notMatch(answer, /x-auth-subject|user-alice|x-auth-assertion/i, 'no identity in the answer');
       t.match(answer, /GH_FORWARD_AUTH_UNTRUSTED/, 'saying why');
@@ -40,21 +41,43 @@ t.test('from a peer not in trusted_proxies: 403, nothing judged, whatever it for
 
 t.test('from outside, through the proxy, in any spelling: the endpoint never answers an identity', async (t) => {
   const targets = [
-    '/.gatehouse/auth', '/.gatehouse/auth?x=1', '/.gatehouse//auth', '/.gatehouse/./auth', '/.gatehouse/x/../auth', '//.gatehouse/auth',
-    '/%2Egatehouse/auth', '/.gatehouse/%61uth', '/.gatehouse%2fauth', '/.GATEHOUSE/AUTH', '/.gatehouse/Auth', '/x/../.gatehouse/auth',
-    '/.gatehouse/auth/', '/.gatehouse/auth;x', '/.gatehouse/auth%3F', '/.gatehouse/auth%20', '/.gatehouse/auth.',
+    '/.gatehouse/auth',
+    '/.gatehouse/auth?x=1',
+    '/.gatehouse//auth',
+    '/.gatehouse/./auth',
+    '/.gatehouse/x/../auth',
+    '//.gatehouse/auth',
+    '/%2Egatehouse/auth',
+    '/.gatehouse/%61uth',
+    '/.gatehouse%2fauth',
+    '/.GATEHOUSE/AUTH',
+    '/.gatehouse/Auth',
+    '/x/../.gatehouse/auth',
+    '/.gatehouse/auth/',
+    '/.gatehouse/auth;x',
+    '/.gatehouse/auth%3F',
+    '/.gatehouse/auth%20',
+    '/.gatehouse/auth.',
   ];
   for (const front of fronts) {
     const host = new URL(front.publicUrl).host;
     const before = front.upstream.requests.length;
     for (const target of targets) {
       for (const dialect of ['X-Original-URI: /agent/tickets\r\nX-Original-Method: GET', 'X-Forwarded-Uri: /agent/tickets\r\nX-Forwarded-Method: GET']) {
-        const answer = await rawBytes(front.publicUrl, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\n${dialect}\r\nCookie: ${alice.get(front)}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`, { timeoutMs: 3000 });
+        const answer = await rawBytes(
+          front.publicUrl,
+          `GET ${target} HTTP/1.1\r\nHost: ${host}\r\n${dialect}\r\nCookie: ${alice.get(front)}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`,
+          { timeoutMs: 3000 },
+        );
         const head = answer.slice(0, answer.indexOf('\r\n\r\n'));
         t.notMatch(head, /^x-auth-(subject|assertion):\s*\S/im, `${front.name}: ${target}: no identity answered (${statusOf(answer)})`);
         t.not(statusOf(answer), 200, `${front.name}: ${target}: not a 200`);
       }
     }
-    t.same(front.upstream.requests.slice(before).map((r) => r.url), [], `${front.name}: none of it reached the helpdesk`);
+    t.same(
+      front.upstream.requests.slice(before).map((r) => r.url),
+      [],
+      `${front.name}: none of it reached the helpdesk`,
+    );
   }
 });

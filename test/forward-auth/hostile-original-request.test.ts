@@ -30,8 +30,14 @@ async function through(attack: (front: Front) => Promise<void>): Promise<Map<Fro
 }
 
 const OTHER_ORIGINAL = (path: string, host: string): Array<[string, string]> => [
-  ['X-Forwarded-Uri', path], ['X-Forwarded-Method', 'GET'], ['X-Original-URI', path], ['X-Original-Method', 'GET'],
-  ['X-Original-URL', `http://${host}${path}`], ['X-Rewrite-URL', path], ['X-Forwarded-Prefix', '/'], ['X-Forwarded-Path', path],
+  ['X-Forwarded-Uri', path],
+  ['X-Forwarded-Method', 'GET'],
+  ['X-Original-URI', path],
+  ['X-Original-Method', 'GET'],
+  ['X-Original-URL', `http://${host}${path}`],
+  ['X-Rewrite-URL', path],
+  ['X-Forwarded-Prefix', '/'],
+  ['X-Forwarded-Path', path],
 ];
 
 t.test('a client naming another original request (a public or allowed path) never decides the check', async (t) => {
@@ -45,14 +51,23 @@ t.test('a client naming another original request (a public or allowed path) neve
       t.ok([401, 403].includes(user.status), `${front.name}: bob's /agent/admin naming ${named}: refused (${user.status})`);
     }
   });
-  for (const [front, requests] of arrived) t.same(requests.map((r) => r.url), [], `${front.name}: nothing reached the helpdesk`);
+  for (const [front, requests] of arrived)
+    t.same(
+      requests.map((r) => r.url),
+      [],
+      `${front.name}: nothing reached the helpdesk`,
+    );
 });
 
 t.test('path overrides a helpdesk framework would believe (X-Original-URL, X-Rewrite-URL) never reach it', async (t) => {
   const arrived = await through(async (front) => {
     const host = new URL(front.publicUrl).host;
     const { bob } = cookies.get(front)!;
-    const res = await rawRequest(front.publicUrl, 'GET', '/tickets', [['Cookie', bob], ['Accept', 'application/json'], ...OTHER_ORIGINAL('/agent/admin', host)]);
+    const res = await rawRequest(front.publicUrl, 'GET', '/tickets', [
+      ['Cookie', bob],
+      ['Accept', 'application/json'],
+      ...OTHER_ORIGINAL('/agent/admin', host),
+    ]);
     t.equal(res.status, 200, `${front.name}: bob's own /tickets is served`);
   });
   for (const [front, requests] of arrived) {
@@ -67,52 +82,108 @@ t.test('path overrides a helpdesk framework would believe (X-Original-URL, X-Rew
 });
 
 t.test('a health-check User-Agent or path skips nothing', async (t) => {
-  const agents = ['kube-probe/1.29', 'ELB-HealthChecker/2.0', 'GoogleHC/1.0', 'Amazon-Route53-Health-Check-Service (ref x)', 'Prometheus/2.51.0', 'oauth2-proxy healthcheck', 'Consul Health Check', 'Pingdom.com_bot_version_1.4'];
+  const agents = [
+    'kube-probe/1.29',
+    'ELB-HealthChecker/2.0',
+    'GoogleHC/1.0',
+    'Amazon-Route53-Health-Check-Service (ref x)',
+    'Prometheus/2.51.0',
+    'oauth2-proxy healthcheck',
+    'Consul Health Check',
+    'Pingdom.com_bot_version_1.4',
+  ];
   const arrived = await through(async (front) => {
     for (const agent of agents) {
-      const res = await rawRequest(front.publicUrl, 'GET', '/agent/tickets', [['User-Agent', agent], ['Accept', 'application/json']]);
+      const res = await rawRequest(front.publicUrl, 'GET', '/agent/tickets', [
+        ['User-Agent', agent],
+        ['Accept', 'application/json'],
+      ]);
       t.equal(res.status, 401, `${front.name}: ${agent}: not signed in`);
     }
     for (const path of ['/ping', '/healthz', '/ready', '/readyz', '/health', '/agent/ping', '/agent/healthz', '/robots.txt']) {
-      const res = await rawRequest(front.publicUrl, 'GET', path, [['User-Agent', 'kube-probe/1.29'], ['Accept', 'application/json']]);
+      const res = await rawRequest(front.publicUrl, 'GET', path, [
+        ['User-Agent', 'kube-probe/1.29'],
+        ['Accept', 'application/json'],
+      ]);
       t.equal(res.status, 401, `${front.name}: ${path}: not signed in`);
     }
     const probe = await rawRequest(front.publicUrl, 'GET', '/.gatehouse/healthz', [['User-Agent', 'kube-probe/1.29']]);
     t.equal(probe.status, 200, `${front.name}: Gatehouse's own probe answers (by Gatehouse)`);
   });
-  for (const [front, requests] of arrived) t.same(requests.map((r) => r.url), [], `${front.name}: nothing reached the helpdesk`);
+  for (const [front, requests] of arrived)
+    t.same(
+      requests.map((r) => r.url),
+      [],
+      `${front.name}: nothing reached the helpdesk`,
+    );
 });
 
 t.test('a spoofed host: the sign-in is never sent elsewhere, another Host is never forwarded', async (t) => {
   const arrived = await through(async (front) => {
-    const nav = await rawRequest(front.publicUrl, 'GET', '/agent/tickets', [['X-Forwarded-Host', 'evil.example'], ['X-Forwarded-Proto', 'https'], ['Accept', 'text/html'], ['Sec-Fetch-Mode', 'navigate']]);
+    const nav = await rawRequest(front.publicUrl, 'GET', '/agent/tickets', [
+      ['X-Forwarded-Host', 'evil.example'],
+      ['X-Forwarded-Proto', 'https'],
+      ['Accept', 'text/html'],
+      ['Sec-Fetch-Mode', 'navigate'],
+    ]);
     t.equal(nav.status, 302, `${front.name}: a navigation is sent to sign in`);
     t.notMatch(String(nav.headers.location), /evil/, `${front.name}: not by way of the spoofed host (${String(nav.headers.location).slice(0, 90)})`);
-    const script = await rawRequest(front.publicUrl, 'GET', '/agent/api', [['X-Forwarded-Host', 'evil.example'], ['Accept', 'application/json']]);
+    const script = await rawRequest(front.publicUrl, 'GET', '/agent/api', [
+      ['X-Forwarded-Host', 'evil.example'],
+      ['Accept', 'application/json'],
+    ]);
     t.notMatch(String(script.headers['x-gatehouse-login']) + script.body, /evil/, `${front.name}: nor is a script told to go there`);
     const { alice } = cookies.get(front)!;
-    const other = await rawRequest(front.publicUrl, 'GET', '/agent/tickets', [['Host', 'evil.example'], ['Cookie', alice], ['Accept', 'application/json']]);
+    const other = await rawRequest(front.publicUrl, 'GET', '/agent/tickets', [
+      ['Host', 'evil.example'],
+      ['Cookie', alice],
+      ['Accept', 'application/json'],
+    ]);
     // (nginx: Gatehouse's 421, as a refusal; Caddy: no site of that name, an empty answer of its own)
     t.notMatch(other.body, /x-auth/, `${front.name}: a request naming another host is not forwarded (${other.status})`);
   });
-  for (const [front, requests] of arrived) t.same(requests.map((r) => r.url), [], `${front.name}: nothing reached the helpdesk`);
+  for (const [front, requests] of arrived)
+    t.same(
+      requests.map((r) => r.url),
+      [],
+      `${front.name}: nothing reached the helpdesk`,
+    );
 });
 
 t.test('the method Gatehouse judges is the one the client used, whatever it claims', async (t) => {
   const arrived = await through(async (front) => {
-    const claims: Array<[string, string]> = [['X-Forwarded-Method', 'GET'], ['X-Original-Method', 'GET'], ['X-HTTP-Method-Override', 'GET'], ['X-Method-Override', 'GET']];
-    const post = await rawRequest(front.publicUrl, 'POST', '/agent/tickets', [['Accept', 'text/html'], ['Sec-Fetch-Mode', 'navigate'], ['Content-Type', 'application/x-www-form-urlencoded'], ['Content-Length', '3'], ...claims]);
+    const claims: Array<[string, string]> = [
+      ['X-Forwarded-Method', 'GET'],
+      ['X-Original-Method', 'GET'],
+      ['X-HTTP-Method-Override', 'GET'],
+      ['X-Method-Override', 'GET'],
+    ];
+    const post = await rawRequest(front.publicUrl, 'POST', '/agent/tickets', [
+      ['Accept', 'text/html'],
+      ['Sec-Fetch-Mode', 'navigate'],
+      ['Content-Type', 'application/x-www-form-urlencoded'],
+      ['Content-Length', '3'],
+      ...claims,
+    ]);
     t.equal(post.status, 401, `${front.name}: a POST is not a navigation, whatever it claims: 401, no redirect (${post.status})`);
     t.equal(post.headers.location, undefined);
   });
-  for (const [front, requests] of arrived) t.same(requests.map((r) => r.url), [], `${front.name}: nothing reached the helpdesk`);
+  for (const [front, requests] of arrived)
+    t.same(
+      requests.map((r) => r.url),
+      [],
+      `${front.name}: nothing reached the helpdesk`,
+    );
 });
 
 t.test('an agent path in the query string is the query: it opens nothing and reaches no agent path', async (t) => {
   const arrived = await through(async (front) => {
     const { bob } = cookies.get(front)!;
     for (const target of ['/tickets?/agent', '/tickets?x=/../agent', '/?/../agent', '/favicon.ico?/agent/admin', '/tickets?redirect=/agent/admin']) {
-      const res = await rawRequest(front.publicUrl, 'GET', target, [['Cookie', bob], ['Accept', 'application/json']]);
+      const res = await rawRequest(front.publicUrl, 'GET', target, [
+        ['Cookie', bob],
+        ['Accept', 'application/json'],
+      ]);
       t.equal(res.status, 200, `${front.name}: ${target}: served as what it is`);
     }
     const anonymous = await rawRequest(front.publicUrl, 'GET', '/agent?/favicon.ico', [['Accept', 'application/json']]);

@@ -48,7 +48,11 @@ export interface NginxFrontOptions {
 /** The snippet with its placeholders filled in: the only change to the documented text. */
 export async function filledSnippet(values: { gatehouse: string; helpdesk: string; listen: string; serverName: string }): Promise<string> {
   const text = await readFile(SNIPPET, 'utf8');
-  return text.replaceAll('__GATEHOUSE__', values.gatehouse).replaceAll('__HELPDESK__', values.helpdesk).replaceAll('__LISTEN__', values.listen).replaceAll('__SERVER_NAME__', values.serverName);
+  return text
+    .replaceAll('__GATEHOUSE__', values.gatehouse)
+    .replaceAll('__HELPDESK__', values.helpdesk)
+    .replaceAll('__LISTEN__', values.listen)
+    .replaceAll('__SERVER_NAME__', values.serverName);
 }
 
 function nginxConf(dir: string, snippet: string): string {
@@ -89,7 +93,11 @@ async function startOnce(options: NginxFrontOptions): Promise<NginxFront> {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   };
   try {
-    const provider = await startDemoProvider({ port: 0, clients: demoClients(publicUrl, { backchannelLogout: options.backchannelLogout ?? false }), accounts: DEMO_ACCOUNTS });
+    const provider = await startDemoProvider({
+      port: 0,
+      clients: demoClients(publicUrl, { backchannelLogout: options.backchannelLogout ?? false }),
+      accounts: DEMO_ACCOUNTS,
+    });
     stops.push(() => provider.close());
     const upstream = await startUpstream();
     stops.push(() => upstream.close());
@@ -100,9 +108,20 @@ async function startOnce(options: NginxFrontOptions): Promise<NginxFront> {
     if (options.editYaml) yaml = options.editYaml(yaml);
     const { config } = parseConfigText(yaml, '(forward-auth test config)', { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url') });
     const logs = captureLogger('info');
-    const gateway = await startGateway({ config, file: '(forward-auth test config)', listener, logger: logs.logger, ...(options.now ? { now: options.now } : {}) });
+    const gateway = await startGateway({
+      config,
+      file: '(forward-auth test config)',
+      listener,
+      logger: logs.logger,
+      ...(options.now ? { now: options.now } : {}),
+    });
     stops.push(() => gateway.close());
-    const snippet = await filledSnippet({ gatehouse: `127.0.0.1:${portOf(listener)}`, helpdesk: `127.0.0.1:${upstream.port}`, listen: `127.0.0.1:${claim.port}`, serverName: '127.0.0.1' });
+    const snippet = await filledSnippet({
+      gatehouse: `127.0.0.1:${portOf(listener)}`,
+      helpdesk: `127.0.0.1:${upstream.port}`,
+      listen: `127.0.0.1:${claim.port}`,
+      serverName: '127.0.0.1',
+    });
     await writeFile(join(dir, 'nginx.conf'), nginxConf(dir, snippet));
     const { child, exited } = await startNginx(dir);
     stops.push(async () => {

@@ -26,10 +26,10 @@ t.test('a session sealed again on the way reaches the browser through nginx, and
   }
   t.not(flow.jar.get(front.publicUrl, 'gatehouse-agent'), first, 'the browser holds the newer value');
   const stale = await fetchWithJar(`${front.publicUrl}/agent/api/me`, { headers: { ...XHR, cookie: `gatehouse-agent=${first}` } });
-  t.equal(stale.status, 401, 'the sign-in\'s own value, unused for 80 minutes, is idle: what the browser would hold without the Set-Cookie');
+  t.equal(stale.status, 401, "the sign-in's own value, unused for 80 minutes, is idle: what the browser would hold without the Set-Cookie");
 });
 
-t.test('the provider\'s back-channel logout reaches Gatehouse through nginx', async (t) => {
+t.test("the provider's back-channel logout reaches Gatehouse through nginx", async (t) => {
   const front = await startNginxFront({ backchannelLogout: true });
   t.teardown(() => front.close());
   const delivered: string[] = [];
@@ -42,7 +42,10 @@ t.test('the provider\'s back-channel logout reaches Gatehouse through nginx', as
   const endSession = front.gateway.gw.runtime.realms.get('agent')!.provider.metadata!.end_session_endpoint!;
   await signOut(endSession, { jar: flow.jar, method: 'GET' });
   t.same(delivered, ['ok'], 'the provider delivered the logout token through nginx and got 200');
-  t.ok(front.logs.lines.some((l) => l.audit === 'backchannel-logout'), 'Gatehouse received it');
+  t.ok(
+    front.logs.lines.some((l) => l.audit === 'backchannel-logout'),
+    'Gatehouse received it',
+  );
   const res = await fetchWithJar(`${front.publicUrl}/agent/api/me`, { headers: { ...XHR, cookie: `gatehouse-agent=${cookie}` } });
   t.equal(res.status, 401, 'the session ended at once');
 });

@@ -40,7 +40,7 @@ t.test('a signed-in WebSocket handshake goes through nginx with the identity; ot
   t.ok('first' in opened, `the WebSocket opened (${JSON.stringify(opened)})`);
   if ('first' in opened) {
     const seen = JSON.parse(opened.first) as Record<string, string>;
-    t.equal(seen['x-auth-subject'], 'user-alice', 'the upstream\'s WebSocket saw her identity');
+    t.equal(seen['x-auth-subject'], 'user-alice', "the upstream's WebSocket saw her identity");
     t.equal(seen['x-auth-realm'], 'agent');
     t.ok(seen['x-auth-assertion'], 'and the assertion');
     t.equal(String(seen.upgrade).toLowerCase(), 'websocket', 'as an upgrade');
@@ -48,7 +48,15 @@ t.test('a signed-in WebSocket handshake goes through nginx with the identity; ot
 
   const before = front.upstream.requests.length;
   t.same(await open('/agent/live', { origin: front.publicUrl }), { status: 401 }, 'no session: 401, never a redirect');
-  t.same(await open('/agent/live', { cookie, origin: 'https://evil.example' }), { status: 403 }, 'from a page of another origin: 403 (cross-site WebSocket hijacking)');
+  t.same(
+    await open('/agent/live', { cookie, origin: 'https://evil.example' }),
+    { status: 403 },
+    'from a page of another origin: 403 (cross-site WebSocket hijacking)',
+  );
   t.same(await open('/agent%2Flive', { cookie, origin: front.publicUrl }), { status: 403 }, 'a path Gatehouse will not judge: 403');
-  t.same(front.upstream.requests.slice(before).map((r) => r.url), [], 'none of those reached the upstream');
+  t.same(
+    front.upstream.requests.slice(before).map((r) => r.url),
+    [],
+    'none of those reached the upstream',
+  );
 });

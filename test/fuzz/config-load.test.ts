@@ -54,8 +54,11 @@ function loadsOrExplains(text: string, env: Record<string, string> = {}): boolea
     return typeof config === 'object' && config !== null;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    return error.problems.length > 0 && error.problems.every((p) => Number.isInteger(p.line) && Number.isInteger(p.column) && typeof p.message === 'string')
-      && !error.problems.some((p) => `${p.key} ${p.message}`.includes(SESSION_SECRET) || `${p.key} ${p.message}`.includes(CLIENT_SECRET));
+    return (
+      error.problems.length > 0 &&
+      error.problems.every((p) => Number.isInteger(p.line) && Number.isInteger(p.column) && typeof p.message === 'string') &&
+      !error.problems.some((p) => `${p.key} ${p.message}`.includes(SESSION_SECRET) || `${p.key} ${p.message}`.includes(CLIENT_SECRET))
+    );
   }
 }
 
@@ -70,12 +73,49 @@ t.test('arbitrary text', async (t) => {
     fc.string({ unit: fc.constantFrom(...':- \n\t{}[],&*!|>\'"%@`#?$'.split(''), 'a', 'realms', 'public_url', '${X}', '${', '<<'), maxLength: 200 }),
     fc.jsonValue({ maxDepth: 4 }).map((v) => stringify(v)),
   );
-  fc.assert(fc.property(text, (s) => loadsOrExplains(s)), budget(3000));
+  fc.assert(
+    fc.property(text, (s) => loadsOrExplains(s)),
+    budget(3000),
+  );
   t.pass();
 });
 
 t.test('a valid file, mutated line by line', async (t) => {
-  const scalar = fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('', '~', 'null', 'true', '0', '-1', '1e309', '.inf', '0x10', '[]', '{}', '"', "'", '|', '>', '&a', '*a', '!!binary AAAA', '${MISSING}', '${X:-y}', '$${', '${A${B}}', '90', '90q', 'http://', 'https://evil.example', '/', '//x', '0.0.0.0/0', 'x'.repeat(300)));
+  const scalar = fc.oneof(
+    fc.string({ maxLength: 20 }),
+    fc.constantFrom(
+      '',
+      '~',
+      'null',
+      'true',
+      '0',
+      '-1',
+      '1e309',
+      '.inf',
+      '0x10',
+      '[]',
+      '{}',
+      '"',
+      "'",
+      '|',
+      '>',
+      '&a',
+      '*a',
+      '!!binary AAAA',
+      '${MISSING}',
+      '${X:-y}',
+      '$${',
+      '${A${B}}',
+      '90',
+      '90q',
+      'http://',
+      'https://evil.example',
+      '/',
+      '//x',
+      '0.0.0.0/0',
+      'x'.repeat(300),
+    ),
+  );
   const mutation = fc.oneof(
     fc.record({ kind: fc.constant('drop' as const), line: fc.nat(LINES.length - 1) }),
     fc.record({ kind: fc.constant('dup' as const), line: fc.nat(LINES.length - 1) }),
@@ -83,21 +123,38 @@ t.test('a valid file, mutated line by line', async (t) => {
     fc.record({ kind: fc.constant('value' as const), line: fc.nat(LINES.length - 1), value: scalar }),
     fc.record({ kind: fc.constant('insert' as const), line: fc.nat(LINES.length - 1), text: scalar }),
   );
-  fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.dictionary(fc.constantFrom('X', 'A', 'B', 'MISSING'), fc.string({ maxLength: 10 })), (mutations, env) => {
-    const lines = [...LINES];
-    for (const m of mutations) {
-      const line = lines[m.line % lines.length] ?? '';
-      // the secrets' lines keep their values (the property is that they are never echoed)
-      const secretLine = line.includes(SESSION_SECRET) || line.includes(CLIENT_SECRET);
-      switch (m.kind) {
-        case 'drop': lines.splice(m.line % lines.length, 1); break;
-        case 'dup': lines.splice(m.line % lines.length, 0, line); break;
-        case 'indent': lines[m.line % lines.length] = m.by >= 0 ? ' '.repeat(m.by) + line : line.slice(Math.min(-m.by, line.length - line.trimStart().length)); break;
-        case 'value': if (!secretLine && line.includes(':')) lines[m.line % lines.length] = `${line.slice(0, line.indexOf(':') + 1)} ${m.value}`; break;
-        case 'insert': lines.splice(m.line % lines.length, 0, m.text); break;
-      }
-    }
-    return loadsOrExplains(lines.join('\n'), env);
-  }), budget(3000));
+  fc.assert(
+    fc.property(
+      fc.array(mutation, { minLength: 1, maxLength: 4 }),
+      fc.dictionary(fc.constantFrom('X', 'A', 'B', 'MISSING'), fc.string({ maxLength: 10 })),
+      (mutations, env) => {
+        const lines = [...LINES];
+        for (const m of mutations) {
+          const line = lines[m.line % lines.length] ?? '';
+          // the secrets' lines keep their values (the property is that they are never echoed)
+          const secretLine = line.includes(SESSION_SECRET) || line.includes(CLIENT_SECRET);
+          switch (m.kind) {
+            case 'drop':
+              lines.splice(m.line % lines.length, 1);
+              break;
+            case 'dup':
+              lines.splice(m.line % lines.length, 0, line);
+              break;
+            case 'indent':
+              lines[m.line % lines.length] = m.by >= 0 ? ' '.repeat(m.by) + line : line.slice(Math.min(-m.by, line.length - line.trimStart().length));
+              break;
+            case 'value':
+              if (!secretLine && line.includes(':')) lines[m.line % lines.length] = `${line.slice(0, line.indexOf(':') + 1)} ${m.value}`;
+              break;
+            case 'insert':
+              lines.splice(m.line % lines.length, 0, m.text);
+              break;
+          }
+        }
+        return loadsOrExplains(lines.join('\n'), env);
+      },
+    ),
+    budget(3000),
+  );
   t.pass();
 });

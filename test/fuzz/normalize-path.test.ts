@@ -13,7 +13,46 @@ import fc from 'fast-check';
 import { hasFragment, hasPathParameters, normalizePath, RealmTable, withoutPathParameters } from '../../src/routing/realm.js';
 import { budget } from './fixtures/budget.js';
 
-const PIECES = ['/', '//', '.', '..', '..;', ';x', '%3B', '%23', '%2e', '%2E', '%2e%2e', '.%2e', '%2f', '%2F', '%5c', '%00', '%0a', '%', '%zz', '%25', '%252e', '\\', ';', '%3b', 'agent', 'AGENT', '%61gent', 'user', 'x', ' ', '\t', '?', '#', '~', '%7e', '%C3%A9', 'é', '@'];
+const PIECES = [
+  '/',
+  '//',
+  '.',
+  '..',
+  '..;',
+  ';x',
+  '%3B',
+  '%23',
+  '%2e',
+  '%2E',
+  '%2e%2e',
+  '.%2e',
+  '%2f',
+  '%2F',
+  '%5c',
+  '%00',
+  '%0a',
+  '%',
+  '%zz',
+  '%25',
+  '%252e',
+  '\\',
+  ';',
+  '%3b',
+  'agent',
+  'AGENT',
+  '%61gent',
+  'user',
+  'x',
+  ' ',
+  '\t',
+  '?',
+  '#',
+  '~',
+  '%7e',
+  '%C3%A9',
+  'é',
+  '@',
+];
 const raw = fc.oneof(
   fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 10 }).map((p) => `/${p.join('')}`),
   fc.string({ unit: 'binary', maxLength: 60 }),
@@ -25,16 +64,19 @@ function decodeOnce(path: string): string {
 }
 
 t.test('normalizePath answers null or a clean fixed point', async (t) => {
-  fc.assert(fc.property(raw, (input) => {
-    const out = normalizePath(input);
-    if (out === null) return true;
-    if (!out.startsWith('/') || out.startsWith('//')) return false;
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the property is that no control character survives
-    if (/[\\\u0000-\u001f\u007f]/.test(out) || /%(2f|5c|00)/i.test(out)) return false;
-    const segments = decodeOnce(out).split('/').slice(1);
-    if (segments.some((s, i) => s === '.' || s === '..' || (s === '' && i < segments.length - 1))) return false;
-    return normalizePath(out) === out;
-  }), budget(20_000));
+  fc.assert(
+    fc.property(raw, (input) => {
+      const out = normalizePath(input);
+      if (out === null) return true;
+      if (!out.startsWith('/') || out.startsWith('//')) return false;
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the property is that no control character survives
+      if (/[\\\u0000-\u001f\u007f]/.test(out) || /%(2f|5c|00)/i.test(out)) return false;
+      const segments = decodeOnce(out).split('/').slice(1);
+      if (segments.some((s, i) => s === '.' || s === '..' || (s === '' && i < segments.length - 1))) return false;
+      return normalizePath(out) === out;
+    }),
+    budget(20_000),
+  );
   t.pass();
 });
 
@@ -66,24 +108,38 @@ function nginxUri(path: string): string {
 
 /** The same, read by a servlet container behind nginx: ";parameters" cut from every segment. */
 function servletPath(uri: string): string {
-  return resolveDots(uri.split('/').map((s) => s.split(';')[0]).join('/'));
+  return resolveDots(
+    uri
+      .split('/')
+      .map((s) => s.split(';')[0])
+      .join('/'),
+  );
 }
 
 t.test('the realm is the one the helpdesk reads from what it is sent', async (t) => {
-  const table = new RealmTable([{ paths: ['/agent'], realm: 'agent' }, { paths: ['/'], realm: 'user' }]);
-  fc.assert(fc.property(raw, (input) => {
-    const out = forwarded(input, table);
-    if (out === null) return true;
-    const realm = table.match(out);
-    const uri = nginxUri(out);
-    return table.match(uri) === realm && table.match(servletPath(uri)) === realm;
-  }), budget(20_000));
+  const table = new RealmTable([
+    { paths: ['/agent'], realm: 'agent' },
+    { paths: ['/'], realm: 'user' },
+  ]);
+  fc.assert(
+    fc.property(raw, (input) => {
+      const out = forwarded(input, table);
+      if (out === null) return true;
+      const realm = table.match(out);
+      const uri = nginxUri(out);
+      return table.match(uri) === realm && table.match(servletPath(uri)) === realm;
+    }),
+    budget(20_000),
+  );
   t.pass();
 });
 
 t.test('the oracle sees the crossings the gateway refuses', async (t) => {
   // without the refusals, these reach the helpdesk under the user realm and are /agent to it
-  const table = new RealmTable([{ paths: ['/agent'], realm: 'agent' }, { paths: ['/'], realm: 'user' }]);
+  const table = new RealmTable([
+    { paths: ['/agent'], realm: 'agent' },
+    { paths: ['/'], realm: 'user' },
+  ]);
   for (const input of ['/agent#x', '/agent;x', '/agent;/', '/agent%3Bx', '/x/..;/agent', '/;x/agent']) {
     const out = normalizePath(input)!;
     t.equal(table.match(out), 'user', `${input}: the gateway's prefix match alone says user`);

@@ -38,7 +38,9 @@ export const VIEWPORT = { width: 1000, height: 760 };
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ARTIFACT_DIR = join(repoRoot, 'test-artifacts', 'e2e');
 
-interface Teardown { teardown(fn: () => unknown): void }
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
 
 /**
  * The one browser a test file shares, closed when the file ends. Without

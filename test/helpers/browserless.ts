@@ -3,8 +3,19 @@
 // (undici), so cookies, Location headers and Host behave as on the wire.
 import { request } from 'undici';
 
-export interface StoredCookie { name: string; value: string; origin: string; path: string; expiresAt?: number }
-export interface BrowserResponse { status: number; url: string; headers: Record<string, string | string[]>; body: string }
+export interface StoredCookie {
+  name: string;
+  value: string;
+  origin: string;
+  path: string;
+  expiresAt?: number;
+}
+export interface BrowserResponse {
+  status: number;
+  url: string;
+  headers: Record<string, string | string[]>;
+  body: string;
+}
 export interface FetchWithJarOptions {
   method?: string;
   headers?: Record<string, string>;
@@ -13,7 +24,10 @@ export interface FetchWithJarOptions {
   followRedirects?: boolean;
   maxRedirects?: number; // default 20
 }
-export interface FetchWithJarResult extends BrowserResponse { jar: CookieJar; hops: string[] }
+export interface FetchWithJarResult extends BrowserResponse {
+  jar: CookieJar;
+  hops: string[];
+}
 
 /**
  * Cookies scoped to scheme://host:port (stricter than a browser, which ignores the
@@ -39,7 +53,10 @@ export class CookieJar {
     const eq = pair.indexOf('=');
     if (eq < 1) return;
     const name = pair.slice(0, eq).trim();
-    const value = pair.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    const value = pair
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
     let path = defaultPath(u.pathname);
     let expiresAt: number | undefined;
     let maxAgeSeen = false;
@@ -97,9 +114,7 @@ export class CookieJar {
     this.expire();
     const u = new URL(url);
     // RFC 6265 §5.4: longer paths first.
-    return this.cookies
-      .filter((c) => c.origin === u.origin && pathMatches(u.pathname, c.path))
-      .sort((a, b) => b.path.length - a.path.length);
+    return this.cookies.filter((c) => c.origin === u.origin && pathMatches(u.pathname, c.path)).sort((a, b) => b.path.length - a.path.length);
   }
 }
 
@@ -162,7 +177,12 @@ function withoutHeaders(headers: Record<string, string>, names: string[]): Recor
 
 // ---- forms ---------------------------------------------------------------------
 
-export interface HtmlForm { id?: string; method: string; action: string; fields: { name: string; type: string; value: string }[] }
+export interface HtmlForm {
+  id?: string;
+  method: string;
+  action: string;
+  fields: { name: string; type: string; value: string }[];
+}
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
 function decodeEntities(s: string): string {
@@ -216,7 +236,11 @@ function isClickThroughForm(form: HtmlForm): boolean {
 }
 
 /** Submit `form` as a browser does: named fields, plus the first named submit button (the one a person clicks). */
-export async function submitForm(form: HtmlForm, values: Record<string, string>, opts: { jar: CookieJar; pageUrl: string; headers?: Record<string, string> }): Promise<FetchWithJarResult> {
+export async function submitForm(
+  form: HtmlForm,
+  values: Record<string, string>,
+  opts: { jar: CookieJar; pageUrl: string; headers?: Record<string, string> },
+): Promise<FetchWithJarResult> {
   const params = new URLSearchParams();
   let clicked = false;
   for (const f of form.fields) {
@@ -258,14 +282,23 @@ function navigationHeaders(extra: Record<string, string> = {}): Record<string, s
   return { ...NAVIGATION, ...extra };
 }
 
-export interface FlowResult { jar: CookieJar; final: BrowserResponse; hops: string[] }
+export interface FlowResult {
+  jar: CookieJar;
+  final: BrowserResponse;
+  hops: string[];
+}
 
 /**
  * Keep acting like a person on `start`: fill the provider's login form with
  * `account` (once — a second login form means the password was refused),
  * click through hidden-field-only forms (not on error pages), and stop on any other page.
  */
-async function continueFlow(start: FetchWithJarResult, jar: CookieJar, account: { username: string; password: string } | undefined, headers: Record<string, string> | undefined): Promise<FlowResult> {
+async function continueFlow(
+  start: FetchWithJarResult,
+  jar: CookieJar,
+  account: { username: string; password: string } | undefined,
+  headers: Record<string, string> | undefined,
+): Promise<FlowResult> {
   const hops = [...start.hops];
   let res: BrowserResponse = start;
   let loggedIn = false;
@@ -291,7 +324,11 @@ async function continueFlow(start: FetchWithJarResult, jar: CookieJar, account: 
 }
 
 /** Navigate to `startUrl` and sign in as `account` wherever the provider asks. */
-export async function signIn(startUrl: string, account: { username: string; password: string }, opts: { jar?: CookieJar; headers?: Record<string, string> } = {}): Promise<FlowResult> {
+export async function signIn(
+  startUrl: string,
+  account: { username: string; password: string },
+  opts: { jar?: CookieJar; headers?: Record<string, string> } = {},
+): Promise<FlowResult> {
   const jar = opts.jar ?? new CookieJar();
   const first = await fetchWithJar(startUrl, { jar, headers: navigationHeaders(opts.headers), followRedirects: true });
   return continueFlow(first, jar, account, opts.headers);
@@ -308,9 +345,16 @@ export async function signOut(logoutUrl: string, opts: { jar: CookieJar; method?
     jar: opts.jar,
     method,
     followRedirects: true,
-    headers: method === 'POST'
-      ? { ...navigationHeaders(opts.headers), 'content-type': 'application/x-www-form-urlencoded', origin, referer: `${origin}/`, 'sec-fetch-site': 'same-origin' }
-      : navigationHeaders(opts.headers),
+    headers:
+      method === 'POST'
+        ? {
+            ...navigationHeaders(opts.headers),
+            'content-type': 'application/x-www-form-urlencoded',
+            origin,
+            referer: `${origin}/`,
+            'sec-fetch-site': 'same-origin',
+          }
+        : navigationHeaders(opts.headers),
     ...(method === 'POST' ? { body: '' } : {}),
   });
   return continueFlow(first, opts.jar, undefined, opts.headers);

@@ -156,7 +156,10 @@ export class HostileProvider {
     };
   }
 
-  async sign(claims: Record<string, unknown>, opts: { alg?: KeyAlg; key?: SigningKey; header?: Record<string, unknown>; noKid?: boolean } = {}): Promise<string> {
+  async sign(
+    claims: Record<string, unknown>,
+    opts: { alg?: KeyAlg; key?: SigningKey; header?: Record<string, unknown>; noKid?: boolean } = {},
+  ): Promise<string> {
     const key = opts.key ?? this.keys[opts.alg ?? this.signingAlg];
     const header = { alg: key.alg, ...(opts.noKid ? {} : { kid: key.kid }), ...(opts.header ?? {}) } as { alg: string };
     return new SignJWT(claims).setProtectedHeader(header).sign(key.privateKey);
@@ -214,7 +217,15 @@ export class HostileProvider {
     }
     const code = randomBytes(32).toString('base64url');
     this.issued.push(code);
-    this.codes.set(code, { code, clientId, redirectUri, state: q.get('state') ?? '', nonce: q.get('nonce') ?? undefined, codeChallenge: q.get('code_challenge') ?? undefined, used: false });
+    this.codes.set(code, {
+      code,
+      clientId,
+      redirectUri,
+      state: q.get('state') ?? '',
+      nonce: q.get('nonce') ?? undefined,
+      codeChallenge: q.get('code_challenge') ?? undefined,
+      used: false,
+    });
     let params: Record<string, string | undefined> = { code, state: q.get('state') ?? undefined };
     if (this.discovery().authorization_response_iss_parameter_supported === true) params.iss = this.issuer;
     if (this.onAuthorize) params = this.onAuthorize(params as Record<string, string>);
@@ -238,15 +249,26 @@ export class HostileProvider {
     if (this.clients[clientId] === undefined || this.clients[clientId] !== secret) return { status: 401, body: { error: 'invalid_client' } };
     if (form.get('grant_type') !== 'authorization_code') return { status: 400, body: { error: 'unsupported_grant_type' } };
     const grant = this.codes.get(form.get('code') ?? '');
-    if (!grant || grant.used || grant.clientId !== clientId || grant.redirectUri !== form.get('redirect_uri')) return { status: 400, body: { error: 'invalid_grant' } };
+    if (!grant || grant.used || grant.clientId !== clientId || grant.redirectUri !== form.get('redirect_uri'))
+      return { status: 400, body: { error: 'invalid_grant' } };
     grant.used = true;
     this.issued.push(form.get('code_verifier') ?? '', grant.state, grant.nonce ?? '');
     if (this.checkPkce) {
       const verifier = form.get('code_verifier') ?? '';
-      if (!grant.codeChallenge || createHash('sha256').update(verifier).digest('base64url') !== grant.codeChallenge) return { status: 400, body: { error: 'invalid_grant', error_description: 'PKCE verification failed' } };
+      if (!grant.codeChallenge || createHash('sha256').update(verifier).digest('base64url') !== grant.codeChallenge)
+        return { status: 400, body: { error: 'invalid_grant', error_description: 'PKCE verification failed' } };
     }
     const t = now();
-    const claims: Record<string, unknown> = { iss: this.issuer, sub: this.subject, aud: clientId, iat: t, exp: t + 300, auth_time: t, sid: 'provider-sid-1', ...this.profile };
+    const claims: Record<string, unknown> = {
+      iss: this.issuer,
+      sub: this.subject,
+      aud: clientId,
+      iat: t,
+      exp: t + 300,
+      auth_time: t,
+      sid: 'provider-sid-1',
+      ...this.profile,
+    };
     if (grant.nonce !== undefined) claims.nonce = grant.nonce;
     const ctx: TokenContext = { clientId, grant, claims, sign: (c, o) => this.sign(c, o) };
     if (this.onToken) return this.onToken(ctx);
@@ -409,7 +431,11 @@ export async function startHostileStack(options: HostileStackOptions = {}): Prom
 export { NAVIGATION };
 
 /** Navigate to a protected page: the gateway answers 302 to the provider's authorize endpoint. */
-export async function beginSignIn(stack: HostileStack, path = '/agent/', jar = new CookieJar()): Promise<{ jar: CookieJar; authorizeUrl: string; response: FetchWithJarResult }> {
+export async function beginSignIn(
+  stack: HostileStack,
+  path = '/agent/',
+  jar = new CookieJar(),
+): Promise<{ jar: CookieJar; authorizeUrl: string; response: FetchWithJarResult }> {
   const response = await fetchWithJar(stack.publicUrl + path, { jar, headers: { ...NAVIGATION } });
   const location = response.headers.location;
   if (response.status !== 302 || typeof location !== 'string' || !location.startsWith(stack.provider.url)) {
@@ -432,7 +458,11 @@ export function arriveAtCallback(callbackUrl: string, jar: CookieJar, headers: R
 }
 
 /** The whole sign-in: page → provider → callback. Returns the callback's answer and the jar. */
-export async function signInVia(stack: HostileStack, path = '/agent/', jar = new CookieJar()): Promise<{ jar: CookieJar; callbackUrl: string; callback: FetchWithJarResult }> {
+export async function signInVia(
+  stack: HostileStack,
+  path = '/agent/',
+  jar = new CookieJar(),
+): Promise<{ jar: CookieJar; callbackUrl: string; callback: FetchWithJarResult }> {
   const { authorizeUrl } = await beginSignIn(stack, path, jar);
   const callbackUrl = await authorizeAt(authorizeUrl);
   const callback = await arriveAtCallback(callbackUrl, jar);
@@ -454,7 +484,10 @@ export function errorCode(response: { body: string; headers: Record<string, stri
 
 /** The last audit line of a failed sign-in, as the gateway logged it. */
 export function lastSignInFailure(stack: HostileStack): Record<string, unknown> | undefined {
-  return stack.logs.lines().filter((l) => l.audit === 'sign-in-failed').at(-1);
+  return stack.logs
+    .lines()
+    .filter((l) => l.audit === 'sign-in-failed')
+    .at(-1);
 }
 
 /** A request to a signed-in page as a script (never redirected): what the upstream then saw. */
@@ -474,7 +507,12 @@ interface Asserts {
  * the status and GH_ code on the page, the same code in the audit log, no
  * session afterwards, and nothing forwarded to the helpdesk.
  */
-export async function expectSignInRefused(t: Asserts, stack: HostileStack, code: ErrorCode, opts: { path?: string; label?: string } = {}): Promise<FetchWithJarResult> {
+export async function expectSignInRefused(
+  t: Asserts,
+  stack: HostileStack,
+  code: ErrorCode,
+  opts: { path?: string; label?: string } = {},
+): Promise<FetchWithJarResult> {
   const label = opts.label ? `${opts.label}: ` : '';
   const path = opts.path ?? '/agent/';
   const forwarded = stack.upstream.requests.length;
@@ -495,7 +533,11 @@ export async function expectSignInRefused(t: Asserts, stack: HostileStack, code:
  * and collect the answer until the peer closes, or only the response head when
  * `untilHead` (an upgrade stays open). Times out after `timeoutMs`, resolving what arrived.
  */
-export function rawRequest(url: string, bytes: string | Buffer, opts: { untilHead?: boolean; timeoutMs?: number; localAddress?: string } = {}): Promise<string> {
+export function rawRequest(
+  url: string,
+  bytes: string | Buffer,
+  opts: { untilHead?: boolean; timeoutMs?: number; localAddress?: string } = {},
+): Promise<string> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect({ port: Number(port), host: hostname, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });

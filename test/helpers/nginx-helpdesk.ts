@@ -76,10 +76,16 @@ const ATTEMPTS = 5;
 function config(dir: string, port: number, wsPort: number, options: NginxHelpdeskOptions): string {
   // "escape=json": the log lines are JSON whatever bytes the request carried
   const fields = [
-    '"method":"$request_method"', '"uri":"$uri"', '"requestUri":"$request_uri"',
-    '"realm":"$http_x_auth_realm"', '"subject":"$http_x_auth_subject"', '"status":"$status"',
-    '"connection":"$connection"', '"connectionRequests":"$connection_requests"',
-    '"connectionHeader":"$http_connection"', '"upgradeHeader":"$http_upgrade"',
+    '"method":"$request_method"',
+    '"uri":"$uri"',
+    '"requestUri":"$request_uri"',
+    '"realm":"$http_x_auth_realm"',
+    '"subject":"$http_x_auth_subject"',
+    '"status":"$status"',
+    '"connection":"$connection"',
+    '"connectionRequests":"$connection_requests"',
+    '"connectionHeader":"$http_connection"',
+    '"upgradeHeader":"$http_upgrade"',
   ];
   return `worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -130,16 +136,20 @@ async function startWebSocketBackend(): Promise<{ port: number; close(): Promise
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
-export interface Started { child: ChildProcess; exited: Promise<number | null> }
+export interface Started {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
 
 /** Start nginx on `port`; resolves once it listens (its pid file exists), rejects with the error log if it exits first. */
 export async function startNginx(dir: string): Promise<Started> {
@@ -208,13 +218,25 @@ export async function startNginxHelpdesk(options: NginxHelpdeskOptions = {}): Pr
     await res.body.dump();
     for (let waited = 0; ; waited += 10) {
       const text = await readFile(logFile, 'utf8').catch(() => '');
-      const lines = text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, string>);
+      const lines = text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, string>);
       if (lines.some((l) => l.uri === marker)) {
-        return lines.filter((l) => !l.uri!.startsWith(MARKER)).map((l) => ({
-          method: l.method!, uri: l.uri!, requestUri: l.requestUri!, realm: l.realm!, subject: l.subject!,
-          status: Number(l.status), connection: Number(l.connection), connectionRequests: Number(l.connectionRequests),
-          connectionHeader: l.connectionHeader!, upgradeHeader: l.upgradeHeader!,
-        }));
+        return lines
+          .filter((l) => !l.uri!.startsWith(MARKER))
+          .map((l) => ({
+            method: l.method!,
+            uri: l.uri!,
+            requestUri: l.requestUri!,
+            realm: l.realm!,
+            subject: l.subject!,
+            status: Number(l.status),
+            connection: Number(l.connection),
+            connectionRequests: Number(l.connectionRequests),
+            connectionHeader: l.connectionHeader!,
+            upgradeHeader: l.upgradeHeader!,
+          }));
       }
       if (waited > 5000) throw new Error(`nginx did not log ${marker}`);
       await new Promise((r) => setTimeout(r, 10));

@@ -98,7 +98,10 @@ export interface ServeProcess {
 
 export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []): ServeProcess {
   ensureBuilt();
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile, ...extraArgs], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile, ...extraArgs], {
+    env: { ...cleanEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: Array<Record<string, unknown>> = [];
   const waiters: Array<{ test: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }> = [];
   let buffer = '';
@@ -115,10 +118,11 @@ export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}, extr
         line = { raw: text };
       }
       lines.push(line);
-      for (const w of [...waiters]) if (w.test(line)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
+      for (const w of [...waiters])
+        if (w.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
     }
   });
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
@@ -127,7 +131,10 @@ export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}, extr
     const seen = lines.find(test);
     if (seen) return Promise.resolve(seen);
     return new Promise((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`no matching log line in ${timeoutMs} ms; stderr: ${stderr.slice(0, 2000)}; lines: ${JSON.stringify(lines).slice(0, 2000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => rej(new Error(`no matching log line in ${timeoutMs} ms; stderr: ${stderr.slice(0, 2000)}; lines: ${JSON.stringify(lines).slice(0, 2000)}`)),
+        timeoutMs,
+      );
       waiters.push({
         test,
         resolve: (line) => {
@@ -215,7 +222,9 @@ export interface FakeProvider {
  * A provider that only answers discovery and JWKS: `dateOffsetMs` moves its Date
  * header, `document` overrides discovery fields (undefined removes one).
  */
-export async function startFakeProvider(options: { dateOffsetMs?: number; document?: Record<string, unknown>; jwksStatus?: number } = {}): Promise<FakeProvider> {
+export async function startFakeProvider(
+  options: { dateOffsetMs?: number; document?: Record<string, unknown>; jwksStatus?: number } = {},
+): Promise<FakeProvider> {
   const { publicKey } = await generateKeyPair('ES256', { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid: 'fake-1', alg: 'ES256', use: 'sig' };
   const hits: string[] = [];

@@ -127,7 +127,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         let decoded: ReceivedSpan[];
         try {
           const text = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
-          if (!String(req.headers['content-type']).startsWith('application/json')) throw new Error(`content-type ${String(req.headers['content-type'])}: only OTLP/JSON is decoded here`);
+          if (!String(req.headers['content-type']).startsWith('application/json'))
+            throw new Error(`content-type ${String(req.headers['content-type'])}: only OTLP/JSON is decoded here`);
           decoded = decodeTraces(text);
           bodies.push(text);
         } catch (error) {

@@ -100,7 +100,10 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     async start() {
       if (running) return;
       const again = await launch(port, persistence);
-      if (!again.ok) throw new Error(`redis-server did not start again on port ${port}${again.portInUse ? ' (taken while it was stopped, by something outside the tests)' : ''}: ${again.output}`);
+      if (!again.ok)
+        throw new Error(
+          `redis-server did not start again on port ${port}${again.portInUse ? ' (taken while it was stopped, by something outside the tests)' : ''}: ${again.output}`,
+        );
       running = again;
     },
     pause() {
@@ -217,7 +220,19 @@ export async function startSentinelDeployment(options: { downAfterMs?: number } 
   const masterName = 'gatehouse-test';
   const started: RedisProcess[] = [];
   try {
-    const common = (port: number): string[] => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, '--loglevel', 'notice'];
+    const common = (port: number): string[] => [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--dbfilename',
+      `dump-${port}.rdb`,
+      ...NO_PERSISTENCE,
+      '--loglevel',
+      'notice',
+    ];
     const master = await startProcess((port) => common(port), /Ready to accept connections/);
     started.push(master);
     const replica = await startProcess((port) => [...common(port), '--replicaof', '127.0.0.1', String(master.port)], /Ready to accept connections/);
@@ -225,34 +240,33 @@ export async function startSentinelDeployment(options: { downAfterMs?: number } 
     await replica.logged(/MASTER <-> REPLICA sync: Finished with success/);
     const sentinels: RedisProcess[] = [];
     for (let i = 0; i < 3; i++) {
-      const sentinel = await startProcess(
-        (port) => {
-          const conf = join(dir, `sentinel-${port}.conf`);
-          writeFileSync(
-            conf,
-            [
-              `port ${port}`,
-              'bind 127.0.0.1',
-              `dir ${dir}`,
-              `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
-              `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
-              `sentinel failover-timeout ${masterName} 10000`,
-              `sentinel parallel-syncs ${masterName} 1`,
-              '',
-            ].join('\n'),
-          );
-          return [conf, '--sentinel'];
-        },
-        /\+monitor master/,
-      );
+      const sentinel = await startProcess((port) => {
+        const conf = join(dir, `sentinel-${port}.conf`);
+        writeFileSync(
+          conf,
+          [
+            `port ${port}`,
+            'bind 127.0.0.1',
+            `dir ${dir}`,
+            `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
+            `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
+            `sentinel failover-timeout ${masterName} 10000`,
+            `sentinel parallel-syncs ${masterName} 1`,
+            '',
+          ].join('\n'),
+        );
+        return [conf, '--sentinel'];
+      }, /\+monitor master/);
       started.push(sentinel);
       sentinels.push(sentinel);
     }
     // a sentinel learns the replica from the master's INFO and the other sentinels from their hellos on the master
     await Promise.all(sentinels.map((s) => s.logged(/\+slave slave/)));
-    await Promise.all(sentinels.map(async (s) => {
-      for (const other of sentinels) if (other !== s) await s.logged(new RegExp(`\\+sentinel sentinel \\w+ 127\\.0\\.0\\.1 ${other.port} `));
-    }));
+    await Promise.all(
+      sentinels.map(async (s) => {
+        for (const other of sentinels) if (other !== s) await s.logged(new RegExp(`\\+sentinel sentinel \\w+ 127\\.0\\.0\\.1 ${other.port} `));
+      }),
+    );
     return {
       masterName,
       master,
@@ -289,7 +303,23 @@ export function makeTestTls(): RedisTls & { remove(): void } {
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '1', '-subj', '/CN=gatehouse test CA');
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1');
   writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', at('server.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('server.pem'), '-days', '1', '-extfile', at('san.ext'));
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    at('server.csr'),
+    '-CA',
+    at('ca.pem'),
+    '-CAkey',
+    at('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    at('server.pem'),
+    '-days',
+    '1',
+    '-extfile',
+    at('san.ext'),
+  );
   return { caFile: at('ca.pem'), certFile: at('server.pem'), keyFile: at('server.key'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -325,7 +355,24 @@ export async function startRedisCluster(options: { replicas?: 0 | 1; nodeTimeout
   // with TLS: TLS only (no plain port), between the nodes too
   const listen = (port: number): string[] =>
     tls
-      ? ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+      ? [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cluster',
+          'yes',
+          '--tls-replication',
+          'yes',
+          '--tls-cert-file',
+          tls.certFile,
+          '--tls-key-file',
+          tls.keyFile,
+          '--tls-ca-cert-file',
+          tls.caFile,
+          '--tls-auth-clients',
+          'no',
+        ]
       : ['--port', String(port)];
   const cliTls = tls ? ['--tls', '--cacert', tls.caFile] : [];
   const nodes: RedisProcess[] = [];
@@ -334,10 +381,25 @@ export async function startRedisCluster(options: { replicas?: 0 | 1; nodeTimeout
       nodes.push(
         await startProcess(
           (port, busPort) => [
-            ...listen(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, ...NO_PERSISTENCE, '--loglevel', 'notice',
-            '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
+            ...listen(port),
+            '--bind',
+            '127.0.0.1',
+            '--dir',
+            dir,
+            '--dbfilename',
+            `dump-${port}.rdb`,
+            ...NO_PERSISTENCE,
+            '--loglevel',
+            'notice',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
             // the bus port is claimed too: port + 10000 might be taken
-            '--cluster-port', String(busPort), '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000),
+            '--cluster-port',
+            String(busPort),
+            '--cluster-node-timeout',
+            String(options.nodeTimeoutMs ?? 1000),
           ],
           /Ready to accept connections/,
           true,
@@ -357,7 +419,12 @@ export async function startRedisCluster(options: { replicas?: 0 | 1; nodeTimeout
     if (replicas > 0) await Promise.all(nodes.slice(3).map((n) => n.logged(/MASTER <-> REPLICA sync: Finished with success/)));
     return {
       nodes,
-      sessionYaml: [`redis_cluster: [${nodes.slice(0, 3).map((n) => `${tls ? 'rediss://' : ''}${n.address}`).join(', ')}]`],
+      sessionYaml: [
+        `redis_cluster: [${nodes
+          .slice(0, 3)
+          .map((n) => `${tls ? 'rediss://' : ''}${n.address}`)
+          .join(', ')}]`,
+      ],
       async close() {
         await Promise.all(nodes.map((n) => n.close()));
         rmSync(dir, { recursive: true, force: true });

@@ -150,7 +150,11 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       return options.editYaml ? options.editYaml(yaml) : yaml;
     },
     env: { GATEHOUSE_DEMO_SECRET: randomBytes(32).toString('base64url') },
-    serve: serveGateway({ logger: logs.logger, ...(options.now ? { now: options.now } : {}), ...(options.tracingExport ? { tracingExport: options.tracingExport } : {}) }),
+    serve: serveGateway({
+      logger: logs.logger,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.tracingExport ? { tracingExport: options.tracingExport } : {}),
+    }),
   });
   const gateway = stack.served;
   return {
@@ -260,7 +264,12 @@ function unchunk(body: string): string {
  * form, and stop at the redirect back to the gateway — returning the callback
  * URL without calling it, so a test decides when (and how often) it is used.
  */
-export async function authorizeUntilCallback(authorizeUrl: string, jar: CookieJar, account: { username: string; password: string }, gatewayUrl: string): Promise<string> {
+export async function authorizeUntilCallback(
+  authorizeUrl: string,
+  jar: CookieJar,
+  account: { username: string; password: string },
+  gatewayUrl: string,
+): Promise<string> {
   let url = authorizeUrl;
   let loggedIn = false;
   for (let step = 0; step < 12; step++) {

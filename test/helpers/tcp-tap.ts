@@ -28,7 +28,11 @@ export async function startTcpTap(target: string): Promise<TcpTap> {
     let line = '';
     const upstream = connect({ host, port });
     sockets.add(client).add(upstream);
-    for (const s of [client, upstream]) s.on('close', () => sockets.delete(s)).on('error', () => { client.destroy(); upstream.destroy(); });
+    for (const s of [client, upstream])
+      s.on('close', () => sockets.delete(s)).on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
     client.on('data', (chunk: Buffer) => {
       const text = chunk.toString('latin1');
       record.text += text;
@@ -50,9 +54,10 @@ export async function startTcpTap(target: string): Promise<TcpTap> {
     address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     sent: () => connections.map((c) => c.text),
     headerValues: (name) => values.filter((v) => v.name === name.toLowerCase()).map((v) => v.value),
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -106,9 +106,15 @@ export async function startUpstream(): Promise<Upstream> {
     }
     if (url.pathname === '/slow') {
       const ms = Math.max(0, Math.min(Number(url.searchParams.get('ms') ?? '1000') || 0, 60_000));
-      const timer = setTimeout(() => { timers.delete(timer); reply(200); }, ms);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        reply(200);
+      }, ms);
       timers.add(timer);
-      res.on('close', () => { clearTimeout(timer); timers.delete(timer); });
+      res.on('close', () => {
+        clearTimeout(timer);
+        timers.delete(timer);
+      });
       return;
     }
     reply(200);
@@ -128,7 +134,10 @@ export async function startUpstream(): Promise<Upstream> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const { port } = server.address() as AddressInfo;
 
@@ -142,13 +151,14 @@ export async function startUpstream(): Promise<Upstream> {
       return seen ? Promise.resolve(seen) : new Promise((resolve) => arrivalWaiters.push({ match, resolve }));
     },
     settled: () => (unanswered === 0 ? Promise.resolve() : new Promise<void>((resolve) => settledWaiters.push(resolve))),
-    close: () => new Promise<void>((resolve) => {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -20,7 +20,8 @@ t.test('iss names another issuer, or is missing while advertised', async (t) => 
 });
 
 t.test('a provider that does not advertise iss', async (t) => {
-  const stack = await startHostileStack({ beforeGateway: (p) => {
+  const stack = await startHostileStack({
+    beforeGateway: (p) => {
       p.discoveryOverrides = { authorization_response_iss_parameter_supported: false };
     },
   });

@@ -24,10 +24,16 @@ t.test('error responses become a clean page', async (t) => {
     const page = await expectSignInRefused(t, stack, expected, { label: extra.error!.slice(0, 20) });
     t.match(String(page.headers['content-type']), /^text\/html/);
     t.match(String(page.headers['content-security-policy']), /default-src 'none'/);
-    t.notMatch(page.body, /<script|alert\(|injected|javascript:|The user said no|server_error/, 'nothing of the provider\'s text is shown');
-    t.notOk([page.headers['set-cookie']].flat().some((line) => String(line).includes('pwned')), 'no injected cookie');
+    t.notMatch(page.body, /<script|alert\(|injected|javascript:|The user said no|server_error/, "nothing of the provider's text is shown");
+    t.notOk(
+      [page.headers['set-cookie']].flat().some((line) => String(line).includes('pwned')),
+      'no injected cookie',
+    );
     const cleared = [page.headers['set-cookie']].flat().filter((l): l is string => typeof l === 'string');
-    t.ok(cleared.some((l) => l.startsWith('gatehouse-login-') && l.includes('Max-Age=0')), 'the spent attempt cookie is cleared');
+    t.ok(
+      cleared.some((l) => l.startsWith('gatehouse-login-') && l.includes('Max-Age=0')),
+      'the spent attempt cookie is cleared',
+    );
     t.notMatch(String(lastSignInFailure(stack)?.detail), /[<>\r\n]/, 'the log detail is sanitized');
   }
   t.equal(stack.provider.counts.token, 0);

@@ -14,7 +14,10 @@ t.test('tampered or truncated cookie chunks', async (t) => {
   t.teardown(() => stack.close());
   stack.provider.forgeIdToken = (ctx) => ctx.sign({ ...ctx.claims, padding: 'p'.repeat(6000) });
   const { jar } = await signInVia(stack);
-  const chunks = jar.all(stack.publicUrl).filter((c) => /^gatehouse-agent(\.\d+)?$/.test(c.name)).sort((a, b) => a.name.localeCompare(b.name));
+  const chunks = jar
+    .all(stack.publicUrl)
+    .filter((c) => /^gatehouse-agent(\.\d+)?$/.test(c.name))
+    .sort((a, b) => a.name.localeCompare(b.name));
   t.ok(chunks.length >= 3, `the session is split into ${chunks.length} chunks`);
   t.equal((await fetchAsScript(stack, '/agent/', jar)).status, 200, 'untouched, it works');
   const forwarded = stack.upstream.requests.length;
@@ -24,7 +27,11 @@ t.test('tampered or truncated cookie chunks', async (t) => {
     const answer = await fetchWithJar(`${stack.publicUrl}/agent/`, { jar: new CookieJar(), headers: { accept: 'application/json', cookie: header } });
     t.equal(answer.status, 401, `${label}: signed out`);
     const cleared = [answer.headers['set-cookie']].flat().filter((l): l is string => typeof l === 'string');
-    if (pairs.some(([n]) => n === 'gatehouse-agent')) t.ok(cleared.some((l) => l.startsWith('gatehouse-agent=;')), `${label}: chunks cleared`);
+    if (pairs.some(([n]) => n === 'gatehouse-agent'))
+      t.ok(
+        cleared.some((l) => l.startsWith('gatehouse-agent=;')),
+        `${label}: chunks cleared`,
+      );
   };
   const original: Array<[string, string]> = chunks.map((c) => [c.name, c.value]);
   // flip the top bit of the character's 6: the low bits of a value's last base64url character
@@ -34,24 +41,48 @@ t.test('tampered or truncated cookie chunks', async (t) => {
   for (let n = 0; n < original.length; n++) {
     const value = original[n]![1];
     for (const i of [0, 3, Math.floor(value.length / 2), value.length - 1]) {
-      await send(`chunk ${n}, char ${i} changed`, original.map(([name, v], k) => [name, k === n ? flip(v, i) : v]));
+      await send(
+        `chunk ${n}, char ${i} changed`,
+        original.map(([name, v], k) => [name, k === n ? flip(v, i) : v]),
+      );
     }
-    await send(`chunk ${n} truncated by one`, original.map(([name, v], k) => [name, k === n ? v.slice(0, -1) : v]));
-    await send(`chunk ${n} emptied`, original.map(([name, v], k) => [name, k === n ? '' : v]));
-    await send(`chunk ${n} dropped`, original.filter((_, k) => k !== n));
+    await send(
+      `chunk ${n} truncated by one`,
+      original.map(([name, v], k) => [name, k === n ? v.slice(0, -1) : v]),
+    );
+    await send(
+      `chunk ${n} emptied`,
+      original.map(([name, v], k) => [name, k === n ? '' : v]),
+    );
+    await send(
+      `chunk ${n} dropped`,
+      original.filter((_, k) => k !== n),
+    );
   }
-  await send('chunks reordered', original.map(([name], k) => [name, original[(k + 1) % original.length]![1]]));
-  await send('first chunk duplicated into the second', original.map(([name, v], k) => [name, k === 1 ? original[0]![1] : v]));
+  await send(
+    'chunks reordered',
+    original.map(([name], k) => [name, original[(k + 1) % original.length]![1]]),
+  );
+  await send(
+    'first chunk duplicated into the second',
+    original.map(([name, v], k) => [name, k === 1 ? original[0]![1] : v]),
+  );
   await send('an extra chunk appended', [...original, [`gatehouse-agent.${original.length}`, 'AAAA']]);
   await send('an extra chunk of real-looking data', [...original, [`gatehouse-agent.${original.length}`, original[1]![1]]]);
   await send('only the first chunk', [original[0]!]);
   await send('chunks only, no first', original.slice(1));
   await send('a cookie bomb (40 KB)', [['gatehouse-agent', 'g1.'.concat('A'.repeat(40_000))]]);
   await send('not our format', [['gatehouse-agent', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.']]);
-  await send('quoted value', original.map(([name, v]) => [name, `"${v}"x`]));
+  await send(
+    'quoted value',
+    original.map(([name, v]) => [name, `"${v}"x`]),
+  );
   t.equal(stack.upstream.requests.length, forwarded, 'nothing was forwarded');
 
   // a duplicate of the whole set, placed after the real one, changes nothing (first cookie of a name wins)
-  const dup = await fetchWithJar(`${stack.publicUrl}/agent/`, { jar: new CookieJar(), headers: { accept: 'application/json', cookie: [...original, ...original.map(([n]) => [n, 'junk'])].map(([n, v]) => `${n}=${v}`).join('; ') } });
+  const dup = await fetchWithJar(`${stack.publicUrl}/agent/`, {
+    jar: new CookieJar(),
+    headers: { accept: 'application/json', cookie: [...original, ...original.map(([n]) => [n, 'junk'])].map(([n, v]) => `${n}=${v}`).join('; ') },
+  });
   t.equal(dup.status, 200, 'the first cookie of each name is the one read');
 });

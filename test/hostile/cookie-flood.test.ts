@@ -14,7 +14,7 @@ t.teardown(() => stack.close());
 const flood = Array.from({ length: 300 }, (_, i) => `sib${i}=x${i}`).join('; ');
 const cookieHeader = (jar: CookieJar): string => `${flood}; ${jar.cookieHeader(stack.publicUrl) ?? ''}`;
 
-t.test('300 foreign cookies before the gateway\'s: sign-in and the session still work', async (t) => {
+t.test("300 foreign cookies before the gateway's: sign-in and the session still work", async (t) => {
   const { jar, authorizeUrl } = await beginSignIn(stack, '/agent/');
   const callbackUrl = await authorizeAt(authorizeUrl);
   // the callback with the login-attempt cookie after the flood
@@ -32,6 +32,9 @@ t.test('300 foreign cookies before the gateway\'s: sign-in and the session still
 
 t.test('a Cookie header over the size limit is refused as a whole (the bound is bytes, not a count)', async (t) => {
   const huge = Array.from({ length: 2000 }, (_, i) => `big${i}=${'y'.repeat(8)}`).join('; '); // ~30 KB
-  const res = await fetchWithJar(`${stack.publicUrl}/agent/tickets`, { headers: { ...NAVIGATION, cookie: huge } }).catch((error: Error) => ({ status: 0, error }));
+  const res = await fetchWithJar(`${stack.publicUrl}/agent/tickets`, { headers: { ...NAVIGATION, cookie: huge } }).catch((error: Error) => ({
+    status: 0,
+    error,
+  }));
   t.ok(res.status === 431 || res.status === 400 || res.status === 0, `refused before any parsing (status ${res.status})`);
 });

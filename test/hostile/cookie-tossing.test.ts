@@ -12,11 +12,23 @@ import { startHostileStack, authorizeAt, errorCode, type HostileStack } from '..
 
 const PUBLIC = 'https://helpdesk.example.com';
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
 
 async function viaTls(stack: HostileStack, path: string, cookie: string | undefined, headers: Record<string, string> = {}): Promise<Answer> {
   const res = await request(`${stack.gateway.url}${path}`, {
-    headers: { host: 'helpdesk.example.com', 'x-forwarded-proto': 'https', accept: 'text/html', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', ...(cookie ? { cookie } : {}), ...headers },
+    headers: {
+      host: 'helpdesk.example.com',
+      'x-forwarded-proto': 'https',
+      accept: 'text/html',
+      'sec-fetch-mode': 'navigate',
+      'sec-fetch-dest': 'document',
+      ...(cookie ? { cookie } : {}),
+      ...headers,
+    },
   });
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
@@ -26,11 +38,16 @@ function setCookies(answer: Answer): string[] {
 }
 
 function pairsOf(lines: string[]): Array<[string, string]> {
-  return lines.map((l) => l.split(';')[0]!).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)] as [string, string]).filter(([, v]) => v !== '');
+  return lines
+    .map((l) => l.split(';')[0]!)
+    .map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)] as [string, string])
+    .filter(([, v]) => v !== '');
 }
 
 /** A sign-in through the TLS terminator; returns the cookies the browser would hold, by name. */
-async function signInBehindTls(stack: HostileStack): Promise<{ attempt: [string, string]; session: Array<[string, string]>; callbackPath: string; lines: string[] }> {
+async function signInBehindTls(
+  stack: HostileStack,
+): Promise<{ attempt: [string, string]; session: Array<[string, string]>; callbackPath: string; lines: string[] }> {
   const start = await viaTls(stack, '/agent/', undefined);
   if (start.status !== 302) throw new Error(`expected 302, got ${start.status}`);
   const attempt = pairsOf(setCookies(start))[0]!;
@@ -63,7 +80,11 @@ t.test('__Host- cookies, and tossed look-alikes are ignored', async (t) => {
   t.equal((await viaTls(stack, '/agent/', cookieHeader, { accept: 'application/json' })).status, 200, 'the real cookie works');
 
   // the same values under names a sibling subdomain could set
-  for (const rename of [(n: string) => n.replace(/^__Host-/, ''), (n: string) => n.replace(/^__Host-/, '__host-'), (n: string) => n.replace(/^__Host-/, '__Secure-')]) {
+  for (const rename of [
+    (n: string) => n.replace(/^__Host-/, ''),
+    (n: string) => n.replace(/^__Host-/, '__host-'),
+    (n: string) => n.replace(/^__Host-/, '__Secure-'),
+  ]) {
     const tossed = session.map(([n, v]) => `${rename(n)}=${v}`).join('; ');
     const answer = await viaTls(stack, '/agent/', tossed, { accept: 'application/json' });
     t.equal(answer.status, 401, `a session cookie tossed as ${rename('__Host-gatehouse-agent')} is ignored`);
@@ -76,7 +97,11 @@ t.test('__Host- cookies, and tossed look-alikes are ignored', async (t) => {
   const tokenCalls = stack.provider.counts.token;
   const planted = await viaTls(stack, attackerCallback.pathname + attackerCallback.search, `${attemptName.replace(/^__Host-/, '')}=${attemptValue}`);
   t.equal(planted.status, 400);
-  t.equal(errorCode({ body: planted.body, headers: planted.headers as Record<string, string> }), 'GH_STATE_MISMATCH', 'a tossed login attempt is not this browser\'s');
-  t.equal(stack.provider.counts.token, tokenCalls, 'the attacker\'s code was not redeemed');
+  t.equal(
+    errorCode({ body: planted.body, headers: planted.headers as Record<string, string> }),
+    'GH_STATE_MISMATCH',
+    "a tossed login attempt is not this browser's",
+  );
+  t.equal(stack.provider.counts.token, tokenCalls, "the attacker's code was not redeemed");
   t.ok(attempt[0].startsWith('__Host-gatehouse-login-'));
 });

@@ -13,10 +13,11 @@ for (const [label, issuerOf] of [
   ['trailing slash dropped', (issuer: string) => issuer.replace(/\/$/, '')],
 ] as Array<[string, (issuer: string) => string]>) {
   t.test(`discovery issuer: ${label}`, async (t) => {
-    const stack = await startHostileStack({ beforeGateway: (p) => {
-      p.discoveryOverrides = { issuer: issuerOf(p.issuer) };
-    },
-  });
+    const stack = await startHostileStack({
+      beforeGateway: (p) => {
+        p.discoveryOverrides = { issuer: issuerOf(p.issuer) };
+      },
+    });
     t.teardown(() => stack.close());
     const page = await fetchWithJar(`${stack.publicUrl}/agent/`, { headers: { ...NAVIGATION } });
     t.equal(page.status, 503);

@@ -15,12 +15,18 @@ function postWithExpect(baseUrl: string, head: string, body: string): Promise<{ 
     const socket = connect({ host: hostname, port: Number(port) });
     let data = '';
     let sentBody = false;
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no final answer: ${JSON.stringify(data)}`)); }, 5000);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no final answer: ${JSON.stringify(data)}`));
+    }, 5000);
     socket.setEncoding('latin1');
     socket.on('error', reject);
     socket.on('data', (chunk: string) => {
       data += chunk;
-      if (!sentBody && data.startsWith('HTTP/1.1 100 ')) { sentBody = true; socket.write(body); }
+      if (!sentBody && data.startsWith('HTTP/1.1 100 ')) {
+        sentBody = true;
+        socket.write(body);
+      }
       const final = data.replace(/^HTTP\/1\.1 100 [^\r]*\r\n\r\n/, '');
       if (final.includes('\r\n\r\n')) {
         clearTimeout(timer);
@@ -41,12 +47,22 @@ t.test('a POST with Expect: 100-continue reaches the helpdesk, signed in and ano
   const host = new URL(stack.publicUrl).host;
   const body = 'x'.repeat(2048);
   const before = (await nginx.served()).length;
-  for (const [path, cookie] of [['/tickets', `Cookie: ${bob}\r\n`], ['/favicon.ico', '']] as const) {
+  for (const [path, cookie] of [
+    ['/tickets', `Cookie: ${bob}\r\n`],
+    ['/favicon.ico', ''],
+  ] as const) {
     const head = `POST ${path} HTTP/1.1\r\nHost: ${host}\r\n${cookie}Accept: application/json\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`;
     const answer = await postWithExpect(stack.publicUrl, head, body);
     t.ok(answer.interim, `${path}: the client was told to continue`);
     t.equal(answer.final, 'HTTP/1.1 200 OK', `${path}: answered by the helpdesk, not a 502`);
   }
   const served = (await nginx.served()).slice(before);
-  t.same(served.map((e) => [e.method, e.uri, e.subject]), [['POST', '/tickets', 'user-bob'], ['POST', '/favicon.ico', '']], 'nginx served both POSTs, with bob\'s identity on his');
+  t.same(
+    served.map((e) => [e.method, e.uri, e.subject]),
+    [
+      ['POST', '/tickets', 'user-bob'],
+      ['POST', '/favicon.ico', ''],
+    ],
+    "nginx served both POSTs, with bob's identity on his",
+  );
 });

@@ -21,13 +21,24 @@ t.test('another host name is refused with 421, never forwarded', async (t) => {
   const before = stack.upstream.requests.length;
 
   for (const evil of ['evil.example', `evil.example:${new URL(stack.publicUrl).port}`, 'localhost', '127.0.0.2']) {
-    const anon = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [['Host', evil], ['Accept', 'application/json']]);
+    const anon = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [
+      ['Host', evil],
+      ['Accept', 'application/json'],
+    ]);
     t.equal(anon.status, 421, `public path, Host: ${evil}`);
     t.match(JSON.parse(anon.body), { error: 'GH_MISDIRECTED_REQUEST' });
-    const signedIn = await rawRequest(stack.publicUrl, 'POST', '/agent/password-reset', [['Host', evil], ['Accept', 'application/json'], ['Cookie', cookie], ['Content-Length', '0']]);
+    const signedIn = await rawRequest(stack.publicUrl, 'POST', '/agent/password-reset', [
+      ['Host', evil],
+      ['Accept', 'application/json'],
+      ['Cookie', cookie],
+      ['Content-Length', '0'],
+    ]);
     t.equal(signedIn.status, 421, `signed in, Host: ${evil}`);
   }
-  const page = await rawRequest(stack.publicUrl, 'GET', '/agent/', [['Host', 'evil.example'], ['Accept', 'text/html']]);
+  const page = await rawRequest(stack.publicUrl, 'GET', '/agent/', [
+    ['Host', 'evil.example'],
+    ['Accept', 'text/html'],
+  ]);
   t.equal(page.status, 421);
   t.match(page.body, /GH_MISDIRECTED_REQUEST/);
   t.notMatch(page.body, /evil\.example/, 'the page does not echo the host it was asked for');
@@ -48,14 +59,18 @@ t.test('another host name is refused with 421, never forwarded', async (t) => {
 
 t.test("behind a trusted proxy: public_url's host, unless the proxy names another (then 421)", async (t) => {
   const stack = await startTestStack({
-    editYaml: (y) => y.replace('\nupstream:', '\ntrusted_proxies: [127.0.0.1/32]\nupstream:').replace('  timeout: 10s\n', '  timeout: 10s\n  preserve_host: false\n'),
+    editYaml: (y) =>
+      y.replace('\nupstream:', '\ntrusted_proxies: [127.0.0.1/32]\nupstream:').replace('  timeout: 10s\n', '  timeout: 10s\n  preserve_host: false\n'),
   });
   t.teardown(() => stack.close());
   const host = new URL(stack.publicUrl).host;
   const upstreamHost = new URL(stack.upstreamUrl).host;
 
   // nginx `proxy_pass http://gatehouse:8080` rewrites Host and says where the browser went in X-Forwarded-Host
-  const viaNginx = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [['Host', 'gatehouse:8080'], ['X-Forwarded-Host', host]]);
+  const viaNginx = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [
+    ['Host', 'gatehouse:8080'],
+    ['X-Forwarded-Host', host],
+  ]);
   t.equal(viaNginx.status, 200);
   let seen = stack.upstream.requests.at(-1)!;
   t.equal(seen.headers['x-forwarded-host'], host, 'X-Forwarded-Host: the host the browser asked for');
@@ -68,9 +83,16 @@ t.test("behind a trusted proxy: public_url's host, unless the proxy names anothe
   t.equal(seen.headers['x-forwarded-host'], host);
 
   const before = stack.upstream.requests.length;
-  const named = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [['Host', host], ['X-Forwarded-Host', 'evil.example'], ['Accept', 'application/json']]);
+  const named = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [
+    ['Host', host],
+    ['X-Forwarded-Host', 'evil.example'],
+    ['Accept', 'application/json'],
+  ]);
   t.equal(named.status, 421, 'a trusted proxy that names another host: refused');
-  const rewritten = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [['Host', 'gatehouse:8080'], ['Accept', 'application/json']]);
+  const rewritten = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [
+    ['Host', 'gatehouse:8080'],
+    ['Accept', 'application/json'],
+  ]);
   t.equal(rewritten.status, 421, 'a proxy that rewrote Host and did not say where the browser went: refused');
   t.equal(stack.upstream.requests.length, before, 'nothing reached the helpdesk');
 });
@@ -84,14 +106,16 @@ t.test('a WebSocket upgrade naming another host is refused with 421 Misdirected 
   let answer = '';
   socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
   const closed = new Promise((resolve) => socket.on('close', resolve));
-  socket.write('GET /favicon.ico HTTP/1.1\r\nHost: evil.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  socket.write(
+    'GET /favicon.ico HTTP/1.1\r\nHost: evil.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
   await closed;
   t.match(answer, /^HTTP\/1\.1 421 Misdirected Request\r\n/, 'the status line names its own status');
   t.match(answer, /"error":"GH_MISDIRECTED_REQUEST"/, 'and the code says why');
   t.equal(stack.upstream.requests.length, 0, 'nothing reached the helpdesk');
 });
 
-t.test("a 421 tells the operator once per peer what to fix (a proxy in front that rewrites Host)", async (t) => {
+t.test('a 421 tells the operator once per peer what to fix (a proxy in front that rewrites Host)', async (t) => {
   const stack = await startTestStack();
   t.teardown(() => stack.close());
   const publicHost = new URL(stack.publicUrl).host;

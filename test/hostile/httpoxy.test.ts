@@ -13,12 +13,22 @@ t.test('the Proxy request header never reaches the helpdesk', async (t) => {
   const { jar } = await stack.signIn('/agent/', ALICE);
   const cookie = jar.cookieHeader(`${stack.publicUrl}/agent`)!;
 
-  const publicAnswer = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [['Proxy', 'http://203.0.113.5:3128'], ['proxy', 'http://203.0.113.6:3128']]);
+  const publicAnswer = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [
+    ['Proxy', 'http://203.0.113.5:3128'],
+    ['proxy', 'http://203.0.113.6:3128'],
+  ]);
   t.equal(publicAnswer.status, 200);
-  const signedIn = await rawRequest(stack.publicUrl, 'GET', '/agent/api/x', [['Accept', 'application/json'], ['Cookie', cookie], ['PROXY', 'http://203.0.113.7:3128']]);
+  const signedIn = await rawRequest(stack.publicUrl, 'GET', '/agent/api/x', [
+    ['Accept', 'application/json'],
+    ['Cookie', cookie],
+    ['PROXY', 'http://203.0.113.7:3128'],
+  ]);
   t.equal(signedIn.status, 200);
   for (const seen of stack.upstream.requests.slice(-2)) {
-    t.notOk(seen.rawHeaders.some((v) => /203\.0\.113/.test(v)), `${seen.url}: no Proxy value reached the helpdesk`);
+    t.notOk(
+      seen.rawHeaders.some((v) => /203\.0\.113/.test(v)),
+      `${seen.url}: no Proxy value reached the helpdesk`,
+    );
     t.equal(seen.headers.proxy, undefined);
   }
 });

@@ -7,7 +7,8 @@ import t from 'tap';
 import { startHostileStack, expectSignInRefused, signInVia } from '../helpers/hostile-provider.js';
 
 t.test('an ID token signed with an algorithm the provider does not advertise', async (t) => {
-  const stack = await startHostileStack({ beforeGateway: (p) => {
+  const stack = await startHostileStack({
+    beforeGateway: (p) => {
       p.discoveryOverrides = { id_token_signing_alg_values_supported: ['RS256'] };
     },
   });

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { startHostileStack, expectSignInRefused, newSigningKey, type KeyAlg } from '../helpers/hostile-provider.js';
 
-t.test('an ID token signed by a key that is not the provider\'s', async (t) => {
+t.test("an ID token signed by a key that is not the provider's", async (t) => {
   const stack = await startHostileStack();
   t.teardown(() => stack.close());
   for (const alg of ['RS256', 'ES256', 'EdDSA'] as KeyAlg[]) {

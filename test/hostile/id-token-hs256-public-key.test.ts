@@ -13,7 +13,7 @@ function hmacJws(alg: 'HS256' | 'HS384' | 'HS512', kid: string, claims: Record<s
   return `${unsigned}.${createHmac(hash, secret).update(unsigned).digest('base64url')}`;
 }
 
-t.test('HMAC ID tokens keyed with the provider\'s public key are refused', async (t) => {
+t.test("HMAC ID tokens keyed with the provider's public key are refused", async (t) => {
   const stack = await startHostileStack();
   t.teardown(() => stack.close());
   const rsa = stack.provider.keys.RS256;

@@ -13,7 +13,7 @@ t.test('wrong or missing nonce', async (t) => {
     ['made up', () => 'n-0S6_WzA2Mj'],
     ['a prefix of the right one', (n) => n.slice(0, 20)],
     ['the right one plus more', (n) => `${n}x`],
-    ['another attempt\'s nonce', () => previousNonce],
+    ["another attempt's nonce", () => previousNonce],
     ['a number', () => 1],
     ['absent', () => undefined],
   ];

@@ -7,7 +7,13 @@ import { startHostileStack, expectSignInRefused } from '../helpers/hostile-provi
 t.test('missing or unusable sub', async (t) => {
   const stack = await startHostileStack();
   t.teardown(() => stack.close());
-  const variants: Array<[string, unknown]> = [['absent', undefined], ['empty', ''], ['a number', 42], ['an object', { id: 'x' }], ['256 characters', 'x'.repeat(256)]];
+  const variants: Array<[string, unknown]> = [
+    ['absent', undefined],
+    ['empty', ''],
+    ['a number', 42],
+    ['an object', { id: 'x' }],
+    ['256 characters', 'x'.repeat(256)],
+  ];
   for (const [label, sub] of variants) {
     stack.provider.forgeIdToken = (ctx) => {
       const claims: Record<string, unknown> = { ...ctx.claims };

@@ -11,14 +11,30 @@ import { startHostileStack, signInVia, rawRequest, type HostileStack } from '../
 import type { CookieJar } from '../helpers/browserless.js';
 
 const SPOOFED = [
-  'X-Auth-Subject: admin', 'x-auth-subject: admin2', 'X-AUTH-SUBJECT: admin3', 'X-Auth-Email: ceo@example.com', 'X-AUTH-EMAIL: ceo2@example.com',
-  'X-Auth-Groups: admins', 'X-Auth-Groups: root', 'X-Auth-Realm: agent', 'X-Auth-Name: Mallory', 'X-Auth-Assertion: eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.',
-  'X-Auth-Anything-Else: x', 'X_Auth_Subject: admin4', 'x_auth_email: ceo3@example.com', 'X-Auth_Name: Mallory2', 'X_AUTH_ASSERTION: forged',
-  'X-Remote-User: remote-spoof', 'X_Remote_User: remote-spoof',
+  'X-Auth-Subject: admin',
+  'x-auth-subject: admin2',
+  'X-AUTH-SUBJECT: admin3',
+  'X-Auth-Email: ceo@example.com',
+  'X-AUTH-EMAIL: ceo2@example.com',
+  'X-Auth-Groups: admins',
+  'X-Auth-Groups: root',
+  'X-Auth-Realm: agent',
+  'X-Auth-Name: Mallory',
+  'X-Auth-Assertion: eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.',
+  'X-Auth-Anything-Else: x',
+  'X_Auth_Subject: admin4',
+  'x_auth_email: ceo3@example.com',
+  'X-Auth_Name: Mallory2',
+  'X_AUTH_ASSERTION: forged',
+  'X-Remote-User: remote-spoof',
+  'X_Remote_User: remote-spoof',
 ];
 
 function cookieHeader(stack: HostileStack, jar: CookieJar): string {
-  return jar.all(stack.publicUrl).map((c) => `${c.name}=${c.value}`).join('; ');
+  return jar
+    .all(stack.publicUrl)
+    .map((c) => `${c.name}=${c.value}`)
+    .join('; ');
 }
 
 /** Identity-like headers the upstream received: name judged with _ as - */
@@ -28,17 +44,33 @@ function identityHeaders(raw: string[], prefix: string): Array<[string, string]>
   return out;
 }
 
-t.test('signed-in requests carry only the gateway\'s identity headers', async (t) => {
+t.test("signed-in requests carry only the gateway's identity headers", async (t) => {
   const stack = await startHostileStack();
   t.teardown(() => stack.close());
   const { jar } = await signInVia(stack);
   const host = new URL(stack.publicUrl).host;
-  const answer = await rawRequest(stack.gateway.url, [`GET /agent/spoof HTTP/1.1`, `Host: ${host}`, 'Accept: application/json', `Cookie: ${cookieHeader(stack, jar)}`, ...SPOOFED, 'Connection: close, X-Auth-Subject, X-Auth-Assertion', '', ''].join('\r\n'));
+  const answer = await rawRequest(
+    stack.gateway.url,
+    [
+      `GET /agent/spoof HTTP/1.1`,
+      `Host: ${host}`,
+      'Accept: application/json',
+      `Cookie: ${cookieHeader(stack, jar)}`,
+      ...SPOOFED,
+      'Connection: close, X-Auth-Subject, X-Auth-Assertion',
+      '',
+      '',
+    ].join('\r\n'),
+  );
   t.match(answer, /^HTTP\/1\.1 200 /);
   const seen = stack.upstream.requests.at(-1)!;
   t.equal(seen.url, '/agent/spoof');
   const identity = identityHeaders(seen.rawHeaders, 'x-auth-');
-  t.same(identity.map(([n]) => n).sort(), ['x-auth-assertion', 'x-auth-email', 'x-auth-groups', 'x-auth-name', 'x-auth-realm', 'x-auth-subject'], 'each identity header exactly once');
+  t.same(
+    identity.map(([n]) => n).sort(),
+    ['x-auth-assertion', 'x-auth-email', 'x-auth-groups', 'x-auth-name', 'x-auth-realm', 'x-auth-subject'],
+    'each identity header exactly once',
+  );
   const get = (name: string): string | undefined => identity.find(([n]) => n === name)?.[1];
   t.equal(get('x-auth-subject'), 'hostile-sub-1');
   t.equal(get('x-auth-email'), 'alice@example.com');
@@ -47,8 +79,11 @@ t.test('signed-in requests carry only the gateway\'s identity headers', async (t
   t.equal(get('x-auth-realm'), 'agent');
   const keys = createRemoteJWKSet(new URL(`${stack.publicUrl}/.gatehouse/jwks.json`));
   const { payload } = await jwtVerify(get('x-auth-assertion')!, keys, { issuer: stack.publicUrl, audience: stack.upstream.url });
-  t.equal(payload.sub, 'hostile-sub-1', 'the assertion is the gateway\'s and verifies with the published JWKS');
-  t.notOk(seen.rawHeaders.some((v) => /admin|ceo|Mallory|forged/.test(v)), 'no spoofed value anywhere');
+  t.equal(payload.sub, 'hostile-sub-1', "the assertion is the gateway's and verifies with the published JWKS");
+  t.notOk(
+    seen.rawHeaders.some((v) => /admin|ceo|Mallory|forged/.test(v)),
+    'no spoofed value anywhere',
+  );
 });
 
 t.test('anonymous public paths carry no identity headers at all', async (t) => {
@@ -68,17 +103,32 @@ t.test('WebSocket upgrades are stripped the same way', async (t) => {
   t.teardown(() => stack.close());
   const { jar } = await signInVia(stack);
   const host = new URL(stack.publicUrl).host;
-  const answer = await rawRequest(stack.gateway.url, [
-    'GET /agent/socket HTTP/1.1', `Host: ${host}`, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-    `Cookie: ${cookieHeader(stack, jar)}`, ...SPOOFED, '', '',
-  ].join('\r\n'), { untilHead: true });
+  const answer = await rawRequest(
+    stack.gateway.url,
+    [
+      'GET /agent/socket HTTP/1.1',
+      `Host: ${host}`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      'Sec-WebSocket-Version: 13',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      `Cookie: ${cookieHeader(stack, jar)}`,
+      ...SPOOFED,
+      '',
+      '',
+    ].join('\r\n'),
+    { untilHead: true },
+  );
   t.match(String(answer), /101 Switching Protocols/);
   const seen = stack.upstream.requests.find((r) => r.upgrade)!;
   t.ok(seen, 'the upgrade reached the helpdesk');
   const identity = identityHeaders(seen.rawHeaders, 'x-auth-');
   t.equal(identity.length, 6, 'six identity headers');
   t.equal(identity.find(([n]) => n === 'x-auth-subject')?.[1], 'hostile-sub-1');
-  t.notOk(seen.rawHeaders.some((v) => /admin|ceo|Mallory|forged/.test(v)), 'no spoofed value');
+  t.notOk(
+    seen.rawHeaders.some((v) => /admin|ceo|Mallory|forged/.test(v)),
+    'no spoofed value',
+  );
 });
 
 t.test('a custom header_prefix is stripped too', async (t) => {
@@ -86,7 +136,12 @@ t.test('a custom header_prefix is stripped too', async (t) => {
   t.teardown(() => stack.close());
   const { jar } = await signInVia(stack);
   const host = new URL(stack.publicUrl).host;
-  await rawRequest(stack.gateway.url, [`GET /agent/ HTTP/1.1`, `Host: ${host}`, 'Accept: application/json', `Cookie: ${cookieHeader(stack, jar)}`, ...SPOOFED, 'Connection: close', '', ''].join('\r\n'));
+  await rawRequest(
+    stack.gateway.url,
+    [`GET /agent/ HTTP/1.1`, `Host: ${host}`, 'Accept: application/json', `Cookie: ${cookieHeader(stack, jar)}`, ...SPOOFED, 'Connection: close', '', ''].join(
+      '\r\n',
+    ),
+  );
   const seen = stack.upstream.requests.at(-1)!;
   const identity = identityHeaders(seen.rawHeaders, 'x-remote-');
   t.equal(identity.length, 6);

@@ -23,7 +23,11 @@ t.teardown(() => stack.close());
 /** A logout token anyone could make: right issuer and audience, signed by a key nobody published. */
 async function bogusLogout(): Promise<{ status: number; code: string }> {
   const key = await newSigningKey('RS256', `made-up-${randomBytes(4).toString('hex')}`);
-  const token = await new SignJWT({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, jti: randomBytes(8).toString('hex'), sub: 'hostile-sub-1' })
+  const token = await new SignJWT({
+    events: { 'http://schemas.openid.net/event/backchannel-logout': {} },
+    jti: randomBytes(8).toString('hex'),
+    sub: 'hostile-sub-1',
+  })
     .setProtectedHeader({ alg: 'RS256', kid: key.kid })
     .setIssuer(stack.provider.issuer)
     .setAudience('hostile-agent')

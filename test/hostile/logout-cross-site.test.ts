@@ -29,18 +29,33 @@ t.test('cross-site attempts do not sign out', async (t) => {
 
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   const attempts: Array<[string, { method: string; headers: Record<string, string>; body?: string }]> = [
-    ['GET as an image', { method: 'GET', headers: { accept: 'image/*', 'sec-fetch-site': 'cross-site', 'sec-fetch-dest': 'image', 'sec-fetch-mode': 'no-cors' } }],
+    [
+      'GET as an image',
+      { method: 'GET', headers: { accept: 'image/*', 'sec-fetch-site': 'cross-site', 'sec-fetch-dest': 'image', 'sec-fetch-mode': 'no-cors' } },
+    ],
     ['GET as a navigation', { method: 'GET', headers: { ...NAVIGATION, 'sec-fetch-site': 'cross-site' } }],
     ['HEAD', { method: 'HEAD', headers: {} }],
     ['POST cross-site', { method: 'POST', headers: { ...form, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }, body: '' }],
-    ['POST same-site (a sibling subdomain)', { method: 'POST', headers: { ...form, origin: 'https://sub.127.0.0.1', 'sec-fetch-site': 'same-site' }, body: '' }],
+    [
+      'POST same-site (a sibling subdomain)',
+      { method: 'POST', headers: { ...form, origin: 'https://sub.127.0.0.1', 'sec-fetch-site': 'same-site' }, body: '' },
+    ],
     ['POST with Origin null', { method: 'POST', headers: { ...form, origin: 'null' }, body: '' }],
     ['POST without Origin or Sec-Fetch-Site', { method: 'POST', headers: form, body: '' }],
     ['POST with a look-alike Origin', { method: 'POST', headers: { ...form, origin: `${stack.publicUrl}.evil.example` }, body: '' }],
-    ['POST with a made-up token', { method: 'POST', headers: { ...form, 'sec-fetch-site': 'cross-site' }, body: 'csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }],
-    ['POST with another session\'s token', { method: 'POST', headers: { ...form, 'sec-fetch-site': 'cross-site' }, body: `csrf=${encodeURIComponent(otherToken)}` }],
+    [
+      'POST with a made-up token',
+      { method: 'POST', headers: { ...form, 'sec-fetch-site': 'cross-site' }, body: 'csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+    ],
+    [
+      "POST with another session's token",
+      { method: 'POST', headers: { ...form, 'sec-fetch-site': 'cross-site' }, body: `csrf=${encodeURIComponent(otherToken)}` },
+    ],
     ['POST with the token twice', { method: 'POST', headers: { ...form, 'sec-fetch-site': 'cross-site' }, body: `csrf=${otherToken}&csrf=${otherToken}` }],
-    ['POST text/plain (a simple cross-site form)', { method: 'POST', headers: { 'content-type': 'text/plain', 'sec-fetch-site': 'cross-site' }, body: 'csrf=x' }],
+    [
+      'POST text/plain (a simple cross-site form)',
+      { method: 'POST', headers: { 'content-type': 'text/plain', 'sec-fetch-site': 'cross-site' }, body: 'csrf=x' },
+    ],
     ['POST JSON', { method: 'POST', headers: { 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' }, body: '{"csrf":"x"}' }],
     ['PUT', { method: 'PUT', headers: { ...form, origin: 'https://evil.example' }, body: '' }],
     ['DELETE', { method: 'DELETE', headers: {} }],
@@ -62,11 +77,21 @@ t.test('a real sign-out ends the session, copies included', async (t) => {
     const copy = copyOf(stack, jar);
     let answer: FetchWithJarResult;
     if (how === 'same-origin POST') {
-      answer = await fetchWithJar(`${stack.publicUrl}/agent/logout`, { jar, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: stack.publicUrl, 'sec-fetch-site': 'same-origin' }, body: '' });
+      answer = await fetchWithJar(`${stack.publicUrl}/agent/logout`, {
+        jar,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: stack.publicUrl, 'sec-fetch-site': 'same-origin' },
+        body: '',
+      });
     } else {
       const page = await fetchWithJar(`${stack.publicUrl}/agent/logout`, { jar, headers: { ...NAVIGATION } });
       const token = parseForms(page.body, `${stack.publicUrl}/agent/logout`)[0]!.fields.find((f) => f.name === 'csrf')!.value;
-      answer = await fetchWithJar(`${stack.publicUrl}/agent/logout`, { jar, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(token)}` });
+      answer = await fetchWithJar(`${stack.publicUrl}/agent/logout`, {
+        jar,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `csrf=${encodeURIComponent(token)}`,
+      });
     }
     t.equal(answer.status, 303, `${how}: signed out`);
     t.notOk(await stillSignedIn(stack, jar), `${how}: the browser is signed out`);

@@ -8,7 +8,20 @@
 // line, whole or in part.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { startHostileStack, signInVia, beginSignIn, authorizeAt, arriveAtCallback, fetchAsScript, captureLogs, newSigningKey, NAVIGATION, SESSION_SECRET, type HostileStack, type LogCapture } from '../helpers/hostile-provider.js';
+import {
+  startHostileStack,
+  signInVia,
+  beginSignIn,
+  authorizeAt,
+  arriveAtCallback,
+  fetchAsScript,
+  captureLogs,
+  newSigningKey,
+  NAVIGATION,
+  SESSION_SECRET,
+  type HostileStack,
+  type LogCapture,
+} from '../helpers/hostile-provider.js';
 import { CookieJar, fetchWithJar, parseForms, signIn, signOut } from '../helpers/browserless.js';
 import { startDemoStack } from '../../src/demo/stack.js';
 import type { Gateway } from '../../src/gateway.js';
@@ -53,7 +66,9 @@ function assertNotLogged(t: Tap.Test, logs: LogCapture, secrets: string[], label
   t.ok(checked > 10, `${label}: ${checked} secrets checked against ${logs.raw.length} log lines`);
 }
 
-declare namespace Tap { type Test = { ok(v: unknown, m?: string): unknown; fail(m: string): unknown; equal(a: unknown, b: unknown, m?: string): unknown } }
+declare namespace Tap {
+  type Test = { ok(v: unknown, m?: string): unknown; fail(m: string): unknown; equal(a: unknown, b: unknown, m?: string): unknown };
+}
 
 /** Every cookie value any jar is given from now on (sign-out clears them from the jars). */
 function recordCookieValues(t: { teardown(fn: () => void): unknown }): string[] {
@@ -77,7 +92,9 @@ async function hostileScenario(stack: HostileStack): Promise<CookieJar[]> {
     const { jar, callback } = await signInVia(stack, path);
     if (callback.status !== 302) throw new Error(`sign-in failed: ${callback.status}`);
     jars.push(jar);
-    await fetchAsScript(stack, `${path}?access_token=${randomBytes(24).toString('base64url')}`, jar, { authorization: `Bearer ${stack.provider.issued.at(-1)}` });
+    await fetchAsScript(stack, `${path}?access_token=${randomBytes(24).toString('base64url')}`, jar, {
+      authorization: `Bearer ${stack.provider.issued.at(-1)}`,
+    });
   }
   // failures of many kinds
   const stranger = await newSigningKey('RS256');
@@ -136,7 +153,12 @@ async function hostileScenario(stack: HostileStack): Promise<CookieJar[]> {
   // sign-out through the confirmation form (its token is a secret too)
   const page = await fetchWithJar(`${stack.publicUrl}/agent/logout`, { jar: jars[0]!, headers: { ...NAVIGATION } });
   const csrf = parseForms(page.body, `${stack.publicUrl}/agent/logout`)[0]?.fields.find((f) => f.name === 'csrf')?.value ?? '';
-  await fetchWithJar(`${stack.publicUrl}/agent/logout`, { jar: jars[0]!, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${encodeURIComponent(csrf)}` });
+  await fetchWithJar(`${stack.publicUrl}/agent/logout`, {
+    jar: jars[0]!,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `csrf=${encodeURIComponent(csrf)}`,
+  });
   stack.provider.issued.push(csrf);
   // the helpdesk goes away: an upstream failure is logged too
   await stack.upstream.close();
@@ -153,9 +175,15 @@ t.test('hostile-provider flows at trace level', async (t) => {
   const assertions = stack.upstream.requests.flatMap((r) => [r.headers['x-auth-assertion']].flat()).filter((v): v is string => typeof v === 'string');
   t.ok(assertions.length >= 2, 'identity assertions were forwarded');
   const lines = logs.lines();
-  t.ok(lines.some((l) => l.audit === 'sign-in'), 'sign-ins were logged');
+  t.ok(
+    lines.some((l) => l.audit === 'sign-in'),
+    'sign-ins were logged',
+  );
   t.ok(lines.filter((l) => l.audit === 'sign-in-failed').length >= 8, 'failures were logged');
-  t.ok(lines.some((l) => l.access === true), 'the access log was on');
+  t.ok(
+    lines.some((l) => l.access === true),
+    'the access log was on',
+  );
   t.equal(logs.logger.level, 'trace', 'the capture would have seen trace and debug lines');
   const secrets = [...(await secretsOf(stack.gateway.gw, stack.publicUrl, jars)), ...holdings, ...stack.provider.issued, ...assertions, SESSION_SECRET];
   assertNotLogged(t, logs, secrets, 'hostile provider');

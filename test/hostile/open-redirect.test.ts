@@ -12,16 +12,65 @@ import { CookieJar, fetchWithJar } from '../helpers/browserless.js';
 const ALLOWED = 'https://portal.example.com';
 
 const PAYLOADS = [
-  '//evil.com', '///evil.com', '////evil.com', '/\\evil.com', '\\\\evil.com', '/\\/evil.com', '\\/evil.com',
-  '/.//evil.com', '/..//evil.com', '/a/..//evil.com', '/%2e//evil.com', '/%2E%2E//evil.com', '/././/evil.com',
-  '/%2f%2fevil.com', '/%2F/evil.com', '/%5cevil.com', '/%5c%5cevil.com', '%2f%2fevil.com',
-  '/\t/evil.com', '/\n/evil.com', '/%09/evil.com', '/%0d%0a/evil.com', '\u0000//evil.com', ' //evil.com', '/%00//evil.com',
-  'https://evil.com', 'http://evil.com', 'HTTPS://EVIL.COM', 'https:evil.com', 'https:/evil.com', 'https:\\\\evil.com', 'https:/\\evil.com',
-  '//evil.com@PUBLIC', 'https://PUBLIC@evil.com', 'https://PUBLIC.evil.com', 'https://evil.com/PUBLIC', 'https://evil.com#@PUBLIC', 'https://evil.com?@PUBLIC',
-  'PUBLIC_URL//evil.com', 'PUBLIC_URL/.//evil.com', 'PUBLIC_URL@evil.com', 'PUBLIC_URL.evil.com',
-  'https://portal.example.com.evil.com', 'https://portal.example.com@evil.com', 'http://portal.example.com', 'https://portal.example.com:444',
-  'javascript:alert(1)', 'JaVaScRiPt:alert(1)', 'java\tscript:alert(1)', 'data:text/html,<script>alert(1)</script>', 'vbscript:x', 'file:///etc/passwd',
-  '/\u3002evil.com', '//evil%E3%80%82com', '/%E2%80%AE//evil.com', '//ⓔⓥⓘⓛ.com', 'evil.com', '.evil.com', '@evil.com',
+  '//evil.com',
+  '///evil.com',
+  '////evil.com',
+  '/\\evil.com',
+  '\\\\evil.com',
+  '/\\/evil.com',
+  '\\/evil.com',
+  '/.//evil.com',
+  '/..//evil.com',
+  '/a/..//evil.com',
+  '/%2e//evil.com',
+  '/%2E%2E//evil.com',
+  '/././/evil.com',
+  '/%2f%2fevil.com',
+  '/%2F/evil.com',
+  '/%5cevil.com',
+  '/%5c%5cevil.com',
+  '%2f%2fevil.com',
+  '/\t/evil.com',
+  '/\n/evil.com',
+  '/%09/evil.com',
+  '/%0d%0a/evil.com',
+  '\u0000//evil.com',
+  ' //evil.com',
+  '/%00//evil.com',
+  'https://evil.com',
+  'http://evil.com',
+  'HTTPS://EVIL.COM',
+  'https:evil.com',
+  'https:/evil.com',
+  'https:\\\\evil.com',
+  'https:/\\evil.com',
+  '//evil.com@PUBLIC',
+  'https://PUBLIC@evil.com',
+  'https://PUBLIC.evil.com',
+  'https://evil.com/PUBLIC',
+  'https://evil.com#@PUBLIC',
+  'https://evil.com?@PUBLIC',
+  'PUBLIC_URL//evil.com',
+  'PUBLIC_URL/.//evil.com',
+  'PUBLIC_URL@evil.com',
+  'PUBLIC_URL.evil.com',
+  'https://portal.example.com.evil.com',
+  'https://portal.example.com@evil.com',
+  'http://portal.example.com',
+  'https://portal.example.com:444',
+  'javascript:alert(1)',
+  'JaVaScRiPt:alert(1)',
+  'java\tscript:alert(1)',
+  'data:text/html,<script>alert(1)</script>',
+  'vbscript:x',
+  'file:///etc/passwd',
+  '/\u3002evil.com',
+  '//evil%E3%80%82com',
+  '/%E2%80%AE//evil.com',
+  '//ⓔⓥⓘⓛ.com',
+  'evil.com',
+  '.evil.com',
+  '@evil.com',
   '/' + 'a'.repeat(5000),
 ];
 
@@ -40,7 +89,10 @@ async function finalLocation(stack: HostileStack, start: { url: string; method?:
   const first = await fetchWithJar(start.url, {
     jar,
     method: start.method ?? 'GET',
-    headers: { ...NAVIGATION, ...(start.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded', origin: stack.publicUrl, 'sec-fetch-site': 'same-origin' } : {}) },
+    headers: {
+      ...NAVIGATION,
+      ...(start.body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded', origin: stack.publicUrl, 'sec-fetch-site': 'same-origin' } : {}),
+    },
     ...(start.body !== undefined ? { body: start.body } : {}),
   });
   if (first.status !== 302) throw new Error(`start answered ${first.status} ${first.body.slice(0, 200)}`);
@@ -56,9 +108,14 @@ t.test('rd of /.gatehouse/login never leads off-site', async (t) => {
   for (const raw of PAYLOADS) {
     const payload = expand(raw, stack);
     for (const how of ['GET', 'POST'] as const) {
-      const location = how === 'GET'
-        ? await finalLocation(stack, { url: `${stack.publicUrl}/.gatehouse/login?realm=agent&rd=${encodeURIComponent(payload)}` })
-        : await finalLocation(stack, { url: `${stack.publicUrl}/.gatehouse/login`, method: 'POST', body: new URLSearchParams({ realm: 'agent', rd: payload }).toString() });
+      const location =
+        how === 'GET'
+          ? await finalLocation(stack, { url: `${stack.publicUrl}/.gatehouse/login?realm=agent&rd=${encodeURIComponent(payload)}` })
+          : await finalLocation(stack, {
+              url: `${stack.publicUrl}/.gatehouse/login`,
+              method: 'POST',
+              body: new URLSearchParams({ realm: 'agent', rd: payload }).toString(),
+            });
       const origin = destinationOrigin(location, stack);
       t.ok(origin === own || origin === ALLOWED, `${how} rd=${JSON.stringify(payload.slice(0, 60))} → ${JSON.stringify(location.slice(0, 80))}`);
       // biome-ignore lint/suspicious/noControlCharactersInRegex: the assertion is that Location holds no control character
@@ -66,15 +123,29 @@ t.test('rd of /.gatehouse/login never leads off-site', async (t) => {
     }
   }
   // what should work, does
-  t.equal(await finalLocation(stack, { url: `${stack.publicUrl}/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/tickets/7?tab=a#top')}` }), '/agent/tickets/7?tab=a#top');
-  t.equal(await finalLocation(stack, { url: `${stack.publicUrl}/.gatehouse/login?realm=agent&rd=${encodeURIComponent(`${ALLOWED}/home`)}` }), `${ALLOWED}/home`);
+  t.equal(
+    await finalLocation(stack, { url: `${stack.publicUrl}/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/tickets/7?tab=a#top')}` }),
+    '/agent/tickets/7?tab=a#top',
+  );
+  t.equal(
+    await finalLocation(stack, { url: `${stack.publicUrl}/.gatehouse/login?realm=agent&rd=${encodeURIComponent(`${ALLOWED}/home`)}` }),
+    `${ALLOWED}/home`,
+  );
 });
 
 t.test('the page a signed-out navigation asked for', async (t) => {
   const stack = await startHostileStack();
   t.teardown(() => stack.close());
   const own = new URL(stack.publicUrl).origin;
-  for (const path of ['//evil.com/', '//evil.com/agent', '/.//evil.com', '/agent/..//evil.com', '/agent/.%2f/evil.com', '/%2e%2e//evil.com', '///evil.com/x?y=//evil.com']) {
+  for (const path of [
+    '//evil.com/',
+    '//evil.com/agent',
+    '/.//evil.com',
+    '/agent/..//evil.com',
+    '/agent/.%2f/evil.com',
+    '/%2e%2e//evil.com',
+    '///evil.com/x?y=//evil.com',
+  ]) {
     const jar = new CookieJar();
     const first = await fetchWithJar(`${stack.publicUrl}${path}`, { jar, headers: { ...NAVIGATION } });
     if (first.status !== 302) {
@@ -89,7 +160,8 @@ t.test('the page a signed-out navigation asked for', async (t) => {
 });
 
 t.test('logout takes no redirect target from the request', async (t) => {
-  const stack = await startHostileStack({ beforeGateway: (p) => {
+  const stack = await startHostileStack({
+    beforeGateway: (p) => {
       p.discoveryOverrides = { end_session_endpoint: `${p.url}/logout` };
     },
   });
@@ -102,7 +174,10 @@ t.test('logout takes no redirect target from the request', async (t) => {
     const answer = await fetchWithJar(`${stack.publicUrl}/agent/logout?${query}`, {
       jar,
       method,
-      headers: { ...NAVIGATION, ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded', origin: stack.publicUrl, 'sec-fetch-site': 'same-origin' } : {}) },
+      headers: {
+        ...NAVIGATION,
+        ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded', origin: stack.publicUrl, 'sec-fetch-site': 'same-origin' } : {}),
+      },
       ...(method === 'POST' ? { body: query } : {}),
     });
     if (method === 'GET') {
@@ -112,7 +187,7 @@ t.test('logout takes no redirect target from the request', async (t) => {
     }
     t.equal(answer.status, 303);
     const location = new URL(String(answer.headers.location));
-    t.equal(location.origin, stack.provider.url, 'to the provider\'s end_session_endpoint');
+    t.equal(location.origin, stack.provider.url, "to the provider's end_session_endpoint");
     t.equal(location.searchParams.get('post_logout_redirect_uri'), `${stack.publicUrl}/agent`, 'with the configured post-logout target');
     t.notMatch(location.href, /evil\.com/);
   }

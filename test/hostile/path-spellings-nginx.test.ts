@@ -15,7 +15,11 @@ import { startNginxHelpdesk } from '../helpers/nginx-helpdesk.js';
 /** Is a path nginx served under /agent, as nginx or a servlet container behind it would route it? */
 function readsAsAgent(uri: string): boolean {
   const out: string[] = [];
-  const segments = uri.toLowerCase().split('/').slice(1).map((s) => s.split(';')[0]!);
+  const segments = uri
+    .toLowerCase()
+    .split('/')
+    .slice(1)
+    .map((s) => s.split(';')[0]!);
   for (const [i, s] of segments.entries()) {
     if (s === '..') out.pop();
     else if (s !== '.' && (s !== '' || i === segments.length - 1)) out.push(s);
@@ -33,19 +37,67 @@ t.test('no odd path spelling gets nginx to serve /agent to a user-realm session'
   const host = new URL(stack.publicUrl).host;
   const headers = `Host: ${host}\r\nCookie: ${bob}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`;
   const targets = [
-    '/%2e%2E/agent', '/x/%2e%2E/agent', '/x/%2E%2e/agent/tickets', '/.%2e/agent', '/%2e/agent', '/x/%2e%2e%2f%2e%2e/agent',
-    '/%c0%ae%c0%ae/agent', '/x/%c0%ae%c0%ae/agent', '/x/%c0%af../agent', '/x/%e0%80%ae%e0%80%ae/agent', '/x/%252e%252e/agent',
-    '/agent%00', '/x/..%00/agent', '/agent%09', '/agent%20/', '/agent%u002e', '/%5cagent', '/x%5c..%5cagent',
-    '/agent.', '/agent./x', '/AGENT.', '/agent%2e%2e', '/x/.../agent', '/agent/..', '/agent/../', '/agent/..%2f', '/..', '/../agent', '/x/../../agent',
-    '/x;/../agent', '/x/;/../agent', '/x;y/..;z/agent',
-    '/tickets?x=/agent', '/tickets?/../agent', '/?/agent', '/tickets?x=1;/agent',
-    `http://${host}/agent`, `http://${host}/agent/tickets`, 'http://evil.example/agent', `https://${host}/agent`, `HTTP://${host}/agent`,
-    `http://${host}//agent`, `http://${host}/x/../agent`, `http://${host}`, 'http:/agent', 'http:agent', `//${host}/agent`,
-    '*', 'agent', 'agent/tickets', '?x',
+    '/%2e%2E/agent',
+    '/x/%2e%2E/agent',
+    '/x/%2E%2e/agent/tickets',
+    '/.%2e/agent',
+    '/%2e/agent',
+    '/x/%2e%2e%2f%2e%2e/agent',
+    '/%c0%ae%c0%ae/agent',
+    '/x/%c0%ae%c0%ae/agent',
+    '/x/%c0%af../agent',
+    '/x/%e0%80%ae%e0%80%ae/agent',
+    '/x/%252e%252e/agent',
+    '/agent%00',
+    '/x/..%00/agent',
+    '/agent%09',
+    '/agent%20/',
+    '/agent%u002e',
+    '/%5cagent',
+    '/x%5c..%5cagent',
+    '/agent.',
+    '/agent./x',
+    '/AGENT.',
+    '/agent%2e%2e',
+    '/x/.../agent',
+    '/agent/..',
+    '/agent/../',
+    '/agent/..%2f',
+    '/..',
+    '/../agent',
+    '/x/../../agent',
+    '/x;/../agent',
+    '/x/;/../agent',
+    '/x;y/..;z/agent',
+    '/tickets?x=/agent',
+    '/tickets?/../agent',
+    '/?/agent',
+    '/tickets?x=1;/agent',
+    `http://${host}/agent`,
+    `http://${host}/agent/tickets`,
+    'http://evil.example/agent',
+    `https://${host}/agent`,
+    `HTTP://${host}/agent`,
+    `http://${host}//agent`,
+    `http://${host}/x/../agent`,
+    `http://${host}`,
+    'http:/agent',
+    'http:agent',
+    `//${host}/agent`,
+    '*',
+    'agent',
+    'agent/tickets',
+    '?x',
   ];
   const lines = [
-    ...targets.map((target) => `GET ${target} HTTP/1.1`), 'OPTIONS * HTTP/1.1',
-    'GET /agent\t HTTP/1.1', 'GET /x /../agent HTTP/1.1', 'GET /x\t/../agent HTTP/1.1', 'GET /tickets HTTP/1.1 x', 'GET  /agent HTTP/1.1', 'GET /agent HTTP/1.0',
+    ...targets.map((target) => `GET ${target} HTTP/1.1`),
+    'OPTIONS * HTTP/1.1',
+    'GET /agent\t HTTP/1.1',
+    'GET /x /../agent HTTP/1.1',
+    'GET /x\t/../agent HTTP/1.1',
+    'GET /tickets HTTP/1.1 x',
+    'GET  /agent HTTP/1.1',
+    'GET /agent HTTP/1.0',
   ];
   const before = (await nginx.served()).length;
   const answers = await Promise.all(lines.map((line) => rawBytes(stack.publicUrl, `${line}\r\n${headers}`, { timeoutMs: 3000 })));
@@ -54,8 +106,18 @@ t.test('no odd path spelling gets nginx to serve /agent to a user-realm session'
     t.ok(status >= 200 && status < 500, `${JSON.stringify(lines[i])}: answered, not a 5xx (${status})`);
   }
   const served = (await nginx.served()).slice(before);
-  t.same(served.filter((e) => readsAsAgent(e.uri) || e.realm === 'agent'), [], 'nginx served no /agent path and nothing as the agent realm');
-  t.ok(served.every((e) => e.subject === 'user-bob'), 'whatever arrived carried bob\'s identity');
+  t.same(
+    served.filter((e) => readsAsAgent(e.uri) || e.realm === 'agent'),
+    [],
+    'nginx served no /agent path and nothing as the agent realm',
+  );
+  t.ok(
+    served.every((e) => e.subject === 'user-bob'),
+    "whatever arrived carried bob's identity",
+  );
   // the control: the harness sees an agent path when one does arrive
-  t.ok(served.some((e) => e.uri === '/agent.' && e.subject === 'user-bob'), 'control: /agent. (no dot segment to nginx) arrived');
+  t.ok(
+    served.some((e) => e.uri === '/agent.' && e.subject === 'user-bob'),
+    'control: /agent. (no dot segment to nginx) arrived',
+  );
 });

@@ -4,7 +4,16 @@
 // must then open nothing: signed out (401, cookies cleared), GH_STATE_MISMATCH at
 // the callback — also for a cookie the gateway had already opened and cached.
 import t from 'tap';
-import { startHostileStack, signInVia, fetchAsScript, beginSignIn, authorizeAt, arriveAtCallback, errorCode, SESSION_SECRET } from '../helpers/hostile-provider.js';
+import {
+  startHostileStack,
+  signInVia,
+  fetchAsScript,
+  beginSignIn,
+  authorizeAt,
+  arriveAtCallback,
+  errorCode,
+  SESSION_SECRET,
+} from '../helpers/hostile-provider.js';
 
 const NEW_SECRET = 'rotated-session-secret-abcdefghijklmnopqrstuvwxyz012345';
 
@@ -27,7 +36,10 @@ t.test('cookies sealed with a retired secret open nothing', async (t) => {
   const refused = await fetchAsScript(stack, '/agent/', old.jar);
   t.equal(refused.status, 401, 'after rotation the old session is signed out');
   const cleared = [refused.headers['set-cookie']].flat().filter((l): l is string => typeof l === 'string');
-  t.ok(cleared.some((l) => l.startsWith('gatehouse-agent=;') && l.includes('Max-Age=0')), 'and its cookie is cleared');
+  t.ok(
+    cleared.some((l) => l.startsWith('gatehouse-agent=;') && l.includes('Max-Age=0')),
+    'and its cookie is cleared',
+  );
   const late = await arriveAtCallback(pendingCallback, pending.jar);
   t.equal(errorCode(late), 'GH_STATE_MISMATCH', 'a login attempt sealed with the retired secret is refused');
   t.equal((await fetchAsScript(stack, '/agent/', during.jar)).status, 200, 'the session sealed with the new secret lives on');

@@ -16,7 +16,10 @@ const roomy = (yaml: string): string => yaml.replace('limits:\n', 'limits:\n  ma
 t.test('an ID token too large to keep in the session', async (t) => {
   const stack = await startHostileStack({ editYaml: roomy });
   t.teardown(() => stack.close());
-  stack.provider.profile = { ...stack.provider.profile, groups: Array.from({ length: 180 }, (_, i) => `helpdesk-group-with-a-rather-long-name-${String(i).padStart(4, '0')}`) };
+  stack.provider.profile = {
+    ...stack.provider.profile,
+    groups: Array.from({ length: 180 }, (_, i) => `helpdesk-group-with-a-rather-long-name-${String(i).padStart(4, '0')}`),
+  };
   const { jar, callback } = await signInVia(stack);
   t.equal(callback.status, 302, 'signed in');
   const chunks = jar.all(stack.publicUrl).filter((c) => c.name.startsWith('gatehouse-agent'));
@@ -27,7 +30,10 @@ t.test('an ID token too large to keep in the session', async (t) => {
 });
 
 t.test('claims too large for any session', async (t) => {
-  const stack = await startHostileStack({ editYaml: (y) => roomy(y).replace('client_secret: hostile-agent-secret-0123456789abcdef', 'client_secret: hostile-agent-secret-0123456789abcdef\n      userinfo: true') });
+  const stack = await startHostileStack({
+    editYaml: (y) =>
+      roomy(y).replace('client_secret: hostile-agent-secret-0123456789abcdef', 'client_secret: hostile-agent-secret-0123456789abcdef\n      userinfo: true'),
+  });
   t.teardown(() => stack.close());
   stack.provider.forgeIdToken = (ctx) => {
     const { groups: _drop, ...claims } = ctx.claims;
@@ -36,5 +42,8 @@ t.test('claims too large for any session', async (t) => {
   stack.provider.onUserinfo = (info) => ({ body: { ...info, groups: Array.from({ length: 200 }, (_, i) => `g${i}-${'x'.repeat(200)}`) } });
   const page = await expectSignInRefused(t, stack, 'GH_TOKEN_RESPONSE_INVALID');
   const lines = [page.headers['set-cookie']].flat().filter((l): l is string => typeof l === 'string');
-  t.notOk(lines.some((l) => l.startsWith('gatehouse-agent') && !l.includes('Max-Age=0')), 'no session cookie set');
+  t.notOk(
+    lines.some((l) => l.startsWith('gatehouse-agent') && !l.includes('Max-Age=0')),
+    'no session cookie set',
+  );
 });

@@ -29,6 +29,9 @@ t.test('token endpoint errors', async (t) => {
   t.equal(callback.status, 502);
   t.match(callback.body, /rd=%2Fagent%2Ftickets%2F42/, 'Try again leads back to where the sign-in was going');
   const setCookies = ([] as string[]).concat(callback.headers['set-cookie'] ?? []);
-  t.ok(setCookies.some((line) => /gatehouse-login-[^=]+=[^;]+/.test(line)), 'the attempt is kept in the browser, as spent');
+  t.ok(
+    setCookies.some((line) => /gatehouse-login-[^=]+=[^;]+/.test(line)),
+    'the attempt is kept in the browser, as spent',
+  );
   t.match(lastSignInFailure(stack), { reason: 'GH_TOKEN_REQUEST_FAILED', step: 'redeem-code' }, 'the log says which step refused');
 });

@@ -14,7 +14,15 @@ const LIMIT = 5;
 function badCallback(stack: HostileStack, extra: string[] = []): string {
   const host = new URL(stack.publicUrl).host;
   const state = randomBytes(32).toString('base64url');
-  return [`GET ${AGENT_CALLBACK}?code=x&state=${state}&iss=${encodeURIComponent(stack.provider.issuer)} HTTP/1.1`, `Host: ${host}`, 'Accept: application/json', ...extra, 'Connection: close', '', ''].join('\r\n');
+  return [
+    `GET ${AGENT_CALLBACK}?code=x&state=${state}&iss=${encodeURIComponent(stack.provider.issuer)} HTTP/1.1`,
+    `Host: ${host}`,
+    'Accept: application/json',
+    ...extra,
+    'Connection: close',
+    '',
+    '',
+  ].join('\r\n');
 }
 const status = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
 const body = (answer: string): { error?: string } => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4) || '{}');
@@ -51,10 +59,17 @@ t.test('failed callbacks from one address are rate-limited', async (t) => {
 
 t.test('behind a trusted proxy each client has its own budget', async (t) => {
   const stack = await startHostileStack({
-    editYaml: (y) => y.replace('failed_callbacks_per_minute: 1000', `failed_callbacks_per_minute: ${LIMIT}`).replace('public_paths:', 'trusted_proxies: [127.0.0.1/32]\npublic_paths:'),
+    editYaml: (y) =>
+      y
+        .replace('failed_callbacks_per_minute: 1000', `failed_callbacks_per_minute: ${LIMIT}`)
+        .replace('public_paths:', 'trusted_proxies: [127.0.0.1/32]\npublic_paths:'),
   });
   t.teardown(() => stack.close());
   for (let i = 0; i < LIMIT + 1; i++) await rawRequest(stack.gateway.url, badCallback(stack, ['X-Forwarded-For: 203.0.113.1']));
   t.equal(status(await rawRequest(stack.gateway.url, badCallback(stack, ['X-Forwarded-For: 203.0.113.1']))), 429, 'the guessing client is limited');
-  t.equal(status(await rawRequest(stack.gateway.url, badCallback(stack, ['X-Forwarded-For: 203.0.113.2']))), 400, 'another client behind the same proxy is not');
+  t.equal(
+    status(await rawRequest(stack.gateway.url, badCallback(stack, ['X-Forwarded-For: 203.0.113.2']))),
+    400,
+    'another client behind the same proxy is not',
+  );
 });

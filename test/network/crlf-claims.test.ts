@@ -13,7 +13,15 @@ import { startHostileStack, signInVia, fetchAsScript, rawRequest } from '../help
 const CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 const HOSTILE_PROFILES: Array<[string, Record<string, unknown>]> = [
-  ['CRLF header injection', { sub: 'sub-1\r\nX-Injected: sub', email: 'a@example.com\r\nX-Injected: email', name: 'Eve\r\nX-Auth-Subject: admin', groups: ['helpdesk-agents\r\nX-Injected: group', 'g2'] }],
+  [
+    'CRLF header injection',
+    {
+      sub: 'sub-1\r\nX-Injected: sub',
+      email: 'a@example.com\r\nX-Injected: email',
+      name: 'Eve\r\nX-Auth-Subject: admin',
+      groups: ['helpdesk-agents\r\nX-Injected: group', 'g2'],
+    },
+  ],
   ['request splitting', { name: 'Eve\r\n\r\nGET /agent/injected HTTP/1.1\r\nHost: x\r\n\r\n', email: 'b@example.com\n\nX-Injected: lf' }],
   ['lone CR and LF', { name: 'a\rb\nc', email: 'c@example.com\r' }],
   ['NUL, DEL and other controls', { name: 'nul\u0000del\u007fbell\u0007esc\u001b', email: 'd@example.com\u0000X-Injected: nul' }],
@@ -46,8 +54,14 @@ t.test('hostile claims never split or corrupt a header upstream', async (t) => {
     const names = raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
     t.notOk(names.includes('x-injected'), `${label}: no injected header`);
     t.equal(names.filter((n) => n === 'x-auth-subject').length, 1, `${label}: one X-Auth-Subject`);
-    t.notOk(raw.some((v) => CONTROL_CHARACTER.test(v)), `${label}: no control character in any header`);
-    t.notOk(stack.upstream.requests.some((r) => r.url.includes('injected')), `${label}: no split request`);
+    t.notOk(
+      raw.some((v) => CONTROL_CHARACTER.test(v)),
+      `${label}: no control character in any header`,
+    );
+    t.notOk(
+      stack.upstream.requests.some((r) => r.url.includes('injected')),
+      `${label}: no split request`,
+    );
     const assertion = arrived[0]!.headers['x-auth-assertion'] as string;
     t.equal(decodeJwt(assertion).sub, stack.provider.subject, `${label}: the assertion carries the exact sub`);
   }

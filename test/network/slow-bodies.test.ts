@@ -30,7 +30,9 @@ function slowPost(stack: TestStack, path: string, bytesPerTick: number, tickMs: 
   let received = '';
   socket.on('error', () => {});
   socket.on('data', (c: Buffer) => (received += c.toString('latin1')));
-  socket.write(`POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/octet-stream\r\nContent-Length: 10000000\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`);
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/octet-stream\r\nContent-Length: 10000000\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`,
+  );
   const send = () => socket.writable && socket.write('x'.repeat(bytesPerTick));
   send();
   const timer = setInterval(send, tickMs);
@@ -71,15 +73,26 @@ t.test('140 slow anonymous bodies do not keep a signed-in person waiting', async
     await new Promise((r) => setImmediate(r));
   }
 
-  for (const [method, body] of [['GET', undefined], ['POST', 'reply=thanks']] as const) {
+  for (const [method, body] of [
+    ['GET', undefined],
+    ['POST', 'reply=thanks'],
+  ] as const) {
     const started = performance.now();
-    const res = await request(`${stack.publicUrl}/agent/tickets/7`, { method, body, headers: { cookie, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' }, headersTimeout: 20_000 });
+    const res = await request(`${stack.publicUrl}/agent/tickets/7`, {
+      method,
+      body,
+      headers: { cookie, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      headersTimeout: 20_000,
+    });
     await res.body.dump();
     const ms = performance.now() - started;
     t.equal(res.statusCode, 200, `signed-in ${method} answered`);
     t.ok(ms < 2000, `signed-in ${method} answered in ${Math.round(ms)} ms while 140 slow bodies are being sent`);
   }
-  t.notOk(stack.upstream.requests.slice(before).some((r) => r.url === '/favicon.ico'), 'no slow body reached the helpdesk as a whole request');
+  t.notOk(
+    stack.upstream.requests.slice(before).some((r) => r.url === '/favicon.ico'),
+    'no slow body reached the helpdesk as a whole request',
+  );
 });
 
 t.test('a body that stops arriving gets 408 after limits.body_timeout; one that keeps coming is not cut', async (t) => {
@@ -98,7 +111,10 @@ t.test('a body that stops arriving gets 408 after limits.body_timeout; one that 
 
   const started = performance.now();
   const giveUp = new Promise<{ status: null; ms: number }>((resolve) => setTimeout(() => resolve({ status: null, ms: Infinity }), 20_000).unref());
-  for (const [name, sender] of [['anonymous', stalled], ['signed-in', stalledSignedIn]] as const) {
+  for (const [name, sender] of [
+    ['anonymous', stalled],
+    ['signed-in', stalledSignedIn],
+  ] as const) {
     const { status, ms } = await Promise.race([sender.ended, giveUp]);
     t.equal(status, 408, `${name}: 408 Request Timeout`);
     t.ok(ms >= 9500 && ms < 13_000, `${name}: cut after the 10 s body_timeout (${Math.round(ms)} ms)`);
@@ -108,7 +124,10 @@ t.test('a body that stops arriving gets 408 after limits.body_timeout; one that 
   t.equal(steady.socket.destroyed, false, 'the steady upload is still going 12 s in');
   steady.stop();
 
-  t.notOk(stack.upstream.requests.some((r) => r.method === 'POST'), 'no half body reached the helpdesk as a request');
+  t.notOk(
+    stack.upstream.requests.some((r) => r.method === 'POST'),
+    'no half body reached the helpdesk as a request',
+  );
   const after = await request(`${stack.publicUrl}/agent/tickets`, { headers: { cookie, accept: 'application/json' } });
   await after.body.dump();
   t.equal(after.statusCode, 200, 'the pool serves the next request');

@@ -24,12 +24,14 @@ function stalledPost(url: string, path: string, headers: string, announced: numb
       clearTimeout(timer);
       resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0), ms: performance.now() - opened });
     });
-    socket.write(`POST ${path} HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${url}\r\n${headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${announced}\r\n\r\n${sent}`);
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${url}\r\n${headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${announced}\r\n\r\n${sent}`,
+    );
   });
 }
 
 // The shipped defaults (limits.body_timeout 10 s, body_min_rate 500 bytes/s), all stalled bodies at once.
-t.test('a body that stops arriving, to a signed-out form POST or to the gateway\'s own POST routes, is cut at limits.body_timeout', async (t) => {
+t.test("a body that stops arriving, to a signed-out form POST or to the gateway's own POST routes, is cut at limits.body_timeout", async (t) => {
   const stack = await startTestStack();
   t.teardown(() => stack.close());
   const routes = ['/.gatehouse/backchannel-logout/agent', '/.gatehouse/login', '/agent/logout', '/.gatehouse/admin/sign-out'];

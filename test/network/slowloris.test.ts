@@ -46,5 +46,8 @@ t.test('slow header senders are cut off, others are served', async (t) => {
   const closed = await Promise.race([Promise.all(slow.map((s) => s.closedAfterMs)), new Promise<null>((r) => setTimeout(() => r(null), 8000).unref())]);
   t.ok(closed !== null, 'every slow connection was closed by the gateway');
   if (closed) t.ok(Math.max(...closed) < 8000, `within ${Math.max(...closed)} ms (header_timeout 1s)`);
-  t.notOk(stack.upstream.requests.some((r) => r.headers['x-slow'] !== undefined), 'no slow request was forwarded');
+  t.notOk(
+    stack.upstream.requests.some((r) => r.headers['x-slow'] !== undefined),
+    'no slow request was forwarded',
+  );
 });

@@ -27,7 +27,8 @@ t.test('no framing trick, odd upgrade or forged header reaches nginx', async (t)
   const post = (extra: string[]): string => head('POST /tickets HTTP/1.1', extra);
   const chunked0 = `0\r\n\r\n${smug}`;
   const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==';
-  const ws = (path: string, extra: string[]): string => head(`GET ${path} HTTP/1.1`, ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', ...extra]);
+  const ws = (path: string, extra: string[]): string =>
+    head(`GET ${path} HTTP/1.1`, ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', ...extra]);
   const attacks: Array<[string, string]> = [
     ['CL and TE', post([`Content-Length: ${chunked0.length}`, 'Transfer-Encoding: chunked']) + chunked0 + end],
     ['TE and a short CL', post(['Transfer-Encoding: chunked', 'Content-Length: 4']) + chunked0 + end],
@@ -64,7 +65,15 @@ t.test('no framing trick, odd upgrade or forged header reaches nginx', async (t)
     ['identity header with a space before the colon', head('GET /tickets HTTP/1.1', ['X-Auth-Subject : forged']) + end],
     ['identity header folded into another', head('GET /tickets HTTP/1.1', ['X-Foo: a', ' X-Auth-Subject: forged']) + end],
     ['identity header after a bare CR', head('GET /tickets HTTP/1.1', ['X-Foo: a\rX-Auth-Subject: forged']) + end],
-    ['path overrides and forwarded host', head('GET /tickets HTTP/1.1', ['X-Original-URL: /agent/smuggled', 'X-Rewrite-URL: /agent/smuggled', 'X-Forwarded-Host: evil.example', 'Forwarded: host=evil.example']) + end],
+    [
+      'path overrides and forwarded host',
+      head('GET /tickets HTTP/1.1', [
+        'X-Original-URL: /agent/smuggled',
+        'X-Rewrite-URL: /agent/smuggled',
+        'X-Forwarded-Host: evil.example',
+        'Forwarded: host=evil.example',
+      ]) + end,
+    ],
     ['upgrade refused by the backend (no key)', ws('/ws', []) + smug],
     ['upgrade refused by the backend (no version)', head('GET /ws HTTP/1.1', ['Connection: Upgrade', 'Upgrade: websocket', key]) + smug],
     ['upgrade to a path nginx answers with 200', ws('/tickets', [key]) + smug],
@@ -82,9 +91,17 @@ t.test('no framing trick, odd upgrade or forged header reaches nginx', async (t)
     t.ok(statuses.length > 0 && statuses.every((s) => s < 500), `${attacks[i]![0]}: answered, no 5xx (${statuses.join(', ')})`);
   }
   const served = (await nginx.served()).slice(before);
-  const crossed = served.filter((e) => /smuggled|forged/i.test(`${e.requestUri} ${e.subject}`) || e.realm === 'agent' || (e.subject !== '' && e.subject !== 'user-bob'));
+  const crossed = served.filter(
+    (e) => /smuggled|forged/i.test(`${e.requestUri} ${e.subject}`) || e.realm === 'agent' || (e.subject !== '' && e.subject !== 'user-bob'),
+  );
   t.same(crossed, [], 'nginx never served the smuggled request, a forged identity or the agent realm');
   // the control: the attacks' own requests did arrive, as bob
-  t.ok(served.some((e) => e.method === 'POST' && e.uri === '/tickets' && e.subject === 'user-bob'), 'control: bob\'s POSTs arrived');
-  t.ok(served.some((e) => e.uri === '/ws' && e.status === 400), 'control: a refused upgrade reached the backend');
+  t.ok(
+    served.some((e) => e.method === 'POST' && e.uri === '/tickets' && e.subject === 'user-bob'),
+    "control: bob's POSTs arrived",
+  );
+  t.ok(
+    served.some((e) => e.uri === '/ws' && e.status === 400),
+    'control: a refused upgrade reached the backend',
+  );
 });

@@ -33,10 +33,16 @@ t.test("a refused upgrade's answer keeps its name/value pairs", async (t) => {
   const cookie = (await stack.signIn('/', BOB)).jar.cookieHeader(`${stack.publicUrl}/`)!;
   const host = new URL(stack.publicUrl).host;
 
-  const bytes = [
-    'GET /refusing/socket?v=Set-Cookie HTTP/1.1', `Host: ${host}`, `Cookie: ${cookie}`, 'Connection: Upgrade', 'Upgrade: websocket',
-    'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-  ].join('\r\n') + '\r\n\r\n';
+  const bytes =
+    [
+      'GET /refusing/socket?v=Set-Cookie HTTP/1.1',
+      `Host: ${host}`,
+      `Cookie: ${cookie}`,
+      'Connection: Upgrade',
+      'Upgrade: websocket',
+      'Sec-WebSocket-Version: 13',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    ].join('\r\n') + '\r\n\r\n';
   const answer = parse(await rawRequest(stack.publicUrl, bytes, { timeoutMs: 3000 }));
   t.equal(answer.status, 403, "nginx's status is relayed");
   t.equal(answer.body, 'refused by nginx\n', "nginx's body is relayed");
@@ -45,10 +51,14 @@ t.test("a refused upgrade's answer keeps its name/value pairs", async (t) => {
   t.same(named('x-after'), ['after'], 'X-After keeps its own value');
   t.same(named('set-cookie'), [], 'no value became a header name');
   t.same(named('content-type'), ['text/plain']);
-  t.same(named('content-length'), [String(Buffer.byteLength(answer.body))], 'one Content-Length, the gateway\'s own, matching the body');
+  t.same(named('content-length'), [String(Buffer.byteLength(answer.body))], "one Content-Length, the gateway's own, matching the body");
   t.same(named('connection'), ['close'], "nginx's Connection: keep-alive is not relayed; the gateway closes");
   t.match(named('server'), [/^nginx/], 'Server stays');
-  t.same(answer.headers.map(([n]) => n).sort(), ['connection', 'content-length', 'content-type', 'date', 'server', 'x-after', 'x-echo'], "exactly nginx's headers, less hop-by-hop and framing, plus the gateway's framing");
+  t.same(
+    answer.headers.map(([n]) => n).sort(),
+    ['connection', 'content-length', 'content-type', 'date', 'server', 'x-after', 'x-echo'],
+    "exactly nginx's headers, less hop-by-hop and framing, plus the gateway's framing",
+  );
   const served = (await nginx.served()).at(-1)!;
   t.equal(served.uri, '/refusing/socket', 'nginx served the upgrade attempt');
   t.equal(served.subject, 'user-bob');

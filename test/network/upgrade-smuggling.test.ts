@@ -18,7 +18,18 @@ import { startNginxHelpdesk, type NginxHelpdesk } from '../helpers/nginx-helpdes
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
 function upgrade(host: string, path: string, cookie: string, lines: string[]): string {
-  return [`GET ${path} HTTP/1.1`, ...lines, `Host: ${host}`, `Cookie: ${cookie}`, 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', `Sec-WebSocket-Key: ${KEY}`].join('\r\n') + '\r\n\r\n';
+  return (
+    [
+      `GET ${path} HTTP/1.1`,
+      ...lines,
+      `Host: ${host}`,
+      `Cookie: ${cookie}`,
+      'Connection: Upgrade',
+      'Upgrade: websocket',
+      'Sec-WebSocket-Version: 13',
+      `Sec-WebSocket-Key: ${KEY}`,
+    ].join('\r\n') + '\r\n\r\n'
+  );
 }
 
 async function withStack(t: { teardown(fn: () => unknown): void }): Promise<{ nginx: NginxHelpdesk; stack: TestStack; cookie: string; host: string }> {
@@ -47,10 +58,16 @@ t.test('an upgrade announcing a body cannot smuggle a request into nginx', async
     const first = await rawRequest(stack.publicUrl, upgrade(host, '/tickets', cookie, lines), { timeoutMs: 3000 });
     const second = await rawRequest(stack.publicUrl, upgrade(host, '/tickets', cookie, [`X-Pad: ${filler}${smuggledLine}`]), { timeoutMs: 3000 });
     const served = (await nginx.served()).slice(before);
-    t.notOk(served.some((e) => e.uri.includes('smuggled')), `${label}: nginx never served the smuggled path (${JSON.stringify(served.map((e) => [e.uri, e.subject]))})`);
+    t.notOk(
+      served.some((e) => e.uri.includes('smuggled')),
+      `${label}: nginx never served the smuggled path (${JSON.stringify(served.map((e) => [e.uri, e.subject]))})`,
+    );
     t.match(first, /^HTTP\/1\.1 400 /, `${label}: the upgrade with a body is refused (${first.slice(0, 20)})`);
     t.match(first, /GH_BAD_REQUEST/, `${label}: GH_BAD_REQUEST`);
-    t.notOk(served.some((e) => e.requestUri === '/tickets' && e.connectionRequests > 1), `${label}: no upgrade shared a connection to nginx`);
+    t.notOk(
+      served.some((e) => e.requestUri === '/tickets' && e.connectionRequests > 1),
+      `${label}: no upgrade shared a connection to nginx`,
+    );
     t.match(second, /^HTTP\/1\.1 200 /, `${label}: the next upgrade gets nginx's own answer`);
   }
   t.equal((await nginx.served()).filter((e) => e.uri.includes('smuggled')).length, 0);
@@ -66,9 +83,16 @@ t.test('an upgrade nginx refuses does not leave its connection in a pool', async
   }
   const served = (await nginx.served()).slice(before);
   t.equal(served.length, 3, 'nginx served three upgrade attempts');
-  t.same(served.map((e) => e.connectionRequests), [1, 1, 1], 'each on a connection of its own');
+  t.same(
+    served.map((e) => e.connectionRequests),
+    [1, 1, 1],
+    'each on a connection of its own',
+  );
   t.equal(new Set(served.map((e) => e.connection)).size, 3, 'three connections');
-  t.ok(served.every((e) => e.subject === 'user-bob'), 'with the identity');
+  t.ok(
+    served.every((e) => e.subject === 'user-bob'),
+    'with the identity',
+  );
 
   // a real WebSocket through nginx still works, and its connection is not shared either
   const ws = new WebSocket(`${stack.publicUrl.replace('http:', 'ws:')}/ws`, { headers: { cookie, origin: stack.publicUrl } });
@@ -77,14 +101,24 @@ t.test('an upgrade nginx refuses does not leave its connection in a pool', async
     ws.once('error', reject);
   });
   t.equal(greeting, 'hello user-bob user', 'the WebSocket backend behind nginx saw the identity');
-  await new Promise<void>((resolve) => { ws.once('close', () => resolve()); ws.close(); });
+  await new Promise<void>((resolve) => {
+    ws.once('close', () => resolve());
+    ws.close();
+  });
   const after = await rawRequest(stack.publicUrl, upgrade(host, '/tickets', cookie, []), { timeoutMs: 3000 });
   t.match(after, /^HTTP\/1\.1 200 /);
   const all = (await nginx.served()).slice(before);
-  t.same(all.slice(3).map((e) => [e.uri, e.status, e.connectionRequests]), [['/ws', 101, 1], ['/tickets', 200, 1]], 'the WebSocket and the next upgrade each had their own connection');
+  t.same(
+    all.slice(3).map((e) => [e.uri, e.status, e.connectionRequests]),
+    [
+      ['/ws', 101, 1],
+      ['/tickets', 200, 1],
+    ],
+    'the WebSocket and the next upgrade each had their own connection',
+  );
 });
 
-t.test('only WebSocket upgrades are forwarded, with the gateway\'s own Connection and Upgrade headers', async (t) => {
+t.test("only WebSocket upgrades are forwarded, with the gateway's own Connection and Upgrade headers", async (t) => {
   const { nginx, stack, cookie, host } = await withStack(t);
   const before = (await nginx.served()).length;
   for (const protocol of ['h2c', 'HTTP/2.0', 'websocket, h2c', 'h2c, websocket', 'TLS/1.2', 'websocketx']) {
@@ -96,8 +130,14 @@ t.test('only WebSocket upgrades are forwarded, with the gateway\'s own Connectio
   t.same((await nginx.served()).slice(before), [], 'none reached nginx');
 
   // a client's Connection list (naming the identity headers, for a proxy behind to strip) is not passed on
-  const listed = upgrade(host, '/tickets', cookie, []).replace('Connection: Upgrade', 'Connection: Upgrade, X-Auth-Assertion, X-Auth-Subject').replace('Upgrade: websocket', 'Upgrade: WebSocket');
+  const listed = upgrade(host, '/tickets', cookie, [])
+    .replace('Connection: Upgrade', 'Connection: Upgrade, X-Auth-Assertion, X-Auth-Subject')
+    .replace('Upgrade: websocket', 'Upgrade: WebSocket');
   t.match(await rawRequest(stack.publicUrl, listed, { timeoutMs: 3000 }), /^HTTP\/1\.1 200 /);
   const served = (await nginx.served()).slice(before);
-  t.same(served.map((e) => [e.uri, e.connectionHeader, e.upgradeHeader, e.subject]), [['/tickets', 'Upgrade', 'websocket', 'user-bob']], "nginx saw the gateway's Connection: Upgrade and Upgrade: websocket");
+  t.same(
+    served.map((e) => [e.uri, e.connectionHeader, e.upgradeHeader, e.subject]),
+    [['/tickets', 'Upgrade', 'websocket', 'user-bob']],
+    "nginx saw the gateway's Connection: Upgrade and Upgrade: websocket",
+  );
 });

@@ -15,7 +15,9 @@ t.test('off by default: no SDK, and trace context from trusted proxies only', as
   t.equal(stack.gw.tracing, null, 'no tracer');
   const host = new URL(stack.publicUrl).host;
   const send = async (id: string, extra: Record<string, string> = {}) => {
-    const response = await request(`${stack.publicUrl}/favicon.ico`, { headers: { host, 'x-request-id': id, traceparent: TRACEPARENT, tracestate: 'vendor=opaque', ...extra } });
+    const response = await request(`${stack.publicUrl}/favicon.ico`, {
+      headers: { host, 'x-request-id': id, traceparent: TRACEPARENT, tracestate: 'vendor=opaque', ...extra },
+    });
     await response.body.dump();
     t.equal(response.statusCode, 200);
     return stack.upstream.requests.find((r) => r.headers['x-request-id'] === id)!.headers;
@@ -30,7 +32,12 @@ t.test('off by default: no SDK, and trace context from trusted proxies only', as
   t.equal(fromProxy.traceparent, TRACEPARENT, "a trusted proxy's traceparent goes on unchanged");
   t.equal(fromProxy.tracestate, 'vendor=opaque', 'and its tracestate');
   // written byte for byte: a client library sets Connection itself
-  const raw = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [['X-Request-Id', 'listed'], ['Traceparent', TRACEPARENT], ['Tracestate', 'vendor=opaque'], ['Connection', 'tracestate']]);
+  const raw = await rawRequest(stack.publicUrl, 'GET', '/favicon.ico', [
+    ['X-Request-Id', 'listed'],
+    ['Traceparent', TRACEPARENT],
+    ['Tracestate', 'vendor=opaque'],
+    ['Connection', 'tracestate'],
+  ]);
   t.equal(raw.status, 200);
   const listed = stack.upstream.requests.find((r) => r.headers['x-request-id'] === 'listed')!.headers;
   t.equal(listed.traceparent, TRACEPARENT);
@@ -41,5 +48,9 @@ t.test('off by default: no SDK, and trace context from trusted proxies only', as
   t.equal(flow.final.status, 200);
   const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => path.includes('/node_modules/@opentelemetry/'));
   // prom-client loads @opentelemetry/api itself (for exemplars), tracing or not
-  t.same(loaded.filter((path) => !path.includes('/node_modules/@opentelemetry/api/')), [], 'no OpenTelemetry SDK module was loaded');
+  t.same(
+    loaded.filter((path) => !path.includes('/node_modules/@opentelemetry/api/')),
+    [],
+    'no OpenTelemetry SDK module was loaded',
+  );
 });

@@ -28,14 +28,19 @@ function tracedYaml(endpoint: string, extra = '') {
       .replace('      client_secret: demo-agent-secret-0123456789abcdef\n', '      client_secret: demo-agent-secret-0123456789abcdef\n      userinfo: true\n');
 }
 
-const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) => spans.filter((s) => s.traceId === parent.traceId && s.parentSpanId === parent.spanId).sort((a, b) => (a.start < b.start ? -1 : 1));
+const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) =>
+  spans.filter((s) => s.traceId === parent.traceId && s.parentSpanId === parent.spanId).sort((a, b) => (a.start < b.start ? -1 : 1));
 const names = (spans: ReceivedSpan[]) => spans.map((s) => s.name);
 
 /** The server span of the request whose response carried x-request-id `id`. */
 const serverSpanOf = (id: string) => (spans: ReceivedSpan[]) => spans.find((s) => s.kind === 'server' && s.attributes['gatehouse.request_id'] === id);
 
 /** resolves once the request's server span and every span under it that `expect` names have arrived */
-async function treeOf(receiver: OtlpReceiver, requestId: string, expect: (root: ReceivedSpan, spans: ReceivedSpan[]) => boolean = () => true): Promise<{ root: ReceivedSpan; spans: ReceivedSpan[] }> {
+async function treeOf(
+  receiver: OtlpReceiver,
+  requestId: string,
+  expect: (root: ReceivedSpan, spans: ReceivedSpan[]) => boolean = () => true,
+): Promise<{ root: ReceivedSpan; spans: ReceivedSpan[] }> {
   const find = serverSpanOf(requestId);
   const spans = await receiver.waitFor((all) => {
     const root = find(all);
@@ -56,7 +61,11 @@ function everyValue(spans: ReceivedSpan[]): string[] {
   return out;
 }
 
-async function tracedStack(t: { teardown(fn: () => unknown): void }, receiver: OtlpReceiver, options: Parameters<typeof startTestStack>[0] = {}): Promise<TestStack> {
+async function tracedStack(
+  t: { teardown(fn: () => unknown): void },
+  receiver: OtlpReceiver,
+  options: Parameters<typeof startTestStack>[0] = {},
+): Promise<TestStack> {
   const stack = await startTestStack({ editYaml: tracedYaml(receiver.url), tracingExport: EXPORT, ...options });
   t.teardown(() => stack.close());
   return stack;
@@ -76,10 +85,12 @@ t.test('a sign-in and a signed-in request, as trees of spans with nothing secret
 
   // the callback: one server span, and under it the token request, the ID token's check and userinfo, in order
   t.equal(stack.upstream.requests.length, 1, 'only the request after the sign-in reached the helpdesk');
-  const { root: callbackSpan, spans: afterCallback } = await receiver.waitFor((all) => all.some((s) => s.name === `GET ${CALLBACK}`)).then((all) => {
-    const root = all.find((s) => s.name === `GET ${CALLBACK}`)!;
-    return receiver.waitFor((spans) => childrenOf(spans, root).length >= 3).then((spans) => ({ root, spans }));
-  });
+  const { root: callbackSpan, spans: afterCallback } = await receiver
+    .waitFor((all) => all.some((s) => s.name === `GET ${CALLBACK}`))
+    .then((all) => {
+      const root = all.find((s) => s.name === `GET ${CALLBACK}`)!;
+      return receiver.waitFor((spans) => childrenOf(spans, root).length >= 3).then((spans) => ({ root, spans }));
+    });
   t.equal(callbackSpan.kind, 'server');
   t.equal(callbackSpan.parentSpanId, '', 'a trace of its own: the browser sent no trace context');
   t.match(callbackSpan.attributes, {
@@ -97,25 +108,45 @@ t.test('a sign-in and a signed-in request, as trees of spans with nothing secret
   t.same(names(steps), ['oidc.token', 'oidc.id_token', 'oidc.userinfo'], 'token request, ID token check, userinfo: in that order');
   const [token, idToken, userinfo] = steps as [ReceivedSpan, ReceivedSpan, ReceivedSpan];
   const metadata = stack.gw.runtime.realms.get('agent')!.provider.metadata!;
-  t.match(token, { kind: 'client', status: 'unset', attributes: { 'http.request.method': 'POST', 'url.full': metadata.token_endpoint, 'http.response.status_code': 200, 'server.address': '127.0.0.1' } });
+  t.match(token, {
+    kind: 'client',
+    status: 'unset',
+    attributes: { 'http.request.method': 'POST', 'url.full': metadata.token_endpoint, 'http.response.status_code': 200, 'server.address': '127.0.0.1' },
+  });
   t.match(idToken, { kind: 'internal', status: 'unset' });
   t.match(userinfo, { kind: 'client', attributes: { 'http.request.method': 'GET', 'url.full': metadata.userinfo_endpoint, 'http.response.status_code': 200 } });
   for (const step of steps) t.ok(step.start >= callbackSpan.start && step.end <= callbackSpan.end, `${step.name} lies within the callback`);
 
   // the request that started the sign-in: a redirect to the provider, in the realm
-  const start = afterCallback.find((s) => s.kind === 'server' && s.attributes['url.path'] === '/agent/tickets' && s.attributes['http.response.status_code'] === 302);
+  const start = afterCallback.find(
+    (s) => s.kind === 'server' && s.attributes['url.path'] === '/agent/tickets' && s.attributes['http.response.status_code'] === 302,
+  );
   t.match(start, { name: 'GET', attributes: { 'gatehouse.realm': 'agent' } }, 'the navigation sent to the provider');
 
   // the signed-in request after it: a server span with the forward to the helpdesk as its client span
   const forwarded = stack.upstream.requests[0]!;
-  const { root: signedIn, spans: afterForward } = await treeOf(receiver, String(forwarded.headers['x-request-id']), (root, all) => childrenOf(all, root).length >= 1);
-  t.match(signedIn, { name: 'GET', kind: 'server', attributes: { 'url.path': '/agent/tickets', 'http.response.status_code': 200, 'gatehouse.realm': 'agent' } });
+  const { root: signedIn, spans: afterForward } = await treeOf(
+    receiver,
+    String(forwarded.headers['x-request-id']),
+    (root, all) => childrenOf(all, root).length >= 1,
+  );
+  t.match(signedIn, {
+    name: 'GET',
+    kind: 'server',
+    attributes: { 'url.path': '/agent/tickets', 'http.response.status_code': 200, 'gatehouse.realm': 'agent' },
+  });
   const [upstreamSpan, ...more] = childrenOf(afterForward, signedIn);
   t.same(more, [], 'a session from the cache: nothing but the forward');
   t.match(upstreamSpan, {
     name: 'upstream',
     kind: 'client',
-    attributes: { 'http.request.method': 'GET', 'url.full': `${stack.upstreamUrl}/agent/tickets`, 'server.address': '127.0.0.1', 'server.port': Number(new URL(stack.upstreamUrl).port), 'http.response.status_code': 200 },
+    attributes: {
+      'http.request.method': 'GET',
+      'url.full': `${stack.upstreamUrl}/agent/tickets`,
+      'server.address': '127.0.0.1',
+      'server.port': Number(new URL(stack.upstreamUrl).port),
+      'http.response.status_code': 200,
+    },
   });
   // the helpdesk joins the trace: its parent is the forward's span
   t.equal(forwarded.headers.traceparent, `00-${signedIn.traceId}-${upstreamSpan!.spanId}-01`, 'the helpdesk is sent the forward span as its parent');
@@ -125,10 +156,15 @@ t.test('a sign-in and a signed-in request, as trees of spans with nothing secret
   clock.advance(refreshDueAt(session) - clock.now() + 1000);
   const refreshed = await fetchWithJar(`${stack.publicUrl}/agent/api/me`, { jar: flow.jar, headers: { ...XHR, 'x-request-id': 'refresh-1' } });
   t.equal(refreshed.status, 200);
-  t.ok(([] as string[]).concat(refreshed.headers['set-cookie'] ?? []).some((line) => line.startsWith('gatehouse-agent=')), 'the session was refreshed');
+  t.ok(
+    ([] as string[]).concat(refreshed.headers['set-cookie'] ?? []).some((line) => line.startsWith('gatehouse-agent=')),
+    'the session was refreshed',
+  );
   const { root: refreshRequest, spans: afterRefresh } = await treeOf(receiver, 'refresh-1', (root, all) => {
     const refresh = childrenOf(all, root).find((s) => s.name === 'session.refresh');
-    return refresh !== undefined && childrenOf(all, refresh).some((s) => s.name === 'oidc.userinfo') && childrenOf(all, root).some((s) => s.name === 'upstream');
+    return (
+      refresh !== undefined && childrenOf(all, refresh).some((s) => s.name === 'oidc.userinfo') && childrenOf(all, root).some((s) => s.name === 'upstream')
+    );
   });
   const underRequest = childrenOf(afterRefresh, refreshRequest);
   t.same(names(underRequest), ['session.refresh', 'upstream'], 'the refresh, then the forward');
@@ -174,14 +210,26 @@ t.test('a sign-in and a signed-in request, as trees of spans with nothing secret
   const values = everyValue(receiver.spans);
   const exported = receiver.bodies.join('\n');
   for (const secret of secrets) {
-    t.notOk(values.some((v) => v.includes(secret)), `no attribute holds ${secret.slice(0, 6)}…`);
+    t.notOk(
+      values.some((v) => v.includes(secret)),
+      `no attribute holds ${secret.slice(0, 6)}…`,
+    );
     t.notOk(exported.includes(secret), `nor does anything exported (${secret.slice(0, 6)}…)`);
   }
-  t.notOk(receiver.spans.some((s) => ['url.path', 'url.full'].some((key) => String(s.attributes[key] ?? '').includes('?'))), 'no query string in a path or URL');
-  t.notOk(receiver.spans.some((s) => Object.keys(s.attributes).some((k) => /cookie|authorization|token/i.test(k))), 'no header of that kind recorded');
+  t.notOk(
+    receiver.spans.some((s) => ['url.path', 'url.full'].some((key) => String(s.attributes[key] ?? '').includes('?'))),
+    'no query string in a path or URL',
+  );
+  t.notOk(
+    receiver.spans.some((s) => Object.keys(s.attributes).some((k) => /cookie|authorization|token/i.test(k))),
+    'no header of that kind recorded',
+  );
 
   // the SDK is loaded because tracing is configured (the test that tracing off loads none: tracing-off.test.ts)
-  t.ok(Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes('/@opentelemetry/sdk-trace')), 'the SDK was loaded');
+  t.ok(
+    Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes('/@opentelemetry/sdk-trace')),
+    'the SDK was loaded',
+  );
 });
 
 t.test('an answer the gateway or the helpdesk refused: error status and code on the spans', async (t) => {
@@ -206,13 +254,19 @@ t.test('an answer the gateway or the helpdesk refused: error status and code on 
   const misdirected = await request(`${stack.publicUrl}/agent/api/me`, { headers: { host: 'elsewhere.example', ...XHR } });
   await misdirected.body.dump();
   const { root: refused } = await treeOf(receiver, String(misdirected.headers['x-request-id']));
-  t.match(refused, { status: 'unset', attributes: { 'http.response.status_code': 421, 'gatehouse.error_code': 'GH_MISDIRECTED_REQUEST', 'gatehouse.realm': 'agent' } });
+  t.match(refused, {
+    status: 'unset',
+    attributes: { 'http.response.status_code': 421, 'gatehouse.error_code': 'GH_MISDIRECTED_REQUEST', 'gatehouse.realm': 'agent' },
+  });
 
   // probes are not traced
   const probe = await request(`${stack.publicUrl}/.gatehouse/healthz`);
   await probe.body.dump();
   await stack.gw.tracing!.flush();
-  t.notOk(receiver.spans.some((s) => String(s.attributes['url.path']).startsWith('/.gatehouse/healthz')), 'no span for a probe');
+  t.notOk(
+    receiver.spans.some((s) => String(s.attributes['url.path']).startsWith('/.gatehouse/healthz')),
+    'no span for a probe',
+  );
 });
 
 t.test('trace context: continued from a trusted proxy, a new trace for anyone else', async (t) => {
@@ -225,7 +279,9 @@ t.test('trace context: continued from a trusted proxy, a new trace for anyone el
   let sent = 0;
   const send = async (flags: string) => {
     const id = `context-${++sent}`;
-    const response = await request(`${stack.publicUrl}/favicon.ico`, { headers: { host, 'x-request-id': id, traceparent: `00-${inboundTrace}-${inboundSpan}-${flags}`, tracestate: 'vendor=opaque' } });
+    const response = await request(`${stack.publicUrl}/favicon.ico`, {
+      headers: { host, 'x-request-id': id, traceparent: `00-${inboundTrace}-${inboundSpan}-${flags}`, tracestate: 'vendor=opaque' },
+    });
     await response.body.dump();
     return { id, upstream: stack.upstream.requests.find((r) => r.headers['x-request-id'] === id)! };
   };
@@ -235,7 +291,11 @@ t.test('trace context: continued from a trusted proxy, a new trace for anyone el
   const { root: fresh, spans } = await treeOf(receiver, untrusted.id, (r, all) => childrenOf(all, r).length === 1);
   t.not(fresh.traceId, inboundTrace, 'the client does not choose the trace');
   t.equal(fresh.parentSpanId, '', 'nor the parent');
-  t.same(fresh.links.map((l) => [l.traceId, l.spanId]), [[inboundTrace, inboundSpan]], 'its context is linked');
+  t.same(
+    fresh.links.map((l) => [l.traceId, l.spanId]),
+    [[inboundTrace, inboundSpan]],
+    'its context is linked',
+  );
   t.equal(fresh.traceState, '', 'its tracestate is not taken');
   const forwardSpan = childrenOf(spans, fresh)[0]!;
   t.equal(untrusted.upstream.headers.traceparent, `00-${fresh.traceId}-${forwardSpan.spanId}-01`, "the helpdesk is sent the gateway's trace");
@@ -258,24 +318,35 @@ t.test('trace context: continued from a trusted proxy, a new trace for anyone el
   t.match(unsampled.upstream.headers.traceparent, new RegExp(`^00-${inboundTrace}-[0-9a-f]{16}-00$`), 'not sampled, passed on');
   const later = await send('01');
   await treeOf(receiver, later.id);
-  t.notOk(receiver.spans.some((s) => s.attributes['gatehouse.request_id'] === unsampled.id), 'the unsampled request exported no span (spans go out in the order they end)');
+  t.notOk(
+    receiver.spans.some((s) => s.attributes['gatehouse.request_id'] === unsampled.id),
+    'the unsampled request exported no span (spans go out in the order they end)',
+  );
 });
 
 t.test('sample_ratio 0: traces started here are not recorded, their context still reaches the helpdesk', async (t) => {
   const receiver = await startOtlpReceiver();
   t.teardown(() => receiver.close());
-  const stack = await startTestStack({ editYaml: (y) => tracedYaml(receiver.url, '    sample_ratio: 0\n')(y).replace(/^public_url:/m, 'trusted_proxies: [127.0.0.1]\npublic_url:'), tracingExport: EXPORT });
+  const stack = await startTestStack({
+    editYaml: (y) => tracedYaml(receiver.url, '    sample_ratio: 0\n')(y).replace(/^public_url:/m, 'trusted_proxies: [127.0.0.1]\npublic_url:'),
+    tracingExport: EXPORT,
+  });
   t.teardown(() => stack.close());
   const host = new URL(stack.publicUrl).host;
   const plain = await request(`${stack.publicUrl}/favicon.ico`, { headers: { host, 'x-request-id': 'plain' } });
   await plain.body.dump();
   const forwarded = stack.upstream.requests.at(-1)!;
   t.match(forwarded.headers.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, 'a context, marked not sampled');
-  const sampled = await request(`${stack.publicUrl}/favicon.ico`, { headers: { host, 'x-request-id': 'sampled', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+  const sampled = await request(`${stack.publicUrl}/favicon.ico`, {
+    headers: { host, 'x-request-id': 'sampled', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+  });
   await sampled.body.dump();
   const { root } = await treeOf(receiver, 'sampled');
   t.equal(root.traceId, '0af7651916cd43dd8448eb211c80319c', "a trusted proxy's sampled trace is recorded whatever the ratio");
-  t.notOk(receiver.spans.some((s) => s.attributes['gatehouse.request_id'] === 'plain'), 'the trace started here was not');
+  t.notOk(
+    receiver.spans.some((s) => s.attributes['gatehouse.request_id'] === 'plain'),
+    'the trace started here was not',
+  );
 });
 
 t.test('shutdown exports what is left', async (t) => {

@@ -41,8 +41,17 @@ for (const [name, generate, alg] of cases) {
 }
 
 t.test('a key that cannot sign is refused in words naming what would do', async (t) => {
-  t.throws(() => clientAssertionKey(pemOf(generateKeyPairSync('x25519').privateKey)), /a x25519 key cannot sign a client assertion; use an RSA, EC \(P-256, P-384, P-521\) or Ed25519 key/);
-  t.throws(() => clientAssertionKey(pemOf(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey)), /curve secp256k1 cannot sign a client assertion; use P-256, P-384 or P-521/);
-  t.throws(() => clientAssertionKey(pemOf(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey)), /an RSA key of 1024 bits is too short to sign a client assertion; use 2048 bits or more/);
+  t.throws(
+    () => clientAssertionKey(pemOf(generateKeyPairSync('x25519').privateKey)),
+    /a x25519 key cannot sign a client assertion; use an RSA, EC \(P-256, P-384, P-521\) or Ed25519 key/,
+  );
+  t.throws(
+    () => clientAssertionKey(pemOf(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey)),
+    /curve secp256k1 cannot sign a client assertion; use P-256, P-384 or P-521/,
+  );
+  t.throws(
+    () => clientAssertionKey(pemOf(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey)),
+    /an RSA key of 1024 bits is too short to sign a client assertion; use 2048 bits or more/,
+  );
   t.throws(() => clientAssertionKey('not a key'));
 });

@@ -30,7 +30,10 @@ t.test("the README's example: check exits 0 with no warnings, and lists all four
   const keyFile = writeFile(dir, 'signing.pem', await generateSigningKeyPem('ES256'));
   const example = readmeExample();
   t.match(example, 'https://login.example.com/', 'the example names the issuer this test replaces');
-  const yaml = example.replaceAll('https://login.example.com/', provider.issuer).replace('/etc/gatehouse/signing.pem', keyFile).replace('http://deskpro.internal:80', upstream.url);
+  const yaml = example
+    .replaceAll('https://login.example.com/', provider.issuer)
+    .replace('/etc/gatehouse/signing.pem', keyFile)
+    .replace('http://deskpro.internal:80', upstream.url);
   const file = writeFile(dir, 'gateway.yaml', yaml);
   const env = {
     GATEHOUSE_SESSION_SECRET: randomBytes(32).toString('base64'),
@@ -45,14 +48,21 @@ t.test("the README's example: check exits 0 with no warnings, and lists all four
   const report = JSON.parse(json.stdout) as CheckReport;
   t.same(report.warnings, [], 'no warning on the documented setup');
   t.same(report.problems, []);
-  t.ok(report.notes.some((n) => n.key === 'session.secret'), 'the single secret is mentioned as a note');
+  t.ok(
+    report.notes.some((n) => n.key === 'session.secret'),
+    'the single secret is mentioned as a note',
+  );
 
   const text = await runCli(['check', '--config', file], { env });
   t.equal(text.code, 0);
   t.match(text.stdout, `${file}: ok — 0 problems, 0 warnings`);
   t.notMatch(text.stdout, /^warnings:/m);
   for (const realm of ['agent', 'user']) {
-    const section = text.stdout.slice(text.stdout.indexOf(`for realm ${realm} `)).split('\n').slice(0, 9).join('\n');
+    const section = text.stdout
+      .slice(text.stdout.indexOf(`for realm ${realm} `))
+      .split('\n')
+      .slice(0, 9)
+      .join('\n');
     t.match(section, /Allowed callback \/ redirect URI: +https:\/\/helpdesk\.example\.com\/.*login\/authenticate-callback\/\d\n/, `${realm}: callback URLs`);
     t.match(section, /Allowed logout \/ post-logout URI: +https:\/\/helpdesk\.example\.com\//, `${realm}: logout URLs`);
     t.match(section, /Allowed web origin: +https:\/\/helpdesk\.example\.com\n/, `${realm}: web origins`);

@@ -29,7 +29,10 @@ t.test('Redis without persistence: a warning that says what a restart loses and 
   t.match(cookie.warnings.find((w) => w.key === 'session.redis_url')?.message, /every sign-out it remembered is lost/, 'store: cookie loses its revocations');
 
   const text = await runCli(['check', '--config', file]);
-  t.match(text.stdout, new RegExp(`redis 127\\.0\\.0\\.1:${redis.port}: reachable; persistence: none \\(appendonly no, save ""\\): a Redis restart loses every session`));
+  t.match(
+    text.stdout,
+    new RegExp(`redis 127\\.0\\.0\\.1:${redis.port}: reachable; persistence: none \\(appendonly no, save ""\\): a Redis restart loses every session`),
+  );
 });
 
 t.test('Redis with appendonly yes: said so, no warning', async (t) => {
@@ -37,7 +40,10 @@ t.test('Redis with appendonly yes: said so, no warning', async (t) => {
   t.teardown(() => redis.close());
   const report = await checkFile(writeFile(tempDir(t), 'gateway.yaml', yamlWith(redis.url, 'redis')));
   t.match(report.redis, { reachable: true, appendonly: 'yes', persistence: 'appendonly' });
-  t.same(report.warnings.filter((w) => w.key === 'session.redis_url'), []);
+  t.same(
+    report.warnings.filter((w) => w.key === 'session.redis_url'),
+    [],
+  );
   t.same(report.problems, []);
 });
 

@@ -32,7 +32,8 @@ t.test('a bad file: every problem at once with file:line:key, exit 2', async (t)
     `${file}:4:3  upstream.timout: unknown key (did you mean "timeout"?)`,
     `${file}:6:3  session.secret: must be at least 32 characters`,
     `${file}:11:5  realms.agent.provider.client_secret: required`,
-  ]) t.ok(text.stderr.includes(expected), `names ${expected}`);
+  ])
+    t.ok(text.stderr.includes(expected), `names ${expected}`);
   t.match(text.stderr, /5 problems — gatehouse would not start \(exit 2\)/);
   t.notMatch(text.stderr, /too-short/, 'the secret itself is never echoed');
 
@@ -43,7 +44,13 @@ t.test('a bad file: every problem at once with file:line:key, exit 2', async (t)
   t.equal(report.exit_code, 2);
   t.same(
     report.problems.map((p) => `${p.at} ${p.key}`),
-    [`${file}:1:1 public_url`, `${file}:3:3 upstream.url`, `${file}:4:3 upstream.timout`, `${file}:6:3 session.secret`, `${file}:11:5 realms.agent.provider.client_secret`],
+    [
+      `${file}:1:1 public_url`,
+      `${file}:3:3 upstream.url`,
+      `${file}:4:3 upstream.timout`,
+      `${file}:6:3 session.secret`,
+      `${file}:11:5 realms.agent.provider.client_secret`,
+    ],
   );
 });
 
@@ -54,7 +61,16 @@ t.test('a missing file is a configuration problem too (exit 2)', async (t) => {
 });
 
 t.test('the real provider is reached: discovery, JWKS, clock, what to register, exit 0', async (t) => {
-  const provider = await startDemoProvider({ port: 0, clients: [{ client_id: 'agent-client', client_secret: 'agent-client-secret-0123456789', redirect_uris: ['http://127.0.0.1:8080/agent/login/authenticate-callback/1'] }] });
+  const provider = await startDemoProvider({
+    port: 0,
+    clients: [
+      {
+        client_id: 'agent-client',
+        client_secret: 'agent-client-secret-0123456789',
+        redirect_uris: ['http://127.0.0.1:8080/agent/login/authenticate-callback/1'],
+      },
+    ],
+  });
   t.teardown(() => provider.close());
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
@@ -102,7 +118,10 @@ t.test('an unreachable issuer fails the check with the URL it tried, exit 1', as
 });
 
 function byKey(report: CheckReport, key: string): string {
-  return [...report.problems, ...report.warnings, ...report.notes].filter((f) => f.key === key).map((f) => `${f.at ?? ''} ${f.message} ${f.fix ?? ''}`).join('\n');
+  return [...report.problems, ...report.warnings, ...report.notes]
+    .filter((f) => f.key === key)
+    .map((f) => `${f.at ?? ''} ${f.message} ${f.fix ?? ''}`)
+    .join('\n');
 }
 
 t.test('warnings that bite later, each pointing at its key', async (t) => {
@@ -150,7 +169,10 @@ t.test("the provider's clock: far off fails, a little off warns", async (t) => {
   const report = await checkFile(writeFile(dir, 'far.yaml', minimalYaml({ issuer: ahead.issuer, upstream: upstream.url })));
   t.equal(report.exit_code, 1);
   t.ok(Math.abs((report.providers[0]?.clock_skew_seconds ?? 0) - 300) <= 2, 'measured from the Date header');
-  t.match(report.problems.map((p) => p.message).join('\n'), /(299|300|301)(\.\d)? s ahead of this machine's: more than the 60 s tolerance.*GH_ID_TOKEN_IAT_FUTURE/);
+  t.match(
+    report.problems.map((p) => p.message).join('\n'),
+    /(299|300|301)(\.\d)? s ahead of this machine's: more than the 60 s tolerance.*GH_ID_TOKEN_IAT_FUTURE/,
+  );
 
   const near = await startFakeProvider({ dateOffsetMs: -20_000 });
   t.teardown(() => near.close());
@@ -170,7 +192,9 @@ t.test('a JWKS that does not answer fails the check', async (t) => {
 });
 
 t.test('what the provider does not support, against what the realm asks for', async (t) => {
-  const provider = await startFakeProvider({ document: { token_endpoint_auth_methods_supported: ['client_secret_post'], scopes_supported: ['openid', 'email'], claims_supported: ['sub', 'email'] } });
+  const provider = await startFakeProvider({
+    document: { token_endpoint_auth_methods_supported: ['client_secret_post'], scopes_supported: ['openid', 'email'], claims_supported: ['sub', 'email'] },
+  });
   t.teardown(() => provider.close());
   const file = writeFile(
     tempDir(t),

@@ -32,21 +32,25 @@ async function startTimedUpstream(): Promise<{ url: string; answeredAt: Map<stri
     const url = new URL(req.url ?? '/', 'http://upstream');
     const id = url.searchParams.get('id') ?? '';
     received.add(id);
-    setTimeout(() => {
-      answeredAt.set(id, performance.now());
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
-      res.end('ok');
-    }, Number(url.searchParams.get('ms') ?? 0));
+    setTimeout(
+      () => {
+        answeredAt.set(id, performance.now());
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+        res.end('ok');
+      },
+      Number(url.searchParams.get('ms') ?? 0),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     answeredAt,
     received,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -60,7 +64,12 @@ t.test('SIGTERM under steady keep-alive load: no reset, Connection: close after 
   const file = writeFile(
     tempDir(t),
     'gateway.yaml',
-    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/load]\nlog:\n  level: info\n` }).replace('timeout: 5s', 'timeout: 20s'),
+    minimalYaml({
+      issuer: provider.issuer,
+      upstream: upstream.url,
+      publicUrl: base,
+      extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/load]\nlog:\n  level: info\n`,
+    }).replace('timeout: 5s', 'timeout: 20s'),
   );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
@@ -112,12 +121,23 @@ t.test('SIGTERM under steady keep-alive load: no reset, Connection: close after 
   const { code, at: exitedAt } = await exit;
 
   const failures = records.filter((r) => r.error !== undefined && r.error !== 'ECONNREFUSED');
-  t.same(failures.map((r) => r.error), [], `no request reset or cut (${records.length} sent, ${answered} answered)`);
-  t.ok(records.every((r) => r.error !== undefined || r.status === 200), 'every answer is a 200');
+  t.same(
+    failures.map((r) => r.error),
+    [],
+    `no request reset or cut (${records.length} sent, ${answered} answered)`,
+  );
+  t.ok(
+    records.every((r) => r.error !== undefined || r.status === 200),
+    'every answer is a 200',
+  );
   // the helpdesk answered these after the gateway had begun to drain, so the gateway wrote their heads after the signal
   const afterSignal = records.filter((r) => r.status !== undefined && (upstream.answeredAt.get(String(r.id)) ?? 0) > drainSeenAt);
   t.ok(afterSignal.length >= 1, `answers written after the signal: ${afterSignal.length}`);
-  t.same(afterSignal.filter((r) => !r.connectionClose).map((r) => r.id), [], 'each of them says Connection: close');
+  t.same(
+    afterSignal.filter((r) => !r.connectionClose).map((r) => r.id),
+    [],
+    'each of them says Connection: close',
+  );
   t.equal(slow.status, 200, 'the slow request in flight at the signal is answered');
   t.ok(slow.connectionClose, 'and says Connection: close');
   t.equal(code, 0, 'exit code 0');
@@ -134,7 +154,16 @@ t.test('during the drain, the reserved endpoints answer on kept-alive connection
   t.teardown(() => provider.close());
   const port = claimPort().port;
   const base = `http://127.0.0.1:${port}`;
-  const file = writeFile(tempDir(t), 'gateway.yaml', minimalYaml({ issuer: provider.issuer, upstream: upstream.url, publicUrl: base, extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/load]\n` }).replace('timeout: 5s', 'timeout: 20s'));
+  const file = writeFile(
+    tempDir(t),
+    'gateway.yaml',
+    minimalYaml({
+      issuer: provider.issuer,
+      upstream: upstream.url,
+      publicUrl: base,
+      extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: ${port}\npublic_paths: [/load]\n`,
+    }).replace('timeout: 5s', 'timeout: 20s'),
+  );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
   await serve.waitForLog((l) => l.msg === 'gatehouse listening');
@@ -143,7 +172,7 @@ t.test('during the drain, the reserved endpoints answer on kept-alive connection
   const holder = new Pool(base, { connections: 1 });
   t.teardown(() => Promise.all([probe.destroy(), browser.destroy(), holder.destroy()]));
   // both connections are open and kept alive before the signal
-  t.equal((await (await probe.request({ path: '/.gatehouse/healthz', method: 'GET' })).body.json() as { status: string }).status, 'ok');
+  t.equal(((await (await probe.request({ path: '/.gatehouse/healthz', method: 'GET' })).body.json()) as { status: string }).status, 'ok');
   t.equal((await browser.request({ path: '/.gatehouse/login?realm=agent&rd=/agent/', method: 'GET' })).statusCode, 302);
   const held = holder.request({ path: '/load?id=held&ms=1500', method: 'GET' }); // keeps the process draining
   while (!upstream.received.has('held')) await new Promise((r) => setImmediate(r));

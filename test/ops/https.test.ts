@@ -20,7 +20,29 @@ import { minimalYaml, spawnServe, startFakeProvider, tempDir, writeFile } from '
 function selfSignedCert(dir: string, name: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -100,7 +122,16 @@ t.test('no HSTS unless configured', async (t) => {
   const { cert, key } = selfSignedCert(dir, 'plain');
   const listener = await listeningSocket();
   const port = portOf(listener);
-  await startWith(t, minimalYaml({ issuer, upstream: upstream.url, publicUrl: `https://127.0.0.1:${port}`, extra: `listen:\n  tls:\n    cert: ${cert}\n    key: ${key}\npublic_paths: [/favicon.ico]\n` }), listener);
+  await startWith(
+    t,
+    minimalYaml({
+      issuer,
+      upstream: upstream.url,
+      publicUrl: `https://127.0.0.1:${port}`,
+      extra: `listen:\n  tls:\n    cert: ${cert}\n    key: ${key}\npublic_paths: [/favicon.ico]\n`,
+    }),
+    listener,
+  );
   const answer = await tlsRequest(`https://127.0.0.1:${port}/favicon.ico`);
   t.equal(answer.status, 200);
   t.equal(answer.headers['strict-transport-security'], undefined);
@@ -109,7 +140,19 @@ t.test('no HSTS unless configured', async (t) => {
 t.test('plain http is redirected with 308 and never served or signed in', async (t) => {
   const logs = captureLogger('info');
   // TLS ends at a proxy on 10.0.0.0/8; this test's own connections (127.0.0.1) are not trusted
-  const base = (await startWith(t, minimalYaml({ issuer, upstream: upstream.url, publicUrl: 'https://helpdesk.example.com', extra: 'trusted_proxies: [10.0.0.0/8]\npublic_paths: [/favicon.ico]\n' }), undefined, logs)).url;
+  const base = (
+    await startWith(
+      t,
+      minimalYaml({
+        issuer,
+        upstream: upstream.url,
+        publicUrl: 'https://helpdesk.example.com',
+        extra: 'trusted_proxies: [10.0.0.0/8]\npublic_paths: [/favicon.ico]\n',
+      }),
+      undefined,
+      logs,
+    )
+  ).url;
   const before = upstream.requests.length;
 
   const post = await rawRequest(base, 'POST', '/agent/tickets?x=1', [['Content-Length', '0']]);
@@ -141,12 +184,28 @@ t.test('plain http is redirected with 308 and never served or signed in', async 
 });
 
 t.test('X-Forwarded-Proto from a trusted proxy decides', async (t) => {
-  const base = (await startWith(t, minimalYaml({ issuer, upstream: upstream.url, publicUrl: 'https://helpdesk.example.com', extra: 'trusted_proxies: [127.0.0.1/32]\npublic_paths: [/favicon.ico]\n' }))).url;
-  const http = await rawRequest(base, 'PUT', '/favicon.ico', [['X-Forwarded-Proto', 'http'], ['Content-Length', '0']]);
+  const base = (
+    await startWith(
+      t,
+      minimalYaml({
+        issuer,
+        upstream: upstream.url,
+        publicUrl: 'https://helpdesk.example.com',
+        extra: 'trusted_proxies: [127.0.0.1/32]\npublic_paths: [/favicon.ico]\n',
+      }),
+    )
+  ).url;
+  const http = await rawRequest(base, 'PUT', '/favicon.ico', [
+    ['X-Forwarded-Proto', 'http'],
+    ['Content-Length', '0'],
+  ]);
   t.equal(http.status, 308, 'the proxy says the browser used http: redirect');
   t.equal(http.headers.location, 'https://helpdesk.example.com/favicon.ico');
   // the proxy keeps the browser's Host (another host name would be refused with 421)
-  const https = await rawRequest(base, 'GET', '/favicon.ico', [['Host', 'helpdesk.example.com'], ['X-Forwarded-Proto', 'https']]);
+  const https = await rawRequest(base, 'GET', '/favicon.ico', [
+    ['Host', 'helpdesk.example.com'],
+    ['X-Forwarded-Proto', 'https'],
+  ]);
   t.equal(https.status, 200, 'the proxy says https: served');
   t.equal(upstream.requests.at(-1)?.headers['x-forwarded-proto'], 'https');
   const none = await rawRequest(base, 'GET', '/favicon.ico');
@@ -154,7 +213,11 @@ t.test('X-Forwarded-Proto from a trusted proxy decides', async (t) => {
 });
 
 t.test('behind an untrusted TLS terminator, the start-up log says what to set', async (t) => {
-  const file = writeFile(tempDir(t), 'gateway.yaml', minimalYaml({ issuer, upstream: upstream.url, publicUrl: 'https://helpdesk.example.com', extra: 'listen:\n  host: 127.0.0.1\n  port: 0\n' }));
+  const file = writeFile(
+    tempDir(t),
+    'gateway.yaml',
+    minimalYaml({ issuer, upstream: upstream.url, publicUrl: 'https://helpdesk.example.com', extra: 'listen:\n  host: 127.0.0.1\n  port: 0\n' }),
+  );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
   const line = await serve.waitForLog((l) => l.key === 'trusted_proxies');

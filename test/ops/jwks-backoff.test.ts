@@ -26,7 +26,15 @@ t.test('JWKS down after a key rotation: single flight, backoff, stale keys kept,
   const server = createServer((req, res) => {
     if (req.url === '/.well-known/openid-configuration') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: ['ES256'] }));
+      return res.end(
+        JSON.stringify({
+          issuer,
+          authorization_endpoint: `${issuer}/auth`,
+          token_endpoint: `${issuer}/token`,
+          jwks_uri: `${issuer}/jwks`,
+          id_token_signing_alg_values_supported: ['ES256'],
+        }),
+      );
     }
     jwksHits++;
     hitTimes.push(performance.now());
@@ -42,7 +50,13 @@ t.test('JWKS down after a key rotation: single flight, backoff, stale keys kept,
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  t.teardown(() => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  );
 
   const events: Array<{ type: string; ok: boolean }> = [];
   const client = new ProviderClient({ issuer, now: Date.now, retryBaseMs: 300, onEvent: (e) => events.push({ type: e.type, ok: e.ok }) });
@@ -51,9 +65,24 @@ t.test('JWKS down after a key rotation: single flight, backoff, stale keys kept,
   t.equal(jwksHits, 1, 'discovery fetched the JWKS once');
 
   const token = (key: typeof oldKey) =>
-    new SignJWT({ nonce: 'n' }).setProtectedHeader({ alg: 'ES256', kid: key.kid }).setIssuer(issuer).setAudience('client').setSubject('alice').setIssuedAt().setExpirationTime('5m').sign(key.privateKey);
+    new SignJWT({ nonce: 'n' })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid })
+      .setIssuer(issuer)
+      .setAudience('client')
+      .setSubject('alice')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key.privateKey);
   const verify = async (jwt: string) =>
-    verifyIdToken(jwt, { getKey: client.keys('token-endpoint'), issuer: metadata.issuer, clientId: 'client', algorithms: metadata.id_token_signing_alg_values_supported, now: Date.now(), clockToleranceSec: 60, nonce: 'n' }).then(
+    verifyIdToken(jwt, {
+      getKey: client.keys('token-endpoint'),
+      issuer: metadata.issuer,
+      clientId: 'client',
+      algorithms: metadata.id_token_signing_alg_values_supported,
+      now: Date.now(),
+      clockToleranceSec: 60,
+      nonce: 'n',
+    }).then(
       (claims) => claims.sub,
       (error: unknown) => (error instanceof GatehouseError ? error.code : `unexpected ${String(error)}`),
     );
@@ -93,5 +122,8 @@ t.test('JWKS down after a key rotation: single flight, backoff, stale keys kept,
   t.equal(result, 'alice', 'the endpoint is back: the new key is fetched and the token verifies');
   t.equal(jwksHits, 5, 'with one fetch');
   t.ok(hitTimes[4]! - hitTimes[3]! >= 1200, 'after the third backoff (1200 ms)');
-  t.ok(events.some((e) => e.type === 'jwks' && !e.ok) && events.at(-1)?.type === 'jwks' && events.at(-1)?.ok, 'failures and the recovery are reported (metrics, logs)');
+  t.ok(
+    events.some((e) => e.type === 'jwks' && !e.ok) && events.at(-1)?.type === 'jwks' && events.at(-1)?.ok,
+    'failures and the recovery are reported (metrics, logs)',
+  );
 });

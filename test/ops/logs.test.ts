@@ -37,7 +37,10 @@ t.test('request id kept or replaced, sent upstream, and in the access line', asy
   t.match(line, { level: 30, realm: 'agent', method: 'GET', path: '/agent/tickets/7', status: 200, msg: 'request' }, 'one access line with the request id');
   t.type(line?.durationMs, 'number');
   t.equal(line?.ip, '127.0.0.1');
-  t.ok(access.some((l) => l.requestId === generated), 'the generated id is the one logged');
+  t.ok(
+    access.some((l) => l.requestId === generated),
+    'the generated id is the one logged',
+  );
   t.notMatch(stack.logs.text(), /do-not-log-me/, 'the query string is never logged');
   t.equal(access.length, stack.upstream.requests.length, 'exactly one access line per forwarded request');
 });
@@ -58,7 +61,10 @@ t.test('audit lines: sign-in, refusal, failed sign-in, sign-out — realm, subje
 
   const alice = await stack.signIn('/agent/', ALICE);
   t.match(audit('sign-in')[0], { realm: 'agent', sub: 'user-alice', ip: '127.0.0.1', level: 30 });
-  t.ok(cookies0(alice.jar).some((c) => c.name === stack.cookieName('agent')), 'signed in');
+  t.ok(
+    cookies0(alice.jar).some((c) => c.name === stack.cookieName('agent')),
+    'signed in',
+  );
   t.type(audit('sign-in')[0]?.requestId, 'string');
 
   // bob is a customer: signed in at /, refused in the agent realm by its allow rules
@@ -66,12 +72,21 @@ t.test('audit lines: sign-in, refusal, failed sign-in, sign-out — realm, subje
   const refused = await stack.signIn('/agent/', BOB, bob.jar);
   t.equal(refused.final.status, 403, 'refused by the agent realm');
   const refusals = [...audit('sign-in-failed'), ...audit('refusal')];
-  t.ok(refusals.some((l) => l.realm === 'agent' && l.sub === 'user-bob' && l.reason === 'GH_ALLOW_CLAIM' && l.ip === '127.0.0.1'), 'the refusal names realm, subject, reason and address');
+  t.ok(
+    refusals.some((l) => l.realm === 'agent' && l.sub === 'user-bob' && l.reason === 'GH_ALLOW_CLAIM' && l.ip === '127.0.0.1'),
+    'the refusal names realm, subject, reason and address',
+  );
 
   // a forged callback: no login attempt for this state
-  const forged = await fetchWithJar(`${stack.publicUrl}/agent/login/authenticate-callback/1?code=abc&state=forged-state-value&iss=${encodeURIComponent(stack.provider.issuer)}`, { headers: { ...NAVIGATION } });
+  const forged = await fetchWithJar(
+    `${stack.publicUrl}/agent/login/authenticate-callback/1?code=abc&state=forged-state-value&iss=${encodeURIComponent(stack.provider.issuer)}`,
+    { headers: { ...NAVIGATION } },
+  );
   t.equal(forged.status, 400);
-  t.ok(audit('sign-in-failed').some((l) => l.realm === 'agent' && l.reason === 'GH_STATE_MISMATCH' && l.ip === '127.0.0.1'), JSON.stringify(audit('sign-in-failed')));
+  t.ok(
+    audit('sign-in-failed').some((l) => l.realm === 'agent' && l.reason === 'GH_STATE_MISMATCH' && l.ip === '127.0.0.1'),
+    JSON.stringify(audit('sign-in-failed')),
+  );
 
   const cookies = alice.jar.all();
   await signOut(`${stack.publicUrl}/agent/logout`, { jar: alice.jar });
@@ -86,7 +101,11 @@ t.test('audit lines: sign-in, refusal, failed sign-in, sign-out — realm, subje
 
 t.test('log.format: pretty is for people, not JSON', async (t) => {
   const dir = tempDir(t);
-  const file = writeFile(dir, 'gateway.yaml', minimalYaml({ issuer: 'http://127.0.0.1:9', extra: `listen:\n  host: 127.0.0.1\n  port: 0\nlog:\n  format: pretty\n` }));
+  const file = writeFile(
+    dir,
+    'gateway.yaml',
+    minimalYaml({ issuer: 'http://127.0.0.1:9', extra: `listen:\n  host: 127.0.0.1\n  port: 0\nlog:\n  format: pretty\n` }),
+  );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
   const line = await serve.waitForLog((l) => typeof l.raw === 'string' && (l.raw as string).includes('gatehouse listening'));

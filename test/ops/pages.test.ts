@@ -15,7 +15,13 @@ const THEMED = (yaml: string): string =>
   `${yaml}pages:\n  title: Acme Support\n  logo_url: https://cdn.acme.example/logo.svg\n  accent_color: '#123456'\n  background_color: '#fafafa'\n  text_color: '#111111'\n`;
 
 /** The checks every page must pass; `allowedOrigins` are the only absolute URLs it may name. */
-function checkPage(t: Tap.Test, page: Pick<BrowserResponse, 'status' | 'headers' | 'body'>, what: string, allowedOrigins: string[] = [], isError = page.status >= 400): void {
+function checkPage(
+  t: Tap.Test,
+  page: Pick<BrowserResponse, 'status' | 'headers' | 'body'>,
+  what: string,
+  allowedOrigins: string[] = [],
+  isError = page.status >= 400,
+): void {
   t.test(what, async (t) => {
     t.match(page.headers['content-type'], /^text\/html; charset=utf-8/);
     const csp = String(page.headers['content-security-policy'] ?? '');
@@ -27,7 +33,11 @@ function checkPage(t: Tap.Test, page: Pick<BrowserResponse, 'status' | 'headers'
     t.ok(csp.includes(`style-src 'sha256-${createHash('sha256').update(style).digest('base64')}'`), 'the inline style is allowed by its exact hash');
     t.notMatch(page.body, /<script|javascript:|\son[a-z]+=/i, 'no script, no inline handlers');
     for (const [, url] of page.body.matchAll(/(?:src|href|action)="([^"]*)"/g)) {
-      if (/^[a-z][a-z0-9+.-]*:/i.test(url!) || url!.startsWith('//')) t.ok(allowedOrigins.some((o) => url!.startsWith(o)), `only allowed absolute URLs (${url})`);
+      if (/^[a-z][a-z0-9+.-]*:/i.test(url!) || url!.startsWith('//'))
+        t.ok(
+          allowedOrigins.some((o) => url!.startsWith(o)),
+          `only allowed absolute URLs (${url})`,
+        );
     }
     t.match(page.body, /<html lang="en">/, 'language set');
     t.match(page.body, /<main>.*<h1>[^<]+<\/h1>/s, 'one main landmark and a heading');
@@ -57,10 +67,16 @@ t.test('pages served by a themed gateway', async (t) => {
   t.match(signInPage.body, /<img class="logo" src="https:\/\/cdn\.acme\.example\/logo\.svg" alt="Acme Support">/, 'the configured logo');
   t.match(signInPage.body, /--accent:#123456/, 'the configured colors');
   t.match(signInPage.headers['content-security-policy'], /img-src https:\/\/cdn\.acme\.example;/);
-  t.match(signInPage.headers['content-security-policy'], new RegExp(`form-action 'self' ${stack.provider.issuer.replace(/[.:/]/g, '\\$&')}`), 'the form may post here (and to the provider it redirects to)');
+  t.match(
+    signInPage.headers['content-security-policy'],
+    new RegExp(`form-action 'self' ${stack.provider.issuer.replace(/[.:/]/g, '\\$&')}`),
+    'the form may post here (and to the provider it redirects to)',
+  );
 
   // error after a failed sign-in (a callback this browser did not start)
-  const failed = await fetchWithJar(`${base}/agent/login/authenticate-callback/1?code=x&state=not-mine&iss=${encodeURIComponent(stack.provider.issuer)}`, { headers: { ...NAVIGATION } });
+  const failed = await fetchWithJar(`${base}/agent/login/authenticate-callback/1?code=x&state=not-mine&iss=${encodeURIComponent(stack.provider.issuer)}`, {
+    headers: { ...NAVIGATION },
+  });
   t.equal(failed.status, 400);
   checkPage(t, failed, 'failed sign-in page', [logo]);
   t.match(failed.body, /<h1>Sign-in did not complete<\/h1>/);
@@ -75,9 +91,17 @@ t.test('pages served by a themed gateway', async (t) => {
   checkPage(t, denied.final, '403 page', [logo]);
   t.match(denied.final.body, /<h1>Access denied<\/h1>/);
   t.match(denied.final.body, /contact support and quote the request ID/);
-  t.match(denied.final.body, /You are signed in at the sign-in provider as <strong>Bob Customer<\/strong> \(bob@example\.com\)/, 'says which account was refused');
+  t.match(
+    denied.final.body,
+    /You are signed in at the sign-in provider as <strong>Bob Customer<\/strong> \(bob@example\.com\)/,
+    'says which account was refused',
+  );
   t.match(denied.final.body, /<button type="submit">Use another account<\/button>/);
-  t.match(denied.final.headers['content-security-policy'], new RegExp(`form-action 'self' ${stack.provider.issuer.replace(/[.:/]/g, '\\$&')}`), 'its form may lead to the provider');
+  t.match(
+    denied.final.headers['content-security-policy'],
+    new RegExp(`form-action 'self' ${stack.provider.issuer.replace(/[.:/]/g, '\\$&')}`),
+    'its form may lead to the provider',
+  );
 
   // logout confirmation (GET shows it; only a POST from this site signs out)
   const alice = await stack.signIn('/agent/', ALICE);
@@ -96,7 +120,10 @@ t.test('pages served by a themed gateway', async (t) => {
 });
 
 t.test('every error status renders as a strict page for people and JSON for scripts', async (t) => {
-  const theme = buildTheme({ title: 'Helpdesk', accent_color: '#2f6fde', background_color: '#f6f7f9', text_color: '#1d2330', logo_url: '/assets/logo.svg' }, 'helpdesk.example.com');
+  const theme = buildTheme(
+    { title: 'Helpdesk', accent_color: '#2f6fde', background_color: '#f6f7f9', text_color: '#1d2330', logo_url: '/assets/logo.svg' },
+    'helpdesk.example.com',
+  );
   const html = { headers: { accept: 'text/html' } } as unknown as IncomingMessage;
   const json = { headers: { accept: 'application/json' } } as unknown as IncomingMessage;
   const cases: Array<[ErrorCode, number, RegExp]> = [

@@ -47,7 +47,10 @@ t.test('provider down and back', async (t) => {
   const api = await fetchWithJar(`${base}/.gatehouse/login?realm=agent&rd=/agent/`, { headers: { accept: 'application/json' } });
   t.equal(api.status, 503);
   t.match(JSON.parse(api.body), { error: 'GH_DISCOVERY_FAILED', message: /cannot be reached/, request_id: /.+/ });
-  t.ok(logs.lines.some((l) => l.msg === 'provider discovery failed' && l.realm !== undefined), 'the outage is logged');
+  t.ok(
+    logs.lines.some((l) => l.msg === 'provider discovery failed' && l.realm !== undefined),
+    'the outage is logged',
+  );
 
   // the provider comes back on the same address (with a new signing key)
   provider = await startDemoProvider({ port: stack.provider.port, clients: demoClients(base), accounts: DEMO_ACCOUNTS });

@@ -45,8 +45,15 @@ t.test('the real provider stopped: once its last answer is older than the trust,
   await stack.provider.close();
   clock.advance(TRUST_MS);
   const statuses = await signInStarts(stack.publicUrl, 40);
-  t.same(statuses.filter((s) => s !== 503), [], `none of 40 sent to the stopped provider (${statuses.filter((s) => s === 302).length} redirects)`);
-  t.ok(stack.logs.lines.some((l) => l.msg === 'provider discovery failed'), 'the failed look is logged');
+  t.same(
+    statuses.filter((s) => s !== 503),
+    [],
+    `none of 40 sent to the stopped provider (${statuses.filter((s) => s === 302).length} redirects)`,
+  );
+  t.ok(
+    stack.logs.lines.some((l) => l.msg === 'provider discovery failed'),
+    'the failed look is logged',
+  );
 });
 
 t.test('a look older than the trust is renewed once for all sign-ins waiting; within the trust, none', async (t) => {

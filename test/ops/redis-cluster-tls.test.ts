@@ -24,11 +24,17 @@ t.test('check reaches every node over TLS and names the masters', async (t) => {
   const report = JSON.parse(trusted.stdout) as { redis: { mode: string; reachable: boolean; masters: string[]; nodes: Array<{ reachable: boolean }> } };
   t.match(report.redis, { mode: 'cluster', reachable: true });
   t.equal(report.redis.masters.length, 3);
-  t.ok(report.redis.nodes.every((n) => n.reachable), 'every node reached over TLS');
+  t.ok(
+    report.redis.nodes.every((n) => n.reachable),
+    'every node reached over TLS',
+  );
 
   // without the CA the certificate is refused, and check says so
   const untrusted = await runCli(['check', '--config', file, '--json']);
-  t.match(JSON.parse(untrusted.stdout).redis, { reachable: false, error: /no seed node answers.*(SELF_SIGNED|UNABLE_TO_VERIFY|unable to verify|self.signed)/i });
+  t.match(JSON.parse(untrusted.stdout).redis, {
+    reachable: false,
+    error: /no seed node answers.*(SELF_SIGNED|UNABLE_TO_VERIFY|unable to verify|self.signed)/i,
+  });
 });
 
 t.test('serve connects to the cluster over TLS and is ready', async (t) => {

@@ -59,7 +59,8 @@ t.test('in-process: reloads under traffic drop nothing and sign nobody out', asy
   t.teardown(() => stack.close());
   const { jar } = await stack.signIn('/agent/', ALICE);
   const yaml = (title: string, extraPublic = '') =>
-    demoYaml(stack.publicUrl, stack.provider.issuer, stack.upstreamUrl).replace('  - /favicon.ico\n', `  - /favicon.ico\n${extraPublic}`) + `pages:\n  title: ${title}\n`;
+    demoYaml(stack.publicUrl, stack.provider.issuer, stack.upstreamUrl).replace('  - /favicon.ico\n', `  - /favicon.ico\n${extraPublic}`) +
+    `pages:\n  title: ${title}\n`;
   const env = { GATEHOUSE_DEMO_SECRET: '' };
   // the same session secret as the running gateway: reloads must not change it
   env.GATEHOUSE_DEMO_SECRET = (stack.config.session.secret as string) ?? '';
@@ -94,17 +95,25 @@ t.test('SIGHUP to a spawned gatehouse serve: swapped under traffic; an invalid f
   const provider = await startDemoProvider({
     port: 0,
     accounts: DEMO_ACCOUNTS,
-    clients: [{ client_id: 'demo-agent', client_secret: 'demo-agent-secret-0123456789abcdef', redirect_uris: [`${publicUrl}/agent/login/authenticate-callback/1`], post_logout_redirect_uris: [`${publicUrl}/agent`] }],
+    clients: [
+      {
+        client_id: 'demo-agent',
+        client_secret: 'demo-agent-secret-0123456789abcdef',
+        redirect_uris: [`${publicUrl}/agent/login/authenticate-callback/1`],
+        post_logout_redirect_uris: [`${publicUrl}/agent`],
+      },
+    ],
   });
   t.teardown(() => provider.close());
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
   const dir = tempDir(t);
   const secret = 'a-session-secret-that-stays-the-same-across-reloads';
-  const base = demoYaml(publicUrl, provider.issuer, upstream.url)
-    .replace(`  port: ${front.port}\n`, '  port: 0\n')
-    .replace('${GATEHOUSE_DEMO_SECRET}', `[${secret}]`)
-    .replace('${GATEHOUSE_DEMO_LOG_LEVEL:-info}', 'info') + 'workers: 1\n'; // one process: one reload counted per SIGHUP
+  const base =
+    demoYaml(publicUrl, provider.issuer, upstream.url)
+      .replace(`  port: ${front.port}\n`, '  port: 0\n')
+      .replace('${GATEHOUSE_DEMO_SECRET}', `[${secret}]`)
+      .replace('${GATEHOUSE_DEMO_LOG_LEVEL:-info}', 'info') + 'workers: 1\n'; // one process: one reload counted per SIGHUP
   const file = writeFile(dir, 'gateway.yaml', base);
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());

@@ -33,7 +33,11 @@ t.test('SIGTERM drains the request in flight, closes websockets, exits 0', async
     tempDir(t),
     'gateway.yaml',
     // a drain bound of 21 s (upstream.timeout 20 s + 1 s): exiting well before it shows the drain ended with the last request
-    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: 0\npublic_paths: [/slow, /favicon.ico, /ws]\n` }).replace('timeout: 5s', 'timeout: 20s'),
+    minimalYaml({
+      issuer: provider.issuer,
+      upstream: upstream.url,
+      extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: 0\npublic_paths: [/slow, /favicon.ico, /ws]\n`,
+    }).replace('timeout: 5s', 'timeout: 20s'),
   );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());
@@ -73,7 +77,11 @@ t.test('a client that stalls mid-upload is cut at the bound, and the process sti
   const file = writeFile(
     tempDir(t),
     'gateway.yaml',
-    minimalYaml({ issuer: provider.issuer, upstream: upstream.url, extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: 0\npublic_paths: [/upload]\n` }).replace('timeout: 5s', 'timeout: 1s'),
+    minimalYaml({
+      issuer: provider.issuer,
+      upstream: upstream.url,
+      extra: `workers: 1\nlisten:\n  host: 127.0.0.1\n  port: 0\npublic_paths: [/upload]\n`,
+    }).replace('timeout: 5s', 'timeout: 1s'),
   );
   const serve = spawnServe(file);
   t.teardown(() => serve.kill());

@@ -39,7 +39,10 @@ t.test('slow upstream: 504 within upstream.timeout; down: 502', async (t) => {
   const ready = await fetchWithJar(`${stack.publicUrl}/.gatehouse/readyz`);
   t.equal(ready.status, 503, 'readiness is false while the helpdesk is down');
   t.match(JSON.parse(ready.body), { upstream: false });
-  t.ok(stack.logs.lines.some((l) => l.code === 'GH_UPSTREAM_TIMEOUT') && stack.logs.lines.some((l) => l.code === 'GH_UPSTREAM_UNAVAILABLE'), 'both are logged with their code');
+  t.ok(
+    stack.logs.lines.some((l) => l.code === 'GH_UPSTREAM_TIMEOUT') && stack.logs.lines.some((l) => l.code === 'GH_UPSTREAM_UNAVAILABLE'),
+    'both are logged with their code',
+  );
   const metrics = (await fetchWithJar(`${stack.publicUrl}/.gatehouse/metrics`)).body;
   t.match(metrics, /gatehouse_requests_total\{realm="user",outcome="error"\} [4-9]/);
 });

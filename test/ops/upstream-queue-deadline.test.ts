@@ -16,7 +16,9 @@ const CONNECTIONS = 4;
 const SLACK_MS = 1000;
 
 t.test('queued requests get their 504 within upstream.timeout of arrival; readyz answers meanwhile', async (t) => {
-  const stack = await startTestStack({ editYaml: (y) => y.replace('  timeout: 10s\n', `  timeout: ${TIMEOUT_MS / 1000}s\n  max_connections: ${CONNECTIONS}\n`) });
+  const stack = await startTestStack({
+    editYaml: (y) => y.replace('  timeout: 10s\n', `  timeout: ${TIMEOUT_MS / 1000}s\n  max_connections: ${CONNECTIONS}\n`),
+  });
   t.teardown(() => stack.close());
   const { jar } = await stack.signIn('/', BOB);
   const cookie = jar.cookieHeader(`${stack.publicUrl}/`)!;

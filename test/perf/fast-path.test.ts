@@ -18,14 +18,20 @@ t.test('a cached session is still touched, so activity keeps it past idle_timeou
 
   const first = await call();
   t.equal(first.status, 200);
-  t.notOk(setCookies(first.headers).some((l) => l.startsWith(`${cookieName}=`)), 'a fresh session: nothing to write back');
+  t.notOk(
+    setCookies(first.headers).some((l) => l.startsWith(`${cookieName}=`)),
+    'a fresh session: nothing to write back',
+  );
   const cached = await call();
   t.equal(cached.status, 200, 'served from the session cache');
 
   clock.advance(61_000); // past the touch interval (idle_timeout 1h / 10, at most 60 s)
   const touched = await call();
   t.equal(touched.status, 200);
-  t.ok(setCookies(touched.headers).some((l) => l.startsWith(`${cookieName}=`)), 'the session cookie is re-sealed with the new "last seen"');
+  t.ok(
+    setCookies(touched.headers).some((l) => l.startsWith(`${cookieName}=`)),
+    'the session cookie is re-sealed with the new "last seen"',
+  );
 
   // idle_timeout is 1 h in the demo config: 40 min, a click, 40 min, a click
   clock.advance(40 * 60_000);
@@ -47,7 +53,10 @@ t.test('requests still carrying the old cookie after a touch get the same succes
   const oldCookie = jar.cookieHeader(`${stack.publicUrl}/agent/`)!;
   // a client that never stores Set-Cookie (or parallel requests sent before the answer came back)
   const withOldCookie = () => fetchWithJar(`${stack.publicUrl}/agent/api/tickets`, { headers: { accept: 'application/json', cookie: oldCookie } });
-  const successorOf = (headers: Record<string, string | string[]>): string | undefined => setCookies(headers).find((l) => l.startsWith(`${cookieName}=`))?.split(';')[0];
+  const successorOf = (headers: Record<string, string | string[]>): string | undefined =>
+    setCookies(headers)
+      .find((l) => l.startsWith(`${cookieName}=`))
+      ?.split(';')[0];
 
   t.equal((await withOldCookie()).status, 200);
   clock.advance(61_000);

@@ -42,13 +42,20 @@ async function startHelpdesk(): Promise<Helpdesk> {
       });
     } else if (path.startsWith('/files/headers')) {
       res.writeHead(200, [
-        'Content-Type', 'text/plain',
-        'Content-Disposition', FILENAME_BYTES.toString('latin1'),
-        'Set-Cookie', 'helpdesk_a=1; Path=/',
-        'Set-Cookie', 'helpdesk_b=2; Path=/',
-        'Keep-Alive', 'timeout=99',
-        'Proxy-Authenticate', 'Basic realm="upstream"',
-        'Content-Length', '2',
+        'Content-Type',
+        'text/plain',
+        'Content-Disposition',
+        FILENAME_BYTES.toString('latin1'),
+        'Set-Cookie',
+        'helpdesk_a=1; Path=/',
+        'Set-Cookie',
+        'helpdesk_b=2; Path=/',
+        'Keep-Alive',
+        'timeout=99',
+        'Proxy-Authenticate',
+        'Basic realm="upstream"',
+        'Content-Length',
+        '2',
       ]);
       // a Buffer, not a string: node:http writes the head in the first chunk's encoding (a string would be UTF-8, re-encoding our raw bytes)
       res.end(Buffer.from('ok'));
@@ -117,10 +124,19 @@ t.test('forwarding streams, passes bodies, keeps header bytes and follows the cl
   await t.test('a 2 MB request body reaches the helpdesk intact', async (t) => {
     const upload = randomBytes(2 * 1024 * 1024);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest({ host: base.hostname, port: base.port, path: '/files/upload', method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': upload.length } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = httpRequest(
+        {
+          host: base.hostname,
+          port: base.port,
+          path: '/files/upload',
+          method: 'POST',
+          headers: { 'content-type': 'application/octet-stream', 'content-length': upload.length },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       req.end(upload);
     });
@@ -130,7 +146,9 @@ t.test('forwarding streams, passes bodies, keeps header bytes and follows the cl
 
   await t.test('response header bytes are kept exactly; repeated headers kept; hop-by-hop and Proxy-Authenticate dropped', async (t) => {
     const raw = await new Promise<Buffer>((resolve, reject) => {
-      const socket = connect(Number(base.port), base.hostname, () => socket.write(`GET /files/headers HTTP/1.1\r\nHost: ${base.host}\r\nConnection: close\r\n\r\n`));
+      const socket = connect(Number(base.port), base.hostname, () =>
+        socket.write(`GET /files/headers HTTP/1.1\r\nHost: ${base.host}\r\nConnection: close\r\n\r\n`),
+      );
       const chunks: Buffer[] = [];
       socket.on('data', (c: Buffer) => chunks.push(c));
       socket.on('end', () => resolve(Buffer.concat(chunks)));
@@ -142,7 +160,7 @@ t.test('forwarding streams, passes bodies, keeps header bytes and follows the cl
     t.match(text, /^HTTP\/1\.1 200 /);
     t.match(text, /\r\nSet-Cookie: helpdesk_a=1; Path=\/\r\n/);
     t.match(text, /\r\nSet-Cookie: helpdesk_b=2; Path=\/\r\n/);
-    t.notMatch(text, /keep-alive: timeout=99/i, 'the helpdesk\'s Keep-Alive is hop-by-hop');
+    t.notMatch(text, /keep-alive: timeout=99/i, "the helpdesk's Keep-Alive is hop-by-hop");
     t.notMatch(text, /proxy-authenticate/i);
     t.equal(raw.subarray(raw.indexOf('\r\n\r\n') + 4).toString(), 'ok');
   });

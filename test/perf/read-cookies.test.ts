@@ -38,18 +38,25 @@ t.test('fixed cases', async (t) => {
   for (const header of cases) t.same(read(header), { ...reference(header) }, JSON.stringify(header.slice(0, 60)));
   t.equal(readCookies({ cookie: 'a=1' }).a, '1');
   t.same(Object.keys(read(Array.from({ length: 150 }, (_, i) => `c${i}=${i}`).join(';'))).length, 150, 'no count limit');
-  t.equal(read(`${Array.from({ length: 1000 }, (_, i) => `c${i}=${i}`).join('; ')}; gatehouse-agent=mine`)['gatehouse-agent'], 'mine', 'ours after a thousand others');
+  t.equal(
+    read(`${Array.from({ length: 1000 }, (_, i) => `c${i}=${i}`).join('; ')}; gatehouse-agent=mine`)['gatehouse-agent'],
+    'mine',
+    'ours after a thousand others',
+  );
   t.same(readCookies({}), {}, 'no header');
 });
 
 t.test('any header reads as the split version read it', async () => {
   const piece = fc.constantFrom(';', '=', ' ', '"', 'a', 'b', 'gatehouse-agent', '\t', 'x=1', ';;');
   fc.assert(
-    fc.property(fc.array(piece, { maxLength: 60 }).map((parts) => parts.join('')), (header) => {
-      const got = read(header);
-      const want = { ...reference(header) };
-      return JSON.stringify(got) === JSON.stringify(want);
-    }),
+    fc.property(
+      fc.array(piece, { maxLength: 60 }).map((parts) => parts.join('')),
+      (header) => {
+        const got = read(header);
+        const want = { ...reference(header) };
+        return JSON.stringify(got) === JSON.stringify(want);
+      },
+    ),
     { numRuns: 3000 },
   );
 });

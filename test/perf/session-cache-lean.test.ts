@@ -49,7 +49,10 @@ t.test('the cache entry holds no ID token or claims; a touch re-seals both from 
   t.equal((await call(v2)).status, 200);
   clock.advance(61_000);
   const again = await call(v2);
-  const v3 = setCookies(again.headers).find((l) => l.startsWith(`${name}=`))!.slice(name.length + 1).split(';')[0]!;
+  const v3 = setCookies(again.headers)
+    .find((l) => l.startsWith(`${name}=`))!
+    .slice(name.length + 1)
+    .split(';')[0]!;
   t.equal(open<SessionData>(v3, keys)!.idToken, sealed1!.idToken, 'a second touch keeps it too');
   t.same(open<SessionData>(v3, keys)!.claims, sealed1!.claims);
 });

@@ -131,7 +131,10 @@ t.test('a signed-out session is signed out under its old and its new value', asy
     headers: { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded', origin: stack.publicUrl, 'sec-fetch-site': 'same-origin' },
   });
   t.equal(out.status, 303, 'signed out (with the new value)');
-  for (const [label, value] of [['new', v2], ['old', v1]] as const) {
+  for (const [label, value] of [
+    ['new', v2],
+    ['old', v1],
+  ] as const) {
     const res = await call(value);
     t.equal(res.status, 401, `the ${label} value is revoked`);
     t.equal(JSON.parse(res.body).error, 'GH_NOT_SIGNED_IN');
@@ -153,7 +156,8 @@ t.test("two instances (or workers) each touch the same value: the successor the 
   const { handedOut, valueIn } = helpers(stack);
   // with the browser's host, as a load balancer in front of both keeps it (another host name is refused with 421)
   const host = new URL(stack.publicUrl).host;
-  const call = (i: number, value: string) => fetchWithJar(`${instances[i]!.url}/agent/api/whoami`, { headers: { ...XHR, host, cookie: `${stack.cookieName('agent')}=${value}` } });
+  const call = (i: number, value: string) =>
+    fetchWithJar(`${instances[i]!.url}/agent/api/whoami`, { headers: { ...XHR, host, cookie: `${stack.cookieName('agent')}=${value}` } });
   const { jar } = await stack.signIn('/agent/', ALICE);
   const v1 = valueIn(jar);
   t.equal((await call(0, v1)).status, 200);
@@ -170,7 +174,7 @@ t.test("two instances (or workers) each touch the same value: the successor the 
   t.equal(first.status, 200);
   t.equal(handedOut(first.headers), undefined, "the browser's value is kept: no Set-Cookie, no ping-pong between instances");
   const entry = gw(0).cache.get(kept);
-  t.ok(entry, "instance 0 cached the value the browser kept, though its own successor is newer");
+  t.ok(entry, 'instance 0 cached the value the browser kept, though its own successor is newer');
   t.equal(gw(0).cache.get(own), undefined, 'and dropped its own successor');
   t.equal(gw(0).cache.size, 1, 'one entry');
   t.equal((await call(0, kept)).status, 200);
@@ -189,7 +193,10 @@ t.test('a value replaced by a token refresh is answered from the refreshed entry
   const realm = gw.runtime.realms.get('agent')!;
   const call = (value: string) => fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { headers: { ...XHR, cookie: `gatehouse-agent=${value}` } });
   const handedOut = (res: { headers: Record<string, string | string[]> }) =>
-    setCookies(res.headers).find((l) => l.startsWith('gatehouse-agent='))?.slice('gatehouse-agent='.length).split(';')[0];
+    setCookies(res.headers)
+      .find((l) => l.startsWith('gatehouse-agent='))
+      ?.slice('gatehouse-agent='.length)
+      .split(';')[0];
   const flow = await signIn(`${cluster.publicUrl}/agent/`, CLUSTER_ALICE);
   const v1 = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
   const signedIn = (await gw.store.load(realm, v1))!;
@@ -217,7 +224,10 @@ t.test('Redis store: the browser keeps its value across touches; one entry, no S
   const redis = await startRedis();
   t.teardown(() => redis.close());
   const clock = testClock();
-  const stack = await startTestStack({ now: clock.now, editYaml: (yaml) => yaml.replace('\n  lifetime: 8h', `\n  store: redis\n  redis_url: ${redis.url}\n  lifetime: 8h`) });
+  const stack = await startTestStack({
+    now: clock.now,
+    editYaml: (yaml) => yaml.replace('\n  lifetime: 8h', `\n  store: redis\n  redis_url: ${redis.url}\n  lifetime: 8h`),
+  });
   t.teardown(() => stack.close());
   t.equal(stack.gw.store.kind, 'redis');
   const { call, handedOut, valueIn } = helpers(stack);

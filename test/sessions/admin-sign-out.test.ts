@@ -17,7 +17,8 @@ function admin(cluster: Cluster, body: unknown, authorization?: string) {
   });
 }
 
-const status = async (cluster: Cluster, jar: CookieJar, path: string): Promise<number> => (await fetchWithJar(`${cluster.publicUrl}${path}`, { jar, headers: XHR })).status;
+const status = async (cluster: Cluster, jar: CookieJar, path: string): Promise<number> =>
+  (await fetchWithJar(`${cluster.publicUrl}${path}`, { jar, headers: XHR })).status;
 
 t.test('sign out everywhere: every session of the subject, on every instance, at once', async (t) => {
   const cluster = await startCluster({ store: 'redis', redis, instances: 2 });
@@ -27,7 +28,11 @@ t.test('sign out everywhere: every session of the subject, on every instance, at
   const phone = (await signIn(`${cluster.publicUrl}/agent/`, ALICE)).jar;
   await signIn(`${cluster.publicUrl}/`, ALICE, { jar: phone }); // the user realm (through its sign-in button)
   const bob = (await signIn(`${cluster.publicUrl}/`, BOB)).jar;
-  t.same([await status(cluster, laptop, '/agent/api/whoami'), await status(cluster, phone, '/agent/api/whoami'), await status(cluster, phone, '/api/whoami')], [200, 200, 200], 'alice: two agent sessions and a user session');
+  t.same(
+    [await status(cluster, laptop, '/agent/api/whoami'), await status(cluster, phone, '/agent/api/whoami'), await status(cluster, phone, '/api/whoami')],
+    [200, 200, 200],
+    'alice: two agent sessions and a user session',
+  );
   t.equal(await status(cluster, bob, '/api/whoami'), 200, 'bob: a user session');
 
   cluster.use(1);
@@ -55,7 +60,11 @@ t.test('sign out everywhere: every session of the subject, on every instance, at
   t.same(JSON.parse(done.body).realms, ['agent', 'user'], 'in every realm');
 
   cluster.use(0);
-  t.same([await status(cluster, laptop, '/agent/api/whoami'), await status(cluster, phone, '/agent/api/whoami'), await status(cluster, phone, '/api/whoami')], [401, 401, 401], "every one of alice's sessions is ended on A");
+  t.same(
+    [await status(cluster, laptop, '/agent/api/whoami'), await status(cluster, phone, '/agent/api/whoami'), await status(cluster, phone, '/api/whoami')],
+    [401, 401, 401],
+    "every one of alice's sessions is ended on A",
+  );
   t.equal(await status(cluster, bob, '/api/whoami'), 200, "bob's session is untouched");
   const back = await signIn(`${cluster.publicUrl}/agent/`, ALICE, { jar: laptop });
   t.equal(back.final.status, 200, 'alice can sign in again afterwards');

@@ -17,7 +17,16 @@ const stack = await startHostileStack();
 t.teardown(() => stack.close());
 
 function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const base: Record<string, unknown> = { iss: stack.provider.issuer, aud: 'hostile-agent', iat: now(), exp: now() + 120, jti: randomBytes(12).toString('base64url'), events: { [EVENT]: {} }, sid: 'provider-sid-1', sub: stack.provider.subject };
+  const base: Record<string, unknown> = {
+    iss: stack.provider.issuer,
+    aud: 'hostile-agent',
+    iat: now(),
+    exp: now() + 120,
+    jti: randomBytes(12).toString('base64url'),
+    events: { [EVENT]: {} },
+    sid: 'provider-sid-1',
+    sub: stack.provider.subject,
+  };
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) delete base[k];
     else base[k] = v;
@@ -26,7 +35,11 @@ function claims(overrides: Record<string, unknown> = {}): Record<string, unknown
 }
 
 async function post(realm: string, body: string, contentType = 'application/x-www-form-urlencoded') {
-  const res = await fetchWithJar(`${stack.publicUrl}/.gatehouse/backchannel-logout/${realm}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+  const res = await fetchWithJar(`${stack.publicUrl}/.gatehouse/backchannel-logout/${realm}`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body,
+  });
   return { status: res.status, headers: res.headers, body: res.body ? (JSON.parse(res.body) as { error?: string; code?: string }) : null };
 }
 
@@ -52,10 +65,13 @@ t.test('each broken logout token is refused with 400 and its code; the session l
   const cases: Array<[string, () => Promise<string>, string?]> = [
     ['signature by a key not in the JWKS', () => stack.provider.sign(claims(sid), { key: foreignKey })],
     ['alg none', async () => rawJws({ alg: 'none' }, claims(sid))],
-    ['HS256 keyed with the client secret', async () => {
-      const { SignJWT } = await import('jose');
-      return new SignJWT(claims(sid)).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('hostile-agent-secret-0123456789abcdef'));
-    }],
+    [
+      'HS256 keyed with the client secret',
+      async () => {
+        const { SignJWT } = await import('jose');
+        return new SignJWT(claims(sid)).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('hostile-agent-secret-0123456789abcdef'));
+      },
+    ],
     ['another issuer', () => stack.provider.sign(claims({ ...sid, iss: 'https://evil.example/' }))],
     ["another client's audience (the user realm)", () => stack.provider.sign(claims({ ...sid, aud: 'hostile-user' }))],
     ['no iat', () => stack.provider.sign(claims({ ...sid, iat: undefined }))],
@@ -78,7 +94,10 @@ t.test('each broken logout token is refused with 400 and its code; the session l
     t.equal(res.headers['cache-control'], 'no-store');
   }
   t.equal(await status(jar), 200, 'the session survived every broken token');
-  t.ok(stack.logs.lines().some((l) => l.audit === 'backchannel-logout-refused' && l.code === 'GH_LOGOUT_TOKEN_INVALID'), 'refusals are audited');
+  t.ok(
+    stack.logs.lines().some((l) => l.audit === 'backchannel-logout-refused' && l.code === 'GH_LOGOUT_TOKEN_INVALID'),
+    'refusals are audited',
+  );
 
   // the request itself
   const token = await stack.provider.sign(claims(sid));
@@ -109,7 +128,10 @@ t.test('a valid token with sid ends that provider session only, once', async (t)
   t.equal(await status(later), 200, 'a new session with the same sid survives the replay');
   const line = stack.logs.lines().find((l) => l.audit === 'backchannel-logout');
   t.equal(line?.by, 'provider-session');
-  t.notOk(stack.logs.raw.some((l) => l.includes(token)), 'the logout token is never logged');
+  t.notOk(
+    stack.logs.raw.some((l) => l.includes(token)),
+    'the logout token is never logged',
+  );
 });
 
 t.test('a valid token with only sub ends every session of the subject, in its realm only', async (t) => {

@@ -24,7 +24,10 @@ t.test('store: redis — sign in on A, continue on B, sign out on B ends it on A
   t.match(flow.final.body, /user-alice/);
   const cookie = flow.jar.get(cluster.publicUrl, 'gatehouse-agent');
   t.match(cookie, /^r1\./, 'the cookie is a ticket');
-  t.ok(cluster.logs.some((l) => l.audit === 'sign-in' && l.instance === 0), 'A did the sign-in');
+  t.ok(
+    cluster.logs.some((l) => l.audit === 'sign-in' && l.instance === 0),
+    'A did the sign-in',
+  );
 
   cluster.use(1);
   t.same(await whoami(cluster, flow.jar), { status: 200, subject: 'user-alice' }, 'B knows the session');
@@ -35,7 +38,10 @@ t.test('store: redis — sign in on A, continue on B, sign out on B ends it on A
   const copied = `gatehouse-agent=${cookie}`;
   cluster.use(1);
   const out = await signOut(`${cluster.publicUrl}/agent/logout`, { jar: flow.jar });
-  t.ok(cluster.logs.some((l) => l.audit === 'sign-out' && l.instance === 1), 'B did the sign-out');
+  t.ok(
+    cluster.logs.some((l) => l.audit === 'sign-out' && l.instance === 1),
+    'B did the sign-out',
+  );
   t.equal(flow.jar.get(cluster.publicUrl, 'gatehouse-agent'), undefined, 'the browser lost its cookie');
   t.ok(out.final.status < 500);
 
@@ -43,7 +49,10 @@ t.test('store: redis — sign in on A, continue on B, sign out on B ends it on A
   const copyOnA = await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { headers: { ...XHR, cookie: copied } });
   t.equal(copyOnA.status, 401, 'the copied cookie no longer works on A, at once');
   t.equal(JSON.parse(copyOnA.body).error, 'GH_NOT_SIGNED_IN');
-  t.notOk(cluster.logs.some((l) => String(l.msg).startsWith('redis connection lost')), 'no connection was lost on the way');
+  t.notOk(
+    cluster.logs.some((l) => String(l.msg).startsWith('redis connection lost')),
+    'no connection was lost on the way',
+  );
 });
 
 t.test('store: redis — a back-channel logout received by B ends the session on A at once', async (t) => {
@@ -88,7 +97,10 @@ t.test('store: cookie with redis_url — revocations are shared and survive a re
   await signOut(endSession, { jar: flow.jar, method: 'GET' });
   t.equal(cluster.logs.find((l) => l.audit === 'backchannel-logout')?.instance, 1, 'B received the back-channel logout');
   cluster.use(0);
-  t.ok(await eventually(async () => (await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { headers: { ...XHR, cookie: copied } })).status === 401, 500), 'A refuses the cookie at once');
+  t.ok(
+    await eventually(async () => (await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { headers: { ...XHR, cookie: copied } })).status === 401, 500),
+    'A refuses the cookie at once',
+  );
 
   // both instances restart: the revocation is loaded from Redis, the cookie stays dead
   await cluster.stopInstance(0);

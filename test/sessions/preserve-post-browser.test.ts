@@ -11,7 +11,12 @@ import { ADMIN_TOKEN, ALICE, startCluster } from './fixtures/cluster.js';
 
 const browser = await browserForFile(t);
 if (browser) {
-  interface Received { body: URLSearchParams; subject: string | undefined; origin: string | undefined; referer: string | undefined }
+  interface Received {
+    body: URLSearchParams;
+    subject: string | undefined;
+    origin: string | undefined;
+    referer: string | undefined;
+  }
   const received: Received[] = [];
   // a helpdesk with a reply form
   const helpdesk = createServer((req: IncomingMessage, res) => {
@@ -21,15 +26,28 @@ if (browser) {
       const path = (req.url ?? '/').split('?')[0];
       res.setHeader('content-type', 'text/html; charset=utf-8');
       if (req.method === 'POST' && path === '/agent/tickets/1/reply') {
-        received.push({ body: new URLSearchParams(body), subject: req.headers['x-auth-subject'] as string | undefined, origin: req.headers.origin, referer: req.headers.referer });
+        received.push({
+          body: new URLSearchParams(body),
+          subject: req.headers['x-auth-subject'] as string | undefined,
+          origin: req.headers.origin,
+          referer: req.headers.referer,
+        });
         res.end('<!doctype html><title>sent</title><p id="got">Reply received</p>');
         return;
       }
-      res.end('<!doctype html><meta charset="utf-8"><title>Ticket 1</title><form method="post" action="/agent/tickets/1/reply"><input type="hidden" name="csrf" value="helpdesk-csrf-1"><textarea id="reply" name="reply"></textarea><button id="send" type="submit">Send</button></form>');
+      res.end(
+        '<!doctype html><meta charset="utf-8"><title>Ticket 1</title><form method="post" action="/agent/tickets/1/reply"><input type="hidden" name="csrf" value="helpdesk-csrf-1"><textarea id="reply" name="reply"></textarea><button id="send" type="submit">Send</button></form>',
+      );
     });
   });
   await new Promise<void>((resolve) => helpdesk.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { helpdesk.close(() => resolve()); helpdesk.closeAllConnections(); }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        helpdesk.close(() => resolve());
+        helpdesk.closeAllConnections();
+      }),
+  );
   const cluster = await startCluster({ store: 'cookie', instances: 1, upstreamUrl: `http://127.0.0.1:${(helpdesk.address() as AddressInfo).port}` });
   t.teardown(() => cluster.close());
   cluster.use(0);
@@ -44,7 +62,11 @@ if (browser) {
     t.equal(page.url(), ticket, 'signed in, on the ticket');
     await page.fill('#reply', typed);
 
-    const ended = await fetch(`${cluster.publicUrl}/.gatehouse/admin/sign-out`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'user-alice' }) });
+    const ended = await fetch(`${cluster.publicUrl}/.gatehouse/admin/sign-out`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'user-alice' }),
+    });
     t.equal(ended.status, 200, 'the session ended while the form was open');
 
     await Promise.all([page.waitForURL(`${ticket}/reply`), page.click('#send')]);

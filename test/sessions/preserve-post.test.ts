@@ -14,11 +14,21 @@ const cluster = await startCluster({ store: 'cookie', instances: 1, upstreamUrl:
 t.teardown(() => cluster.close());
 cluster.use(0);
 const origin = cluster.publicUrl;
-const formPost = { ...NAVIGATION, 'content-type': 'application/x-www-form-urlencoded', origin, 'sec-fetch-site': 'same-origin', referer: `${origin}/agent/tickets/42?tab=reply` };
+const formPost = {
+  ...NAVIGATION,
+  'content-type': 'application/x-www-form-urlencoded',
+  origin,
+  'sec-fetch-site': 'same-origin',
+  referer: `${origin}/agent/tickets/42?tab=reply`,
+};
 const typed = 'Dear customer,\n</script><script>alert(1)</script> — ünïcödé & "quotes"\u2028end';
 
 t.test('a same-origin form POST after the session ended: a page that keeps the form and goes to sign in', async (t) => {
-  const body = new URLSearchParams([['reply', typed], ['csrf_token', 'helpdesk-csrf-1'], ['reply', 'second value']]).toString();
+  const body = new URLSearchParams([
+    ['reply', typed],
+    ['csrf_token', 'helpdesk-csrf-1'],
+    ['reply', 'second value'],
+  ]).toString();
   const res = await fetchWithJar(`${origin}/agent/tickets/42/reply?draft=1`, { method: 'POST', headers: formPost, body });
   t.equal(res.status, 200);
   t.match(res.headers['content-type'], /^text\/html/);
@@ -29,13 +39,30 @@ t.test('a same-origin form POST after the session ended: a page that keeps the f
   t.match(csp, /default-src 'none'/);
   t.match(csp, /form-action 'self'/);
   const scripts = [...res.body.matchAll(/<script([^>]*)>/g)].map((m) => m[1]!);
-  t.same(scripts.sort(), [` nonce="${nonce}"`, ' type="application/json" id="gh-form"'].sort(), 'one data block and one script with the nonce: what was typed cannot add a script');
+  t.same(
+    scripts.sort(),
+    [` nonce="${nonce}"`, ' type="application/json" id="gh-form"'].sort(),
+    'one data block and one script with the nonce: what was typed cannot add a script',
+  );
   t.notOk(res.body.includes('<script>alert(1)'), 'the typed text is escaped');
 
-  const data = JSON.parse(/<script type="application\/json" id="gh-form">([\s\S]*?)<\/script>/.exec(res.body)![1]!) as { action: string; back: string; login: string; fields: Array<[string, string]> };
+  const data = JSON.parse(/<script type="application\/json" id="gh-form">([\s\S]*?)<\/script>/.exec(res.body)![1]!) as {
+    action: string;
+    back: string;
+    login: string;
+    fields: Array<[string, string]>;
+  };
   t.equal(data.action, '/agent/tickets/42/reply?draft=1', 'posted again where it was going');
   t.equal(data.back, '/agent/tickets/42?tab=reply', 'and the page it came from, if it cannot be');
-  t.same(data.fields, [['reply', typed], ['csrf_token', 'helpdesk-csrf-1'], ['reply', 'second value']], 'every field, in order, exactly as typed');
+  t.same(
+    data.fields,
+    [
+      ['reply', typed],
+      ['csrf_token', 'helpdesk-csrf-1'],
+      ['reply', 'second value'],
+    ],
+    'every field, in order, exactly as typed',
+  );
   const resume = `/.gatehouse/resume-post?rd=${encodeURIComponent(data.action)}&back=${encodeURIComponent(data.back)}`;
   t.equal(data.login, `/.gatehouse/login?realm=agent&rd=${encodeURIComponent(resume)}`, 'sign in, then come back to the resume page');
   t.equal(res.headers['x-gatehouse-login'], data.login);
@@ -48,7 +75,10 @@ t.test('a same-origin form POST after the session ended: a page that keeps the f
 });
 
 t.test('the resume page re-posts to this site only', async (t) => {
-  const page = await fetchWithJar(`${origin}/.gatehouse/resume-post?rd=${encodeURIComponent('/agent/tickets/42/reply')}&back=${encodeURIComponent('/agent/tickets/42')}`, { headers: NAVIGATION });
+  const page = await fetchWithJar(
+    `${origin}/.gatehouse/resume-post?rd=${encodeURIComponent('/agent/tickets/42/reply')}&back=${encodeURIComponent('/agent/tickets/42')}`,
+    { headers: NAVIGATION },
+  );
   t.equal(page.status, 200);
   const csp = String(page.headers['content-security-policy']);
   t.match(csp, /script-src 'nonce-/);
@@ -66,34 +96,66 @@ t.test('what is not kept, and how the person or the front end recovers', async (
   const path = '/agent/tickets/42/reply';
   const form = new URLSearchParams({ reply: 'hello' }).toString();
 
-  const crossSite = await fetchWithJar(`${origin}${path}`, { method: 'POST', headers: { ...formPost, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }, body: form });
+  const crossSite = await fetchWithJar(`${origin}${path}`, {
+    method: 'POST',
+    headers: { ...formPost, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    body: form,
+  });
   t.equal(crossSite.status, 401, 'a cross-site form is not kept (its re-post would carry the new session: CSRF)');
   t.match(crossSite.headers['content-type'], /json/);
   t.equal(JSON.parse(crossSite.body).error, 'GH_NOT_SIGNED_IN');
 
-  const noOrigin = await fetchWithJar(`${origin}${path}`, { method: 'POST', headers: { accept: NAVIGATION.accept, 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+  const noOrigin = await fetchWithJar(`${origin}${path}`, {
+    method: 'POST',
+    headers: { accept: NAVIGATION.accept, 'content-type': 'application/x-www-form-urlencoded' },
+    body: form,
+  });
   t.equal(noOrigin.status, 401, 'a POST that does not show where it came from is not kept either');
   t.match(noOrigin.headers['content-type'], /json/);
 
-  const xhr = await fetchWithJar(`${origin}${path}`, { method: 'POST', headers: { ...XHR, 'content-type': 'application/x-www-form-urlencoded', origin, 'sec-fetch-site': 'same-origin', referer: `${origin}/agent/tickets/42` }, body: form });
+  const xhr = await fetchWithJar(`${origin}${path}`, {
+    method: 'POST',
+    headers: { ...XHR, 'content-type': 'application/x-www-form-urlencoded', origin, 'sec-fetch-site': 'same-origin', referer: `${origin}/agent/tickets/42` },
+    body: form,
+  });
   t.equal(xhr.status, 401, 'a script: 401 JSON');
   t.equal(JSON.parse(xhr.body).error, 'GH_NOT_SIGNED_IN');
-  t.equal(xhr.headers['x-gatehouse-login'], `/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/tickets/42')}`, 'X-Gatehouse-Login brings the person back to the page the script runs on');
+  t.equal(
+    xhr.headers['x-gatehouse-login'],
+    `/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/tickets/42')}`,
+    'X-Gatehouse-Login brings the person back to the page the script runs on',
+  );
 
   const boundary = 'gh-boundary';
-  const upload = await fetchWithJar(`${origin}${path}`, { method: 'POST', headers: { ...formPost, 'content-type': `multipart/form-data; boundary=${boundary}` }, body: `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhello\r\n--${boundary}--\r\n` });
+  const upload = await fetchWithJar(`${origin}${path}`, {
+    method: 'POST',
+    headers: { ...formPost, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body: `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhello\r\n--${boundary}--\r\n`,
+  });
   t.equal(upload.status, 401, 'an upload cannot be kept');
   t.match(upload.headers['content-type'], /text\/html/, 'the person gets a page');
   t.match(upload.body, /GH_FORM_NOT_PRESERVED/);
   t.match(upload.body, /copy what you typed/);
-  t.equal(upload.headers['x-gatehouse-login'], `/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/tickets/42?tab=reply')}`, 'and a way to sign in again to the page of the form');
+  t.equal(
+    upload.headers['x-gatehouse-login'],
+    `/.gatehouse/login?realm=agent&rd=${encodeURIComponent('/agent/tickets/42?tab=reply')}`,
+    'and a way to sign in again to the page of the form',
+  );
 
-  const huge = await fetchWithJar(`${origin}${path}`, { method: 'POST', headers: formPost, body: new URLSearchParams({ reply: 'x'.repeat(70_000) }).toString() });
+  const huge = await fetchWithJar(`${origin}${path}`, {
+    method: 'POST',
+    headers: formPost,
+    body: new URLSearchParams({ reply: 'x'.repeat(70_000) }).toString(),
+  });
   t.equal(huge.status, 401, 'more than 64 KB is not kept');
   t.match(huge.body, /GH_FORM_NOT_PRESERVED/);
   const { request } = await import('undici');
   const { Readable } = await import('node:stream');
-  const chunked = await request(`${origin}${path}`, { method: 'POST', headers: formPost, body: Readable.from([Buffer.from('reply='), Buffer.alloc(70_000, 'x')]) });
+  const chunked = await request(`${origin}${path}`, {
+    method: 'POST',
+    headers: formPost,
+    body: Readable.from([Buffer.from('reply='), Buffer.alloc(70_000, 'x')]),
+  });
   t.equal(chunked.statusCode, 401, 'more than 64 KB without a Content-Length: still a clean answer, not a reset');
   t.match(await chunked.body.text(), /GH_FORM_NOT_PRESERVED/);
   t.equal(upstream.requests.length, 0, 'nothing reached the helpdesk');

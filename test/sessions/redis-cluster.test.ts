@@ -38,7 +38,10 @@ async function ownersOf(key: string): Promise<{ master: number; replica: number 
 t.test('cluster: a session made on A is known on B; a sign-out on B ends it on A at once', async (t) => {
   const cluster = await startCluster({ store: 'redis', redis: deployment });
   t.teardown(() => cluster.close());
-  t.ok(cluster.logs.some((l) => l.msg === 'redis connected' && l.mode === 'cluster'), 'connected to the cluster');
+  t.ok(
+    cluster.logs.some((l) => l.msg === 'redis connected' && l.mode === 'cluster'),
+    'connected to the cluster',
+  );
 
   cluster.use(0);
   const flow = await signIn(`${cluster.publicUrl}/agent/tickets/7`, ALICE);
@@ -73,14 +76,20 @@ t.test('cluster failover: the master holding the session killed under load; 503 
 
   const load = signedInLoad(cluster, cookie);
   await load.more(50);
-  t.ok(load.answers.every((a) => a.status === 200), 'all 200 before the kill');
+  t.ok(
+    load.answers.every((a) => a.status === 200),
+    'all 200 before the kill',
+  );
   const victim = deployment.nodes.find((n) => n.port === owners.master)!;
   const promoted = deployment.nodes.find((n) => n.port === owners.replica)!;
   const killedAt = performance.now();
   await victim.kill();
   offsetMs = RECHECK_MS + 1000;
   // the replica logs its promotion: the cluster's own event
-  const won = await Promise.race([promoted.logged(/Failover election won/).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000).unref())]);
+  const won = await Promise.race([
+    promoted.logged(/Failover election won/).then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 30_000).unref()),
+  ]);
   t.ok(won, 'the cluster promoted the replica');
   const promotedAt = performance.now();
 
@@ -92,10 +101,19 @@ t.test('cluster failover: the master holding the session killed under load; 503 
   t.ok(await eventually(recovered, 15_000), 'every answer 200 again after the promotion');
   const answers = await load.stop();
   const after = answers.filter((a) => a.at > killedAt);
-  t.same(Object.keys(byStatus(after)).filter((s) => s !== '200' && s !== '503'), [], `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`);
+  t.same(
+    Object.keys(byStatus(after)).filter((s) => s !== '200' && s !== '503'),
+    [],
+    `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`,
+  );
   t.ok((byStatus(after)['503'] ?? 0) > 0, 'the shard without a master answered 503 (asked, not served from memory)');
-  t.ok(after.filter((a) => a.status === 200).every((a) => a.subject === 'user-alice'), 'every 200 is the same person');
-  t.comment(`cluster failover: 503 for ${Math.round(gapMs(after))} ms; promotion ${Math.round(promotedAt - killedAt)} ms after the kill (cluster-node-timeout 1000)`);
+  t.ok(
+    after.filter((a) => a.status === 200).every((a) => a.subject === 'user-alice'),
+    'every 200 is the same person',
+  );
+  t.comment(
+    `cluster failover: 503 for ${Math.round(gapMs(after))} ms; promotion ${Math.round(promotedAt - killedAt)} ms after the kill (cluster-node-timeout 1000)`,
+  );
 
   // revocations still travel between the instances after the failover
   t.equal(await whoami(cluster, 1, undefined, cookie), 200);

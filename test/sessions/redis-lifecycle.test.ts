@@ -34,14 +34,26 @@ t.test('store: cookie with redis_url — sessions keep working during the outage
   const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
   const copied = `gatehouse-agent=${flow.jar.get(cluster.publicUrl, 'gatehouse-agent')}`;
   await redis.stop();
-  t.equal((await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { jar: flow.jar, headers: XHR })).status, 200, 'the cookie store needs no Redis to serve');
+  t.equal(
+    (await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { jar: flow.jar, headers: XHR })).status,
+    200,
+    'the cookie store needs no Redis to serve',
+  );
   cluster.use(1);
-  const out = await fetchWithJar(`${cluster.publicUrl}/agent/logout`, { jar: flow.jar, method: 'POST', headers: { ...NAVIGATION, origin: cluster.publicUrl, 'sec-fetch-site': 'same-origin', 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+  const out = await fetchWithJar(`${cluster.publicUrl}/agent/logout`, {
+    jar: flow.jar,
+    method: 'POST',
+    headers: { ...NAVIGATION, origin: cluster.publicUrl, 'sec-fetch-site': 'same-origin', 'content-type': 'application/x-www-form-urlencoded' },
+    body: '',
+  });
   t.equal(out.status, 303, 'signing out does not fail');
   t.equal((await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { headers: { ...XHR, cookie: copied } })).status, 401, 'revoked on B at once');
   await redis.start();
   cluster.use(0);
-  t.ok(await eventually(async () => (await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { headers: { ...XHR, cookie: copied } })).status === 401, 5000), 'and on A once Redis is back (B wrote it on reconnect)');
+  t.ok(
+    await eventually(async () => (await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { headers: { ...XHR, cookie: copied } })).status === 401, 5000),
+    'and on A once Redis is back (B wrote it on reconnect)',
+  );
 });
 
 t.test('a gateway that cannot listen closes its Redis connections (no hanging process)', async (t) => {
@@ -53,12 +65,18 @@ t.test('a gateway that cannot listen closes its Redis connections (no hanging pr
   t.teardown(() => cluster.close());
   const inspect = new Redis(redis.url);
   t.teardown(() => inspect.disconnect());
-  const clients = async (): Promise<number> => String(await inspect.client('LIST')).trim().split('\n').length;
+  const clients = async (): Promise<number> =>
+    String(await inspect.client('LIST'))
+      .trim()
+      .split('\n').length;
   const before = await clients();
   const busy = createServer();
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => busy.close(() => resolve())));
   const port = (busy.address() as { port: number }).port;
-  await t.rejects(startGateway({ config: cluster.config, file: '(test)', port, host: '127.0.0.1', logger: createLogger({ level: 'silent', format: 'json' }) }), { code: 'EADDRINUSE' });
+  await t.rejects(
+    startGateway({ config: cluster.config, file: '(test)', port, host: '127.0.0.1', logger: createLogger({ level: 'silent', format: 'json' }) }),
+    { code: 'EADDRINUSE' },
+  );
   t.ok(await eventually(async () => (await clients()) === before, 2000), 'its Redis connections are closed');
 });

@@ -49,7 +49,10 @@ t.test('store: redis — Redis stopped → 503 and not ready; started again → 
   t.equal(again.final.status, 200, 'signing in works again');
   t.equal((await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { jar: flow.jar, headers: XHR })).status, 200);
   t.equal(cluster.logs.filter((l) => l.msg === 'redis connection lost; reconnecting').length, 1, 'the outage was logged once');
-  t.ok(cluster.logs.some((l) => l.msg === 'redis connected' && Date.parse(String(l.time)) > Date.now() - 10_000), 'and the recovery');
+  t.ok(
+    cluster.logs.some((l) => l.msg === 'redis connected' && Date.parse(String(l.time)) > Date.now() - 10_000),
+    'and the recovery',
+  );
 });
 
 t.test('store: redis — a Redis that hangs: 503 within about a second, then back', async (t) => {
@@ -67,5 +70,8 @@ t.test('store: redis — a Redis that hangs: 503 within about a second, then bac
   t.equal(hung.status, 503);
   t.ok(Date.now() - started < 2500, `answered in ${Date.now() - started} ms`);
   redis.resume();
-  t.ok(await eventually(async () => (await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { jar: flow.jar, headers: XHR })).status === 200, 5000), 'the same session works again');
+  t.ok(
+    await eventually(async () => (await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { jar: flow.jar, headers: XHR })).status === 200, 5000),
+    'the same session works again',
+  );
 });

@@ -23,7 +23,10 @@ async function whoami(cluster: Cluster, instance: number, jar: CookieJar | undef
 t.test('sentinel: a session made on A is known on B; a sign-out on B ends it on A at once', async (t) => {
   const cluster = await startCluster({ store: 'redis', redis: deployment });
   t.teardown(() => cluster.close());
-  t.ok(cluster.logs.some((l) => l.msg === 'redis connected' && l.mode === 'sentinel'), 'connected through the sentinels');
+  t.ok(
+    cluster.logs.some((l) => l.msg === 'redis connected' && l.mode === 'sentinel'),
+    'connected through the sentinels',
+  );
 
   cluster.use(0);
   const flow = await signIn(`${cluster.publicUrl}/agent/tickets/7`, ALICE);
@@ -61,11 +64,18 @@ t.test('sentinel failover: the master killed under signed-in load; 503 while the
 
   const load = signedInLoad(cluster, cookie);
   await load.more(50);
-  t.ok(load.answers.every((a) => a.status === 200), 'all 200 before the kill');
+  t.ok(
+    load.answers.every((a) => a.status === 200),
+    'all 200 before the kill',
+  );
   const killedAt = performance.now();
   await deployment.master.kill();
   const message = await Promise.race([switched, new Promise<string>((r) => setTimeout(() => r('timeout'), 30_000).unref())]);
-  t.match(message, new RegExp(`^${deployment.masterName} 127\\.0\\.0\\.1 ${deployment.master.port} 127\\.0\\.0\\.1 ${deployment.replica.port}$`), 'the sentinels promoted the replica');
+  t.match(
+    message,
+    new RegExp(`^${deployment.masterName} 127\\.0\\.0\\.1 ${deployment.master.port} 127\\.0\\.0\\.1 ${deployment.replica.port}$`),
+    'the sentinels promoted the replica',
+  );
   const promotedAt = performance.now();
 
   // every instance serves the session again by itself, with nothing restarted
@@ -77,14 +87,26 @@ t.test('sentinel failover: the master killed under signed-in load; 503 while the
   t.ok(await eventually(recovered, 15_000), 'every answer 200 again after the promotion');
   const answers = await load.stop();
   const after = answers.filter((a) => a.at > killedAt);
-  t.same(Object.keys(byStatus(after)).filter((s) => s !== '200' && s !== '503'), [], `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`);
-  t.ok(after.filter((a) => a.status === 200).every((a) => a.subject === 'user-alice'), 'every 200 is the same person');
+  t.same(
+    Object.keys(byStatus(after)).filter((s) => s !== '200' && s !== '503'),
+    [],
+    `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`,
+  );
+  t.ok(
+    after.filter((a) => a.status === 200).every((a) => a.subject === 'user-alice'),
+    'every 200 is the same person',
+  );
   // fail closed: with the master gone nothing is served from memory (the session cache would hold it for 5 s)
   const whileNoMaster = after.filter((a) => a.at > killedAt + 500 && a.at < promotedAt);
   t.ok(whileNoMaster.length > 0 && whileNoMaster.every((a) => a.status === 503), `503 while there is no master: ${JSON.stringify(byStatus(whileNoMaster))}`);
   const gap = gapMs(after);
-  t.comment(`sentinel failover: 503 for ${Math.round(gap)} ms; promotion announced ${Math.round(promotedAt - killedAt)} ms after the kill (down-after-milliseconds 1000)`);
-  t.ok(cluster.logs.some((l) => l.msg === 'redis connection lost; reconnecting'), 'the loss was logged');
+  t.comment(
+    `sentinel failover: 503 for ${Math.round(gap)} ms; promotion announced ${Math.round(promotedAt - killedAt)} ms after the kill (down-after-milliseconds 1000)`,
+  );
+  t.ok(
+    cluster.logs.some((l) => l.msg === 'redis connection lost; reconnecting'),
+    'the loss was logged',
+  );
 
   // revocations still travel between the instances after the failover
   t.equal(await whoami(cluster, 1, undefined, cookie), 200);

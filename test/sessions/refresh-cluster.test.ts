@@ -31,7 +31,9 @@ function advanceUntilDue(clock: TestClock, session: SessionData): void {
  * with the browser's host, as a load balancer keeps it (another host name would be refused with 421).
  */
 const on = (cluster: Cluster, index: number, cookie: string) =>
-  fetchWithJar(`${cluster.gateways[index]!.url}/agent/api/whoami`, { headers: { ...XHR, host: new URL(cluster.publicUrl).host, cookie: `gatehouse-agent=${cookie}` } });
+  fetchWithJar(`${cluster.gateways[index]!.url}/agent/api/whoami`, {
+    headers: { ...XHR, host: new URL(cluster.publicUrl).host, cookie: `gatehouse-agent=${cookie}` },
+  });
 
 for (const store of ['redis', 'cookie'] as const) {
   t.test(`store: ${store} with Redis — A and B refresh at the same moment, the token is spent once`, async (t) => {
@@ -47,7 +49,11 @@ for (const store of ['redis', 'cookie'] as const) {
 
     advanceUntilDue(clock, before);
     const race = await Promise.all([0, 1, 0, 1, 0, 1].map((i) => on(cluster, i, cookie)));
-    t.same(race.map((r) => r.status), [200, 200, 200, 200, 200, 200], 'every request on both instances is served');
+    t.same(
+      race.map((r) => r.status),
+      [200, 200, 200, 200, 200, 200],
+      'every request on both instances is served',
+    );
     t.equal(cluster.refreshGrants.ok, 1, 'one refresh for both instances');
     t.equal(cluster.refreshGrants.failed, 0, 'the rotated token was never presented twice');
     const refreshedOn = new Set(cluster.logs.filter((l) => l.audit === 'session-ended').map((l) => l.instance));
@@ -55,7 +61,11 @@ for (const store of ['redis', 'cookie'] as const) {
 
     // each instance goes on with the refreshed session (store: cookie hands out a new cookie, store: redis keeps the ticket)
     const current = store === 'redis' ? cookie : /gatehouse-agent=([^;]+)/.exec(String(race[0]!.headers['set-cookie']))![1]!;
-    if (store === 'redis') t.notOk(race.some((r) => String(r.headers['set-cookie'] ?? '').includes('gatehouse-agent=')), 'the ticket in the cookie does not change');
+    if (store === 'redis')
+      t.notOk(
+        race.some((r) => String(r.headers['set-cookie'] ?? '').includes('gatehouse-agent=')),
+        'the ticket in the cookie does not change',
+      );
     const after = await sessionOf(cluster, current);
     t.not(after.refreshToken, before.refreshToken, 'rotated');
     t.same([(await on(cluster, 1, current)).status, (await on(cluster, 0, current)).status], [200, 200]);
@@ -64,7 +74,10 @@ for (const store of ['redis', 'cookie'] as const) {
     // the next round, started on B first this time
     advanceUntilDue(clock, after);
     const second = await Promise.all([1, 0, 1, 0].map((i) => on(cluster, i, current)));
-    t.same(second.map((r) => r.status), [200, 200, 200, 200]);
+    t.same(
+      second.map((r) => r.status),
+      [200, 200, 200, 200],
+    );
     t.equal(cluster.refreshGrants.ok, 2, 'one more refresh');
     t.equal(cluster.refreshGrants.failed, 0);
   });

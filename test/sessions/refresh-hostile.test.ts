@@ -43,13 +43,25 @@ async function signedIn(): Promise<CookieJar> {
 
 const xhr = async (jar: CookieJar) => {
   const res = await fetchWithJar(`${stack.publicUrl}/agent/api`, { jar, headers: XHR });
-  return { status: res.status, error: res.headers['content-type']?.includes('json') && res.status !== 200 ? (JSON.parse(res.body) as { error: string }).error : undefined, res };
+  return {
+    status: res.status,
+    error: res.headers['content-type']?.includes('json') && res.status !== 200 ? (JSON.parse(res.body) as { error: string }).error : undefined,
+    res,
+  };
 };
 /** A WebSocket handshake with the jar's session, refused: its status and error code. */
 function upgradeRefusal(jar: CookieJar): Promise<{ status: number; error: string }> {
   const url = `${stack.publicUrl}/agent/ws`;
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { cookie: jar.cookieHeader(url) ?? '', connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') } });
+    const req = request(url, {
+      headers: {
+        cookie: jar.cookieHeader(url) ?? '',
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+      },
+    });
     req.on('upgrade', (_res, socket) => {
       socket.destroy();
       reject(new Error('the upgrade was forwarded'));
@@ -89,11 +101,15 @@ const forgeries: Array<[string, RefreshingTokenEndpoint['forge'], string]> = [
   ['carries another nonce', (claims, sign) => sign({ ...claims, nonce: 'another-nonce' }), 'GH_ID_TOKEN_NONCE'],
   ['is meant for another client (aud)', (claims, sign) => sign({ ...claims, aud: 'hostile-user' }), 'GH_ID_TOKEN_AUDIENCE'],
   ['comes from another issuer', (claims, sign) => sign({ ...claims, iss: 'https://evil.example/' }), 'GH_ID_TOKEN_ISSUER'],
-  ['is signed by a key the provider does not publish', async (claims) => {
-    const { SignJWT } = await import('jose');
-    const key = await newSigningKey('RS256', stack.provider.keys.RS256.kid);
-    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid }).sign(key.privateKey);
-  }, 'GH_ID_TOKEN_SIGNATURE'],
+  [
+    'is signed by a key the provider does not publish',
+    async (claims) => {
+      const { SignJWT } = await import('jose');
+      const key = await newSigningKey('RS256', stack.provider.keys.RS256.kid);
+      return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid }).sign(key.privateKey);
+    },
+    'GH_ID_TOKEN_SIGNATURE',
+  ],
   ['has expired', (claims, sign) => sign({ ...claims, exp: Math.floor(now() / 1000) - 600 }), 'GH_ID_TOKEN_EXPIRED'],
 ];
 for (const [what, forge, code] of forgeries) {
@@ -130,11 +146,18 @@ for (const mode of ['drop', 'http_503'] as const) {
     endpoint.mode = mode;
     advance(46_000); // due, 14 s left
     const burst = await Promise.all(Array.from({ length: 5 }, () => xhr(jar)));
-    t.same(burst.map((r) => r.status), [200, 200, 200, 200, 200], 'still served');
+    t.same(
+      burst.map((r) => r.status),
+      [200, 200, 200, 200, 200],
+      'still served',
+    );
     t.equal(endpoint.refreshes, 1, 'one attempt for the burst');
     t.equal((await xhr(jar)).status, 200);
     t.equal(endpoint.refreshes, 1, 'no new attempt right after a failure');
-    t.ok(stack.logs.lines().some((l) => l.code === 'GH_REFRESH_UNAVAILABLE'), 'the failure is logged');
+    t.ok(
+      stack.logs.lines().some((l) => l.code === 'GH_REFRESH_UNAVAILABLE'),
+      'the failure is logged',
+    );
     advance(6_000); // 8 s left, the retry interval passed
     t.equal((await xhr(jar)).status, 200);
     t.equal(endpoint.refreshes, 2, 'retried after a while');
@@ -148,7 +171,11 @@ for (const mode of ['drop', 'http_503'] as const) {
     const page = await fetchWithJar(`${stack.publicUrl}/agent/tickets`, { jar, headers: NAVIGATION });
     t.equal(page.status, 503, 'a person sees a page that says so');
     t.match(page.body, /GH_REFRESH_UNAVAILABLE/);
-    t.same(await upgradeRefusal(jar), { status: 503, error: 'GH_REFRESH_UNAVAILABLE' }, 'a WebSocket handshake is told the same, not that the session store is down');
+    t.same(
+      await upgradeRefusal(jar),
+      { status: 503, error: 'GH_REFRESH_UNAVAILABLE' },
+      'a WebSocket handshake is told the same, not that the session store is down',
+    );
     t.equal(ended().length, before, 'no session was ended');
 
     endpoint.mode = 'ok';
@@ -164,7 +191,7 @@ for (const mode of ['drop', 'http_503'] as const) {
 // Issue 11, finding 8: the provider rotated, and its JWKS cannot be fetched when the refreshed ID token
 // (signed with the new key) arrives. That says nothing about the person: the session is kept, with the new
 // (rotated) refresh token, and the token's claims are checked again once the keys can be fetched.
-t.test("a refreshed ID token whose key cannot be fetched keeps the session (GH_JWKS_UNAVAILABLE), and it resumes", async (t) => {
+t.test('a refreshed ID token whose key cannot be fetched keeps the session (GH_JWKS_UNAVAILABLE), and it resumes', async (t) => {
   reset();
   const jar = await signedIn();
   const before = ended().length;
@@ -176,7 +203,10 @@ t.test("a refreshed ID token whose key cannot be fetched keeps the session (GH_J
   advance(46_000); // due, 14 s left
   t.equal((await xhr(jar)).status, 200, 'not signed out');
   t.equal(endpoint.refreshes, 1);
-  t.ok(stack.logs.lines().some((l) => l.code === 'GH_REFRESH_UNAVAILABLE' && /JWKS/.test(String(l.detail))), 'the failed check is logged, naming the JWKS');
+  t.ok(
+    stack.logs.lines().some((l) => l.code === 'GH_REFRESH_UNAVAILABLE' && /JWKS/.test(String(l.detail))),
+    'the failed check is logged, naming the JWKS',
+  );
   t.equal(ended().length, before, 'no session ended');
 
   advance(15_000); // past the tokens the claims were last checked with

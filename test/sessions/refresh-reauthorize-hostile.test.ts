@@ -76,7 +76,10 @@ t.test('userinfo on, no ID token in the refresh: userinfo decides, and a refusal
   const refused = await xhr(stack, jar);
   t.equal(refused.status, 401, 'no longer an agent: signed out');
   t.equal(refused.error, 'GH_NOT_SIGNED_IN');
-  t.match(stack.logs.lines().find((l) => l.audit === 'session-ended'), { reason: 'GH_ALLOW_CLAIM', realm: 'agent' });
+  t.match(
+    stack.logs.lines().find((l) => l.audit === 'session-ended'),
+    { reason: 'GH_ALLOW_CLAIM', realm: 'agent' },
+  );
   t.equal(stack.upstream.requests.length, removedAt, 'the helpdesk received nothing more');
 });
 
@@ -87,7 +90,10 @@ t.test('userinfo unreachable at a refresh: the session and its rotated refresh t
   advance(46_000);
   t.equal((await xhr(stack, jar)).status, 200, 'an outage signs no one out');
   t.equal(endpoint.refreshes, 1);
-  t.ok(stack.logs.lines().some((l) => l.code === 'GH_REFRESH_UNAVAILABLE'), 'the failed check is logged');
+  t.ok(
+    stack.logs.lines().some((l) => l.code === 'GH_REFRESH_UNAVAILABLE'),
+    'the failed check is logged',
+  );
   t.equal((await xhr(stack, jar)).status, 200, 'retried after a pause, not on every request');
   t.equal(endpoint.refreshes, 1);
 

@@ -16,7 +16,10 @@ const advance = (ms: number): void => {
   offsetMs += ms;
 };
 
-async function start(t: Tap.Test, options: { accessTokenTtlSeconds?: number; reauthorizeEvery?: string } = {}): Promise<{ cluster: Cluster; upstream: Upstream }> {
+async function start(
+  t: Tap.Test,
+  options: { accessTokenTtlSeconds?: number; reauthorizeEvery?: string } = {},
+): Promise<{ cluster: Cluster; upstream: Upstream }> {
   offsetMs = 0;
   const upstream = await startUpstream();
   const cluster = await startCluster({ store: 'cookie', instances: 1, upstreamUrl: upstream.url, now, ...options });
@@ -31,7 +34,14 @@ async function start(t: Tap.Test, options: { accessTokenTtlSeconds?: number; rea
 const alice = (cluster: Cluster) => cluster.provider.accounts.find((a) => a.username === 'alice')!;
 const whoami = (cluster: Cluster, jar: CookieJar) => fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { jar, headers: XHR });
 /** the identity of every request the helpdesk received from `from` on */
-const seenSince = (upstream: Upstream, from: number) => upstream.requests.slice(from).map((r) => ({ subject: r.headers['x-auth-subject'], groups: r.headers['x-auth-groups'], name: r.headers['x-auth-name'], email: r.headers['x-auth-email'], assertion: r.headers['x-auth-assertion'] }));
+const seenSince = (upstream: Upstream, from: number) =>
+  upstream.requests.slice(from).map((r) => ({
+    subject: r.headers['x-auth-subject'],
+    groups: r.headers['x-auth-groups'],
+    name: r.headers['x-auth-name'],
+    email: r.headers['x-auth-email'],
+    assertion: r.headers['x-auth-assertion'],
+  }));
 
 t.test('removed from helpdesk-agents at the provider: the next refresh ends the session, and the helpdesk never sees the agent again', async (t) => {
   const { cluster, upstream } = await start(t, { accessTokenTtlSeconds: 60 });
@@ -108,7 +118,10 @@ t.test('tokens that live for an hour: the session is re-authorized every 15 minu
   const refused = await whoami(cluster, flow.jar);
   t.equal(refused.status, 401, 'the next re-authorization ends the session');
   t.equal(cluster.refreshGrants.ok, 2);
-  t.match(cluster.logs.find((l) => l.audit === 'session-ended'), { reason: 'GH_ALLOW_CLAIM' });
+  t.match(
+    cluster.logs.find((l) => l.audit === 'session-ended'),
+    { reason: 'GH_ALLOW_CLAIM' },
+  );
   t.equal(seenSince(upstream, removedAt).length, 1, 'the helpdesk saw her only inside the interval');
 });
 
@@ -138,7 +151,10 @@ t.test('two instances with Redis: once one has re-authorized, neither serves the
     cluster.use(0);
     const flow = await signIn(`${cluster.publicUrl}/agent/`, ALICE);
     const cookie = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
-    const on = (index: number) => fetchWithJar(`${cluster.gateways[index]!.url}/agent/api/whoami`, { headers: { ...XHR, host: new URL(cluster.publicUrl).host, cookie: `gatehouse-agent=${cookie}` } });
+    const on = (index: number) =>
+      fetchWithJar(`${cluster.gateways[index]!.url}/agent/api/whoami`, {
+        headers: { ...XHR, host: new URL(cluster.publicUrl).host, cookie: `gatehouse-agent=${cookie}` },
+      });
     // both instances have the session cached with its agent verdict
     t.equal((await on(0)).status, 200);
     t.equal((await on(1)).status, 200);

@@ -20,7 +20,10 @@ const stack = await startHostileStack({
   now,
   // the groups claim is kept twice in the session (the identity, and the claims the allow rules re-check)
   editYaml: (yaml) =>
-    yaml.replace('      client_secret: hostile-agent-secret-0123456789abcdef\n', '      client_secret: hostile-agent-secret-0123456789abcdef\n    allow:\n      claims:\n        groups: [helpdesk-agents]\n'),
+    yaml.replace(
+      '      client_secret: hostile-agent-secret-0123456789abcdef\n',
+      '      client_secret: hostile-agent-secret-0123456789abcdef\n    allow:\n      claims:\n        groups: [helpdesk-agents]\n',
+    ),
   beforeGateway: async (provider) => {
     endpoint = await startRefreshingTokenEndpoint(provider, now);
     provider.discoveryOverrides.token_endpoint = endpoint.url;
@@ -55,11 +58,23 @@ t.test('a refreshed ID token that no longer fits beside the claims: the ID token
   t.equal(endpoint.refreshes, 1);
   const chunks = chunksIn(refreshed.headers['set-cookie']);
   t.ok(chunks > 0 && chunks <= MAX_CHUNKS, `the refreshed session fits in ${MAX_CHUNKS} chunks (${chunks})`);
-  const session = await open<SessionData>(jar.get(stack.publicUrl, 'gatehouse-agent')! + Array.from({ length: MAX_CHUNKS - 1 }, (_, i) => jar.get(stack.publicUrl, `gatehouse-agent.${i + 1}`) ?? '').join(''), realm().sealKeys);
+  const session = await open<SessionData>(
+    jar.get(stack.publicUrl, 'gatehouse-agent')! +
+      Array.from({ length: MAX_CHUNKS - 1 }, (_, i) => jar.get(stack.publicUrl, `gatehouse-agent.${i + 1}`) ?? '').join(''),
+    realm().sealKeys,
+  );
   t.equal(session?.idToken, undefined, 'without the ID token');
   t.equal(session?.groups?.length, 101, 'with the new claims');
   t.equal((await xhr(jar)).status, 200, 'the next request is still signed in');
-  t.ok(stack.logs.lines().some((l) => l.msg === 'session too large for the browser with the ID token: the ID token is not kept (logout will not send id_token_hint)' && l.realm === 'agent'), 'and it is logged');
+  t.ok(
+    stack.logs
+      .lines()
+      .some(
+        (l) =>
+          l.msg === 'session too large for the browser with the ID token: the ID token is not kept (logout will not send id_token_hint)' && l.realm === 'agent',
+      ),
+    'and it is logged',
+  );
 });
 
 t.test('claims too large even without the ID token: the session ends with an audit line', async (t) => {

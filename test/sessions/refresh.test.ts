@@ -46,7 +46,11 @@ t.test('refresh before expiry: concurrent requests and a stale cookie spend the 
   advanceUntilDue(clock, signedIn);
   // a page that fires eight requests at once, all with the old cookie
   const burst = await Promise.all(Array.from({ length: 8 }, () => whoami(cluster, first)));
-  t.same(burst.map((r) => r.status), Array(8).fill(200), 'every request of the burst is served');
+  t.same(
+    burst.map((r) => r.status),
+    Array(8).fill(200),
+    'every request of the burst is served',
+  );
   t.equal(cluster.refreshGrants.ok, 1, 'one refresh for the whole burst');
   t.equal(cluster.refreshGrants.failed, 0, 'no spent token was presented again');
   const next = newCookieOf(burst[0]!);
@@ -86,7 +90,10 @@ t.test('invalid_grant ends the session, on every copy of the cookie', async (t) 
   // an administrator revokes the grant at the provider (RFC 7009)
   const revoked = await fetchWithJar(`${cluster.provider.issuer}/token/revocation`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('demo-agent:demo-agent-secret-0123456789abcdef').toString('base64')}` },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from('demo-agent:demo-agent-secret-0123456789abcdef').toString('base64')}`,
+    },
     body: new URLSearchParams({ token: session.refreshToken!, token_type_hint: 'refresh_token' }).toString(),
   });
   t.equal(revoked.status, 200, 'the provider revoked the refresh token');

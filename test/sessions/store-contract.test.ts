@@ -126,18 +126,23 @@ t.test('redis store: only an opaque ticket in the cookie, only ciphertext in Red
   const session = sampleSession();
   const value = await store.save(agent, session, 8 * 3600_000);
   t.match(value, /^r1\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/, 'r1.<id>.<secret>.<mac>');
-  for (const secret of [session.sub, session.email!, session.refreshToken!, session.idToken!, session.id]) t.notOk(value.includes(secret), 'the cookie names nothing of the session');
+  for (const secret of [session.sub, session.email!, session.refreshToken!, session.idToken!, session.id])
+    t.notOk(value.includes(secret), 'the cookie names nothing of the session');
 
   const [, id] = value.split('.');
   const keys = await inspect.keys('gatehouse:session:*');
   t.equal(keys.length, 1, 'one key for one session');
   const key = keys[0]!;
   t.match(key, /^gatehouse:session:agent:[A-Za-z0-9_-]{43}$/, 'stored under gatehouse:session:<realm>:<hash of the id>');
-  t.notOk(keys.some((k) => k.includes(id!)), 'the key is a hash of the ticket id, not the id');
+  t.notOk(
+    keys.some((k) => k.includes(id!)),
+    'the key is a hash of the ticket id, not the id',
+  );
   for (const k of keys) {
     const stored = (await inspect.get(k))!;
     t.match(stored, /^g1\./, 'sealed');
-    for (const secret of [session.sub, session.email!, session.refreshToken!, session.idToken!, 'helpdesk-agents']) t.notOk(stored.includes(secret), 'nothing readable in Redis');
+    for (const secret of [session.sub, session.email!, session.refreshToken!, session.idToken!, 'helpdesk-agents'])
+      t.notOk(stored.includes(secret), 'nothing readable in Redis');
   }
 
   // the same session saved again keeps its ticket: the browser's cookie does not change on every touch

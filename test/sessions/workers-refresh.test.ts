@@ -13,7 +13,14 @@ import { spawnServe, tempDir, writeFile } from '../helpers/ops.js';
 import { signIn } from '../helpers/browserless.js';
 
 const publicUrl = `http://127.0.0.1:${claimPort().port}`;
-const provider = await startDemoProvider({ port: 0, refreshTokens: true, rotateRefreshTokens: true, accessTokenTtlSeconds: 2, clients: demoClients(publicUrl), accounts: DEMO_ACCOUNTS });
+const provider = await startDemoProvider({
+  port: 0,
+  refreshTokens: true,
+  rotateRefreshTokens: true,
+  accessTokenTtlSeconds: 2,
+  clients: demoClients(publicUrl),
+  accounts: DEMO_ACCOUNTS,
+});
 t.teardown(() => provider.close());
 const grants = { ok: 0, failed: 0 };
 provider.provider.on('grant.success', (ctx: { oidc: { params: { grant_type?: string } } }) => {
@@ -34,13 +41,17 @@ let hits = 0;
 function hit(cookie: string): Promise<{ status: number; worker: string | undefined }> {
   const id = String(++hits);
   return new Promise((resolve, reject) => {
-    const req = request(`${publicUrl}/agent/api/r${id}`, { agent: false, headers: { connection: 'close', accept: 'application/json', cookie, 'x-test-id': id } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        const seen = upstream.requests.find((r) => r.headers['x-test-id'] === id);
-        resolve({ status: res.statusCode ?? 0, worker: seen ? String(seen.headers['x-request-id']).split('-')[0] : undefined });
-      });
-    });
+    const req = request(
+      `${publicUrl}/agent/api/r${id}`,
+      { agent: false, headers: { connection: 'close', accept: 'application/json', cookie, 'x-test-id': id } },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const seen = upstream.requests.find((r) => r.headers['x-test-id'] === id);
+          resolve({ status: res.statusCode ?? 0, worker: seen ? String(seen.headers['x-request-id']).split('-')[0] : undefined });
+        });
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -52,7 +63,10 @@ t.test('both workers meet a session due for refresh: one grant, nobody signed ou
   const signedInAt = Date.now();
   const cookie = flow.jar.cookieHeader(`${publicUrl}/agent/tickets`);
   const warm = await Promise.all(Array.from({ length: 4 }, () => hit(cookie)));
-  t.same(warm.map((w) => w.status), [200, 200, 200, 200]);
+  t.same(
+    warm.map((w) => w.status),
+    [200, 200, 200, 200],
+  );
   t.equal(grants.ok, 0, 'no refresh yet');
   // the tokens live 2 s; a refresh is due in their last quarter, 1.5 s after they were obtained (before signIn returned)
   await new Promise((r) => setTimeout(r, signedInAt + 1600 - Date.now()));
@@ -64,5 +78,8 @@ t.test('both workers meet a session due for refresh: one grant, nobody signed ou
   t.equal(new Set(all.map((a) => a.worker)).size, 2, 'both workers served them');
   t.equal(grants.ok, 1, 'one refresh for both workers');
   t.equal(grants.failed, 0, 'the rotated refresh token was never presented twice');
-  t.notOk(serve.lines.some((l) => l.audit === 'session-ended'), 'nobody was signed out');
+  t.notOk(
+    serve.lines.some((l) => l.audit === 'session-ended'),
+    'nobody was signed out',
+  );
 });

@@ -196,7 +196,11 @@ t.test('failed callbacks are counted across workers: the limit holds on both', a
   t.equal(workers.size, 2, 'both workers answered');
   t.ok(limited >= 10, `no more than 30 of 40 failed callbacks were let through (${40 - limited})`);
   const last = [await hit('/agent/login/authenticate-callback/1?code=x', XHR), await hit('/agent/login/authenticate-callback/1?code=x', XHR)];
-  t.same(last.map((a) => a.status), [429, 429], 'both workers refuse now');
+  t.same(
+    last.map((a) => a.status),
+    [429, 429],
+    'both workers refuse now',
+  );
   t.equal(new Set(last.map((a) => a.worker)).size, 2, 'the last two were answered by both workers');
 });
 

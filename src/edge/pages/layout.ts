@@ -36,7 +36,13 @@ export function buildTheme(pages: GatewayConfig['pages'], host: string): PageThe
     '.meta{font-size:.8rem;opacity:.75;margin-top:1.5rem}',
     'code{font-size:.85em}',
   ].join('');
-  return { title: pages.title ?? host, titled: pages.title !== undefined, logoUrl: pages.logo_url, style, styleHash: createHash('sha256').update(style).digest('base64') };
+  return {
+    title: pages.title ?? host,
+    titled: pages.title !== undefined,
+    logoUrl: pages.logo_url,
+    style,
+    styleHash: createHash('sha256').update(style).digest('base64'),
+  };
 }
 
 /** The one image source a page may load: the configured logo (a path is on this site). */

@@ -9,8 +9,7 @@ import { escapeHtml, renderPage, type PageTheme } from './layout.js';
 /** What a page offers next: a link (GET, safe to reload) or a form posted to this site. */
 export type PageAction =
   /** `asButton`: drawn as a button even when it is not the first (choices of equal weight) */
-  | { kind: 'link'; href: string; label: string; asButton?: boolean }
-  | { kind: 'form'; action: string; fields: Readonly<Record<string, string>>; label: string };
+  { kind: 'link'; href: string; label: string; asButton?: boolean } | { kind: 'form'; action: string; fields: Readonly<Record<string, string>>; label: string };
 
 /** Who the provider said the person is, as far as the session or the ID token tells. */
 export interface AccountShown {
@@ -20,9 +19,13 @@ export interface AccountShown {
 
 function renderAction(action: PageAction, primary: boolean): string {
   if (action.kind === 'link') {
-    return primary ? `<p><a class="button" href="${escapeHtml(action.href)}">${escapeHtml(action.label)}</a></p>` : `<p><a href="${escapeHtml(action.href)}">${escapeHtml(action.label)}</a></p>`;
+    return primary
+      ? `<p><a class="button" href="${escapeHtml(action.href)}">${escapeHtml(action.label)}</a></p>`
+      : `<p><a href="${escapeHtml(action.href)}">${escapeHtml(action.label)}</a></p>`;
   }
-  const fields = Object.entries(action.fields).map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('');
+  const fields = Object.entries(action.fields)
+    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .join('');
   return `<form method="post" action="${escapeHtml(action.action)}">${fields}<button type="submit">${escapeHtml(action.label)}</button></form>`;
 }
 
@@ -50,7 +53,8 @@ export function signOutPage(theme: PageTheme, opts: { logoutPath: string; csrfTo
 
 /** Where a sign-out ends (unless the operator chose another page): it says so, and the way back in. */
 export function signedOutPage(theme: PageTheme, opts: { signInHref: string }): string {
-  const body = `<p role="status">You are signed out of ${escapeHtml(theme.title)}.</p>` + renderActions([{ kind: 'link', href: opts.signInHref, label: 'Sign in again' }]);
+  const body =
+    `<p role="status">You are signed out of ${escapeHtml(theme.title)}.</p>` + renderActions([{ kind: 'link', href: opts.signInHref, label: 'Sign in again' }]);
   return renderPage(theme, 'You are signed out', body);
 }
 
@@ -74,8 +78,10 @@ function headingOf(status: number, code: string): string {
 /** What the person can do about it, in one sentence; support gets the request id shown below. */
 function adviceOf(status: number, code: string): string {
   if (code === 'GH_DISCOVERY_FAILED') return 'Try again in a minute. If it keeps happening, contact support and quote the request ID below.';
-  if (code === 'GH_CALLBACK_CANCELLED') return 'If you did not cancel it, the provider did not let this account in: contact support and quote the request ID below.';
-  if (status === 503 || status === 502 || status === 504) return 'This is usually over soon. If it keeps happening, contact support and quote the request ID below.';
+  if (code === 'GH_CALLBACK_CANCELLED')
+    return 'If you did not cancel it, the provider did not let this account in: contact support and quote the request ID below.';
+  if (status === 503 || status === 502 || status === 504)
+    return 'This is usually over soon. If it keeps happening, contact support and quote the request ID below.';
   if (status === 403) return 'If you think this account should have access, contact support and quote the request ID below.';
   if (status >= 500) return 'If it keeps happening, contact support and quote the request ID below.';
   return '';
@@ -83,7 +89,10 @@ function adviceOf(status: number, code: string): string {
 
 function accountLine(account: AccountShown | undefined): string {
   if (!account || (!account.email && !account.name)) return '';
-  const who = account.name && account.email ? `<strong>${escapeHtml(account.name)}</strong> (${escapeHtml(account.email)})` : `<strong>${escapeHtml((account.name ?? account.email)!)}</strong>`;
+  const who =
+    account.name && account.email
+      ? `<strong>${escapeHtml(account.name)}</strong> (${escapeHtml(account.email)})`
+      : `<strong>${escapeHtml((account.name ?? account.email)!)}</strong>`;
   return `<p>You are signed in at the sign-in provider as ${who}.</p>`;
 }
 

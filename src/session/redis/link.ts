@@ -113,7 +113,10 @@ export class RedisLink {
   private suspectLogged = false;
   private suspectEpisodes = 0;
 
-  constructor(target: RedisTarget, private readonly log: Logger) {
+  constructor(
+    target: RedisTarget,
+    private readonly log: Logger,
+  ) {
     this.where = describeRedisTarget(target);
     this.mode = target.mode;
     ({ client: this.client, subscriber: this.subscriber } = clientsFor(target));
@@ -201,16 +204,21 @@ export class RedisLink {
       if (now - this.suspectLoggedAt >= SUSPECT_LOG_INTERVAL_MS) {
         this.suspectLoggedAt = now;
         this.suspectLogged = true;
-        this.log.warn({ redis, code: 'GH_SESSION_STORE_UNAVAILABLE', detail, failedEpisodes: this.suspectEpisodes }, 'a redis command failed; nothing is served from memory until one succeeds');
+        this.log.warn(
+          { redis, code: 'GH_SESSION_STORE_UNAVAILABLE', detail, failedEpisodes: this.suspectEpisodes },
+          'a redis command failed; nothing is served from memory until one succeeds',
+        );
         this.suspectEpisodes = 0;
       }
-    } else if (next === 'down' && previous !== 'connecting') this.log.warn({ redis, code: 'GH_SESSION_STORE_UNAVAILABLE', detail }, 'redis connection lost; reconnecting');
+    } else if (next === 'down' && previous !== 'connecting')
+      this.log.warn({ redis, code: 'GH_SESSION_STORE_UNAVAILABLE', detail }, 'redis connection lost; reconnecting');
   }
 
   private onConnectionReady(): void {
     if (this.state === 'closed') return;
     // up once both are: commands go through, and revocations published elsewhere arrive
-    if (this.client.status === 'ready' && this.subscriber.status === 'ready' && (this.state === 'connecting' || this.state === 'down')) this.become('up', 'connected');
+    if (this.client.status === 'ready' && this.subscriber.status === 'ready' && (this.state === 'connecting' || this.state === 'down'))
+      this.become('up', 'connected');
     this.notifyReady();
   }
 

@@ -180,7 +180,9 @@ export class RedisRevocationList implements RevocationList {
     if (stale.length > 0) await this.link.run('sweep revocations', (c) => c.hdel(REVOCATION_HASH, ...stale));
     if (missing.length > 0) {
       // Redis lost them (a restart without persistence): put them back for the instances that start later
-      await this.link.run('restore revocations', (c) => c.hset(REVOCATION_HASH, Object.fromEntries(missing.map((e) => [revocationField(e), JSON.stringify(e)]))));
+      await this.link.run('restore revocations', (c) =>
+        c.hset(REVOCATION_HASH, Object.fromEntries(missing.map((e) => [revocationField(e), JSON.stringify(e)]))),
+      );
     }
   }
 

@@ -166,7 +166,8 @@ export async function createRedisShared(config: GatewayConfig, log: Logger): Pro
   if (!target) throw new Error('a Redis (session.redis_url, redis_sentinels or redis_cluster) is required for Redis-backed sessions');
   const link = new RedisLink(target, log);
   const connected = await link.waitReady(STARTUP_WAIT_MS);
-  if (!connected) log.warn({ redis: link.where, code: 'GH_SESSION_STORE_UNAVAILABLE' }, 'redis is not reachable yet; signed-in requests answer 503 until it is');
+  if (!connected)
+    log.warn({ redis: link.where, code: 'GH_SESSION_STORE_UNAVAILABLE' }, 'redis is not reachable yet; signed-in requests answer 503 until it is');
   const revocations = new RedisRevocationList(link, log);
   await revocations.start(connected ? STARTUP_WAIT_MS : 0);
   const idleTimeoutMs = durationMs(config.session.idle_timeout);
