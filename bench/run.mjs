@@ -576,7 +576,7 @@ function forwardAuthSection(byKey, apacheBest) {
     '| what | req/s | × Gatehouse proxy mode | × mod_auth_openidc best | CPU µs/req | p99 ms |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
   ];
-  for (const r of [gh, fwd, cached].filter((x) => x && x.ok)) {
+  for (const r of [gh, fwd, cached].filter((x) => x?.ok)) {
     lines.push(
       `| ${r.name} | ${fmt.rps(r.rps)} | ${fmt.ratio(gh?.ok ? r.rps / gh.rps : undefined)} | ${fmt.ratio(apacheBest ? r.rps / apacheBest.rps : undefined)} | ${Math.round(r.cpuUs)} | ${fmt.ms(r.p99)} |`,
     );

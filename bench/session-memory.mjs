@@ -105,7 +105,6 @@ let result;
 try {
   const { jar } = await signIn(`${publicUrl}/agent/tickets`, DEMO_ACCOUNTS[0]);
   const c = jar.cookies.find((k) => k.name.endsWith('gatehouse-agent'));
-  const realm = [...gw.runtime.realms.values()].find((r) => r.cookieName === c.name) ?? [...gw.runtime.realms.values()][0];
   const keys = deriveSealKeys([secret], 'session:agent');
   const template = open(c.value, keys);
   if (!template) throw new Error('cannot open the signed-in session');

@@ -155,7 +155,7 @@ export function upstreamHeaders(req: IncomingMessage, runtime: Runtime, plan: Fo
         if (websocket) out.push(name, raw[i + 1]!);
         continue;
       case 'cookie': {
-        if (listed !== null && listed.has('cookie')) continue;
+        if (listed?.has('cookie')) continue;
         const cookie = withoutGatewayCookies(raw[i + 1]!, table.ownCookiePrefix);
         if (cookie !== null) out.push(name, cookie);
         continue;
