@@ -9,15 +9,12 @@ import type { Runtime } from '../runtime.js';
 import { publicHost } from '../edge/host.js';
 import type { ForwardPlan } from './forward.js';
 
-/** Never copied from the client: hop-by-hop (RFC 9110 7.6.1) or set by the gateway. */
+/** Hop-by-hop (RFC 9110 7.6.1): about one connection, never passed on in either direction. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'];
+
+/** Never copied from the client: hop-by-hop or set by the gateway. */
 const DROPPED_REQUEST_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
+  ...HOP_BY_HOP,
   'proxy-authorization',
   'host',
   'x-forwarded-for',
@@ -41,16 +38,7 @@ const DROPPED_REQUEST_HEADERS = new Set([
   // carrying Expect, which made every upload that asked (curl, over 1 KiB) a 502
   'expect',
 ]);
-const DROPPED_RESPONSE_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-]);
+const DROPPED_RESPONSE_HEADERS = new Set([...HOP_BY_HOP, 'proxy-authenticate']);
 const WEBSOCKET_HEADERS = new Set(['upgrade', 'connection']);
 
 function connectionTokens(req: IncomingMessage): Set<string> | null {
