@@ -344,9 +344,18 @@ function redisCli(args: string[], timeoutMs = 20_000): Promise<string> {
   });
 }
 
+/** How many healthy replicas of a master a `CLUSTER NODES` answer lists (`<id> <addr> <flags> <master-id> ...`). */
+function knownReplicas(clusterNodes: string): number {
+  return clusterNodes
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter(([, , flags, masterId]) => flags !== undefined && /\bslave\b/.test(flags) && !/fail/.test(flags) && masterId !== '-').length;
+}
+
 /**
  * A Redis Cluster of three masters, each with `replicas` replicas (0 or 1), made
- * with `redis-cli --cluster create`. Resolves once every node says cluster_state:ok.
+ * with `redis-cli --cluster create`. Resolves once every node says cluster_state:ok and, with
+ * replicas, once every replica has synced and every node knows every replica.
  */
 export async function startRedisCluster(options: { replicas?: 0 | 1; nodeTimeoutMs?: number; tls?: RedisTls } = {}): Promise<ClusterDeployment> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cluster-'));
@@ -417,6 +426,16 @@ export async function startRedisCluster(options: { replicas?: 0 | 1; nodeTimeout
     }
     // redis-cli lists the masters first; a replica is ready for a failover once it has the master's data
     if (replicas > 0) await Promise.all(nodes.slice(3).map((n) => n.logged(/MASTER <-> REPLICA sync: Finished with success/)));
+    // and once every node knows every replica (gossip again): CLUSTER SLOTS on any node names each shard's replica
+    if (replicas > 0) {
+      for (const node of nodes) {
+        const until = Date.now() + 20_000;
+        while (knownReplicas(await redisCli([...cliTls, '-p', String(node.port), 'cluster', 'nodes'])) < 3) {
+          if (Date.now() > until) throw new Error(`cluster node ${node.address} never learned every replica`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    }
     return {
       nodes,
       sessionYaml: [

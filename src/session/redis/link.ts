@@ -45,9 +45,12 @@ export type RedisClient = Redis | Cluster;
 /** A command that reached a master that was just demoted (Sentinel failover): reconnect, and be told the new master. */
 const reconnectOnReadonly = (error: Error): boolean => error.message.startsWith('READONLY');
 
+/** the wait before reconnect number `attempt`: growing, capped, forever */
+const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
+
 function clientsFor(target: RedisTarget): { client: RedisClient; subscriber: RedisClient } {
   // reconnect forever: the gateway recovers by itself when Redis (or a new master) is back
-  const retryStrategy = (attempt: number): number => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
+  const retryStrategy = reconnectDelayMs;
   const tls = target.tls ? { tls: {} } : {};
   const password = target.password === undefined ? {} : { password: target.password };
   const common: RedisOptions = { connectTimeout: CONNECT_TIMEOUT_MS, enableReadyCheck: true, reconnectOnError: reconnectOnReadonly, ...password };
@@ -112,6 +115,8 @@ export class RedisLink {
   private suspectLoggedAt = Number.NEGATIVE_INFINITY;
   private suspectLogged = false;
   private suspectEpisodes = 0;
+  /** connections ioredis gave up on, and how often each was started again since it was last ready (onGaveUp) */
+  private readonly restarts = new Map<RedisClient, number>();
 
   constructor(
     target: RedisTarget,
@@ -121,9 +126,13 @@ export class RedisLink {
     this.mode = target.mode;
     ({ client: this.client, subscriber: this.subscriber } = clientsFor(target));
     for (const connection of [this.client, this.subscriber]) {
-      connection.on('ready', () => this.onConnectionReady());
+      connection.on('ready', () => {
+        this.restarts.delete(connection);
+        this.onConnectionReady();
+      });
       connection.on('error', (error: Error) => this.onConnectionLost(error.message));
       connection.on('close', () => this.onConnectionLost('connection closed'));
+      connection.on('end', () => this.onGaveUp(connection));
     }
     if (this.subscriber instanceof Cluster) {
       // the cluster's subscriber moves to another node by itself when its node goes: load again, as after a reconnect
@@ -220,6 +229,27 @@ export class RedisLink {
     if (this.client.status === 'ready' && this.subscriber.status === 'ready' && (this.state === 'connecting' || this.state === 'down'))
       this.become('up', 'connected');
     this.notifyReady();
+  }
+
+  /**
+   * ioredis ends a connection for good in one race of Sentinel mode: the failover detector of the lost
+   * master's connection closes the connector while a reconnect is still asking a sentinel (a slow or hung
+   * one), and the reconnect then fails with "Connection is closed" and is never tried again. Every
+   * request would answer 503 until a restart. Unless the gateway is stopping, start the connection again,
+   * with the same capped backoff as ioredis' own reconnects; once ready it subscribes again by itself.
+   */
+  private onGaveUp(connection: RedisClient): void {
+    if (this.state === 'closed') return;
+    this.become('down', 'the redis client stopped reconnecting');
+    const attempt = (this.restarts.get(connection) ?? 0) + 1;
+    this.restarts.set(connection, attempt);
+    if (attempt === 1) this.log.warn({ redis: this.where, code: 'GH_SESSION_STORE_UNAVAILABLE' }, 'the redis client stopped reconnecting; starting it again');
+    const timer = setTimeout(() => {
+      if (this.state === 'closed' || connection.status !== 'end') return;
+      // a failed start ends the connection again, and comes back here
+      connection.connect().catch(() => undefined);
+    }, reconnectDelayMs(attempt));
+    timer.unref();
   }
 
   private notifyReady(): void {
