@@ -63,6 +63,19 @@ export function loginUrlFor(gw: Gateway, req: RequestHead, realm: RealmRuntime, 
   return loginUrl(realm, isNavigation(req) ? returnTo : (pageOfScript(gw, req, realm) ?? returnTo));
 }
 
+/** A request that is not signed in, with what every answer to it needs. */
+export interface SignedOutRequest {
+  gw: Gateway;
+  req: RequestHead;
+  realm: RealmRuntime;
+  /** where sign-in brings the person back to */
+  returnTo: string;
+  cookies: CookieJar;
+  requestId: string;
+  /** Set-Cookie lines that clear a session that ended, or null */
+  clearCookies: string[] | null;
+}
+
 /**
  * Not signed in: where a person is sent, or what a script is told. An answer,
  * or a promise of one only where something must be awaited (discovery not
@@ -71,17 +84,8 @@ export function loginUrlFor(gw: Gateway, req: RequestHead, realm: RealmRuntime, 
  * the sign-in (preserve-post.ts), or null where the gateway never sees the body.
  * `origin`: prefixed to the login URL the answer names ('' keeps it relative).
  */
-export function answerSignedOut(
-  gw: Gateway,
-  req: RequestHead,
-  realm: RealmRuntime,
-  returnTo: string,
-  cookies: CookieJar,
-  requestId: string,
-  clearCookies: string[] | null,
-  formBody: IncomingMessage | null,
-  origin = '',
-): Answer | Promise<Answer> {
+export function answerSignedOut(signedOut: SignedOutRequest, formBody: IncomingMessage | null, origin = ''): Answer | Promise<Answer> {
+  const { gw, req, realm, returnTo, cookies, requestId, clearCookies } = signedOut;
   if (isNavigation(req)) {
     // back from the provider's end_session_endpoint (logout.ts): "you are signed out", not a new sign-in
     const landing = postLogoutLanding(gw, req, realm, returnTo, cookies);
@@ -91,28 +95,19 @@ export function answerSignedOut(
       return startLogin(gw, realm, returnTo, cookies, clearCookies ?? []);
     }
     gw.metrics.request(realm.name, 'unauthenticated');
-    return signInPageAnswer(gw, req, realm, returnTo, requestId, clearCookies);
+    return signInPageAnswer(signedOut);
   }
   gw.metrics.request(realm.name, 'unauthenticated');
   // a same-origin browser form POST: keep what was typed across the sign-in (preserve-post.ts)
   if (formBody !== null && isBrowserFormPost(formBody)) {
-    return answerSignedOutFormPost(gw, formBody, realm, returnTo, requestId, clearCookies).then(
-      (formAnswer) => formAnswer ?? notSignedIn(gw, req, realm, returnTo, requestId, clearCookies, origin),
-    );
+    return answerSignedOutFormPost(gw, formBody, realm, returnTo, requestId, clearCookies).then((formAnswer) => formAnswer ?? notSignedIn(signedOut, origin));
   }
-  return notSignedIn(gw, req, realm, returnTo, requestId, clearCookies, origin);
+  return notSignedIn(signedOut, origin);
 }
 
 /** The 401 a script acts on: where to sign in, in a header and in the JSON. */
-export function notSignedIn(
-  gw: Gateway,
-  req: RequestHead,
-  realm: RealmRuntime,
-  returnTo: string,
-  requestId: string,
-  clearCookies: string[] | null,
-  origin = '',
-): Answer {
+export function notSignedIn(signedOut: SignedOutRequest, origin = ''): Answer {
+  const { gw, req, realm, returnTo, requestId, clearCookies } = signedOut;
   const login = origin + loginUrlFor(gw, req, realm, returnTo);
   const headers: Record<string, string | string[]> = {
     'www-authenticate': `Gatehouse realm="${realm.name}", login_url="${login}"`,

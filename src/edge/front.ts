@@ -119,7 +119,7 @@ function answerAuthenticated(gw: Gateway, r: RealmRequest, auth: AuthResult): Pr
   const cannotSignIn = (error: unknown): void => writeAnswer(res, signInFailureAnswer(gw, req, realm, r.path, requestId, error));
   let answer: Answer | Promise<Answer>;
   try {
-    answer = answerSignedOut(gw, req, realm, r.path, r.cookies, requestId, auth.clearCookies, req);
+    answer = answerSignedOut({ gw, req, realm, returnTo: r.path, cookies: r.cookies, requestId, clearCookies: auth.clearCookies }, req);
   } catch (error) {
     cannotSignIn(error);
     return undefined;

@@ -39,7 +39,7 @@ import { clientView } from '../edge/client-address.js';
 import { readCookies, type CookieJar } from '../edge/cookies.js';
 import { errorAnswer, isNavigation, writeAnswer, type Answer, type RequestHead } from '../edge/respond.js';
 import { taggedRequestId } from '../edge/request-id.js';
-import { answerSignedOut, checkSession, isAnswer, notSignedIn, route, signInFailureAnswer, upgradeRefusal } from '../edge/decide.js';
+import { answerSignedOut, checkSession, isAnswer, notSignedIn, route, signInFailureAnswer, upgradeRefusal, type SignedOutRequest } from '../edge/decide.js';
 import { refusalAnswer } from './sign-in-answers.js';
 import { fromThisSite, postLogoutLanding } from './logout.js';
 import { isBrowserFormPost, recoveryReturnTo } from './preserve-post.js';
@@ -122,16 +122,9 @@ function absolute(gw: Gateway, location: string): string {
  * the browser (X-Gatehouse-Redirect): "you are signed out" when it comes back
  * from the provider's sign-out, else the sign-in start. A script gets only the 401.
  */
-function nginxSignedOut(
-  gw: Gateway,
-  head: RequestHead,
-  realm: RealmRuntime,
-  returnTo: string,
-  cookies: CookieJar,
-  requestId: string,
-  clearCookies: string[] | null,
-): Answer {
-  const answer = notSignedIn(gw, head, realm, returnTo, requestId, clearCookies, gw.runtime.publicOrigin);
+function nginxSignedOut(signedOut: SignedOutRequest): Answer {
+  const { gw, req: head, realm, returnTo, cookies, clearCookies } = signedOut;
+  const answer = notSignedIn(signedOut, gw.runtime.publicOrigin);
   const formPage = pageOfFormPost(gw, head, realm);
   if (formPage !== null) {
     gw.metrics.request(realm.name, 'redirected');
@@ -162,15 +155,8 @@ function pageOfFormPost(gw: Gateway, head: RequestHead, realm: RealmRuntime): st
 }
 
 /** The proxy mode's answer to someone not signed in, for a proxy that copies it to the browser: never a 2xx (that would let the request through). */
-function forwardedSignedOut(
-  gw: Gateway,
-  head: RequestHead,
-  realm: RealmRuntime,
-  returnTo: string,
-  cookies: CookieJar,
-  requestId: string,
-  clearCookies: string[] | null,
-): Answer | Promise<Answer> {
+function forwardedSignedOut(signedOut: SignedOutRequest): Answer | Promise<Answer> {
+  const { gw, req: head, realm, returnTo, requestId, clearCookies } = signedOut;
   const formPage = pageOfFormPost(gw, head, realm);
   if (formPage !== null) {
     gw.metrics.request(realm.name, 'redirected');
@@ -179,7 +165,7 @@ function forwardedSignedOut(
   const notThrough = (answer: Answer): Answer => (answer.status < 300 ? { ...answer, status: 401 } : answer);
   let answer: Answer | Promise<Answer>;
   try {
-    answer = answerSignedOut(gw, head, realm, returnTo, cookies, requestId, clearCookies, null, gw.runtime.publicOrigin);
+    answer = answerSignedOut(signedOut, null, gw.runtime.publicOrigin);
   } catch (error) {
     return signInFailureAnswer(gw, head, realm, returnTo, requestId, error);
   }
@@ -223,11 +209,12 @@ function answerChecked(q: Question, auth: AuthResult): Promise<void> | undefined
     write(res, refusalAnswer(gw, head, realm, auth.code, requestId, auth.entry.session, q.path), { 'x-gatehouse-error': auth.code });
     return undefined;
   }
+  const signedOut: SignedOutRequest = { gw, req: head, realm, returnTo: q.path, cookies: q.cookies, requestId, clearCookies: auth.clearCookies };
   if (dialect === 'nginx') {
-    write(res, nginxSignedOut(gw, head, realm, q.path, q.cookies, requestId, auth.clearCookies));
+    write(res, nginxSignedOut(signedOut));
     return undefined;
   }
-  const answer = forwardedSignedOut(gw, head, realm, q.path, q.cookies, requestId, auth.clearCookies);
+  const answer = forwardedSignedOut(signedOut);
   if (!(answer instanceof Promise)) {
     write(res, answer);
     return undefined;

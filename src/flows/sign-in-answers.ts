@@ -12,6 +12,7 @@ import { loginUrl } from '../routing/return-to.js';
 import { signInPage, type AccountShown, type PageAction } from '../edge/pages/pages.js';
 import { contentSecurityPolicy } from '../edge/pages/layout.js';
 import type { CallbackOutcome } from './signin.js';
+import type { SignedOutRequest } from '../edge/decide.js';
 
 /** The form field that asks POST /.gatehouse/login for another account than the provider's current one. */
 export const ANOTHER_ACCOUNT = { name: 'account', value: 'another' } as const;
@@ -30,14 +31,7 @@ function tryAgain(realm: RealmRuntime, returnTo: string, label = 'Try again'): P
  * the button would only lead to an error page: say so instead, with a link
  * (a GET: following it again is no form resubmission) that tries again.
  */
-export function signInPageAnswer(
-  gw: Gateway,
-  req: RequestHead,
-  realm: RealmRuntime,
-  returnTo: string,
-  requestId: string,
-  clearCookies: string[] | null,
-): Answer {
+export function signInPageAnswer({ gw, req, realm, returnTo, requestId, clearCookies }: SignedOutRequest): Answer {
   const headers: Record<string, string | string[]> = clearCookies ? { 'set-cookie': clearCookies } : {};
   const down = realm.provider.error;
   if (down !== null) return errorAnswer(req, gw.runtime.theme, down, requestId, { headers, actions: [tryAgain(realm, returnTo)] });

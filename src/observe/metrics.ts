@@ -85,6 +85,8 @@ export class Metrics {
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) client.collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
     const requestCounts = this.requestCounts;
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]): client.Counter<L> =>
+      new client.Counter({ name, help, labelNames, registers: [this.registry] });
     // registered in this.registry, which calls collect() at each scrape
     new client.Counter({
       name: 'gatehouse_requests_total',
@@ -96,42 +98,12 @@ export class Metrics {
         for (const [realm, byOutcome] of requestCounts) for (const [outcome, n] of byOutcome) this.labels(realm, outcome).inc(n);
       },
     });
-    this.signIns = new client.Counter({
-      name: 'gatehouse_sign_ins_total',
-      help: 'Sign-ins by realm, result and failure reason',
-      labelNames: ['realm', 'result', 'reason'],
-      registers: [this.registry],
-    });
-    this.tokenFailures = new client.Counter({
-      name: 'gatehouse_token_validation_failures_total',
-      help: 'ID and logout token validation failures by reason',
-      labelNames: ['realm', 'reason'],
-      registers: [this.registry],
-    });
-    this.providerEvents = new client.Counter({
-      name: 'gatehouse_provider_refreshes_total',
-      help: 'Discovery and JWKS fetches by realm, kind and result',
-      labelNames: ['realm', 'kind', 'result'],
-      registers: [this.registry],
-    });
-    this.storeErrors = new client.Counter({
-      name: 'gatehouse_session_store_errors_total',
-      help: 'Session store (Redis) errors',
-      labelNames: ['store'],
-      registers: [this.registry],
-    });
-    this.signOuts = new client.Counter({
-      name: 'gatehouse_sign_outs_total',
-      help: 'Sign-outs by realm and kind',
-      labelNames: ['realm', 'kind'],
-      registers: [this.registry],
-    });
-    this.configReloads = new client.Counter({
-      name: 'gatehouse_config_reloads_total',
-      help: 'Configuration reloads (SIGHUP, --watch) by result',
-      labelNames: ['result'],
-      registers: [this.registry],
-    });
+    this.signIns = counter('gatehouse_sign_ins_total', 'Sign-ins by realm, result and failure reason', ['realm', 'result', 'reason']);
+    this.tokenFailures = counter('gatehouse_token_validation_failures_total', 'ID and logout token validation failures by reason', ['realm', 'reason']);
+    this.providerEvents = counter('gatehouse_provider_refreshes_total', 'Discovery and JWKS fetches by realm, kind and result', ['realm', 'kind', 'result']);
+    this.storeErrors = counter('gatehouse_session_store_errors_total', 'Session store (Redis) errors', ['store']);
+    this.signOuts = counter('gatehouse_sign_outs_total', 'Sign-outs by realm and kind', ['realm', 'kind']);
+    this.configReloads = counter('gatehouse_config_reloads_total', 'Configuration reloads (SIGHUP, --watch) by result', ['result']);
   }
 
   request(realm: string, outcome: RequestOutcome): void {

@@ -23,6 +23,22 @@ export function untrustedTerminatorHint(config: Pick<GatewayConfig, 'public_url'
 }
 
 const MAX_REMEMBERED_PEERS = 256;
+
+/** True the first time `peer` is seen for `owner` (a gateway) in `warned`: each warning is said once per peer, for at most MAX_REMEMBERED_PEERS peers. */
+function firstTime(warned: WeakMap<object, Set<string>>, owner: object, peer: string): boolean {
+  let peers = warned.get(owner);
+  if (!peers) {
+    peers = new Set();
+    warned.set(owner, peers);
+  }
+  if (peers.has(peer) || peers.size >= MAX_REMEMBERED_PEERS) return false;
+  peers.add(peer);
+  return true;
+}
+
+/** The trusted_proxies entry that names exactly this peer. */
+const cidrOf = (peer: string): string => (peer.includes(':') ? `${peer}/128` : `${peer}/32`);
+
 const warnedPeers = new WeakMap<object, Set<string>>();
 
 /**
@@ -31,14 +47,8 @@ const warnedPeers = new WeakMap<object, Set<string>>();
  */
 export function warnUntrustedTerminator(owner: object, log: Logger, peer: string, forwardedProto: string | string[] | undefined): void {
   if (typeof forwardedProto !== 'string' || !/^\s*https\b/i.test(forwardedProto)) return;
-  let peers = warnedPeers.get(owner);
-  if (!peers) {
-    peers = new Set();
-    warnedPeers.set(owner, peers);
-  }
-  if (peers.has(peer) || peers.size >= MAX_REMEMBERED_PEERS) return;
-  peers.add(peer);
-  const cidr = peer.includes(':') ? `${peer}/128` : `${peer}/32`;
+  if (!firstTime(warnedPeers, owner, peer)) return;
+  const cidr = cidrOf(peer);
   log.warn(
     { peer, hint: `trusted_proxies: [${cidr}]` },
     `a plain-http request from ${peer} says X-Forwarded-Proto: https, but ${peer} is not in trusted_proxies, so it is redirected to https again. ` +
@@ -55,13 +65,7 @@ const warnedMisdirected = new WeakMap<object, Set<string>>();
  * fix, so a whole site of 421s is not a mystery.
  */
 export function warnMisdirected(owner: object, log: Logger, peer: string, named: string, publicHost: string): void {
-  let peers = warnedMisdirected.get(owner);
-  if (!peers) {
-    peers = new Set();
-    warnedMisdirected.set(owner, peers);
-  }
-  if (peers.has(peer) || peers.size >= MAX_REMEMBERED_PEERS) return;
-  peers.add(peer);
+  if (!firstTime(warnedMisdirected, owner, peer)) return;
   const host = named.length > 100 ? `${named.slice(0, 100)}…` : named;
   log.warn(
     { peer, host, public_host: publicHost, hint: 'proxy_set_header Host $host;' },
@@ -78,14 +82,8 @@ const warnedAskers = new WeakMap<object, Set<string>>();
  * address was not listed (or a client trying to name a request of its choosing).
  */
 export function warnUntrustedAsker(owner: object, log: Logger, peer: string): void {
-  let peers = warnedAskers.get(owner);
-  if (!peers) {
-    peers = new Set();
-    warnedAskers.set(owner, peers);
-  }
-  if (peers.has(peer) || peers.size >= MAX_REMEMBERED_PEERS) return;
-  peers.add(peer);
-  const cidr = peer.includes(':') ? `${peer}/128` : `${peer}/32`;
+  if (!firstTime(warnedAskers, owner, peer)) return;
+  const cidr = cidrOf(peer);
   log.warn(
     { peer, code: 'GH_FORWARD_AUTH_UNTRUSTED', hint: `trusted_proxies: [${cidr}]` },
     `${peer} asked /.gatehouse/auth but is not in trusted_proxies: refused with 403 (GH_FORWARD_AUTH_UNTRUSTED), and so is every such request. ` +
