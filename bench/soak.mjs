@@ -283,7 +283,7 @@ ${
 | --- | ---: |
 ${exact.parts.map((p) => `| ${p.part} | ${Math.round(p.bytes)} |`).join('\n')}
 
-The cache is keyed by the cookie value and a hit needs the whole value compared (a tampered cookie must never hit), so each entry holds the value itself: with the cookie store that is most of an entry, and the floor of this design. The ID token and claims are not kept in the entry (they are read from the cookie again when a session is written back).`
+Each session's cookie value is kept once: the cache is keyed by it, and keyed by a digest instead the session index would still have to keep it, to hand an older value of the session that exact successor (docs/performance.md, "Memory per cached session"). With the cookie store that is most of an entry, and the floor of this design. The ID token and claims are not kept in the entry (they are read from the cookie again when a session is written back).`
 }
 
 | requests done | req/s | CPU µs/req | p99 ms | RSS MB |

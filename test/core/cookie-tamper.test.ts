@@ -1,6 +1,7 @@
 // A session cookie that was tampered with, truncated, stitched from other chunks
 // or is plain garbage means "signed out" — 401 for a script, the sign-in
-// redirect for a navigation — and is cleared; never a 500, never forwarded.
+// redirect for a navigation — and is cleared; never a 500, never forwarded,
+// and never answered from the cache entry of the cookie it was made from.
 import t from 'tap';
 import { ALICE, rawRequest, startTestStack } from '../helpers/stack.js';
 
@@ -11,6 +12,14 @@ t.test('tampered and truncated cookies are signed out, never a 500', async (t) =
   const name = stack.cookieName('agent');
   const good = jar.get(stack.publicUrl, name)!;
   t.match(good, /^g1\./);
+  // the untouched cookie is served first, so it is in the session cache: every variant below (most differ from it in
+  // one character, same length) must miss that entry and be opened on its own, never answered from the cache
+  const served = await rawRequest(stack.publicUrl, 'GET', '/agent/api/whoami', [
+    ['Accept', 'application/json'],
+    ['Cookie', `${name}=${good}`],
+  ]);
+  t.equal(served.status, 200, 'the untouched cookie is signed in');
+  t.ok(stack.gw.cache.get(good), 'and cached');
   const forwardedBefore = stack.upstream.requests.length;
   const flip = (s: string, at: number) => s.slice(0, at) + (s[at] === 'A' ? 'B' : 'A') + s.slice(at + 1);
   const parts = good.split('.');
