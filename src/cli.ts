@@ -225,11 +225,7 @@ async function demo(): Promise<void> {
     );
     process.exit(1);
   }
-  const agent = DEMO_ACCOUNTS.find((a) => a.groups.includes('helpdesk-agents'))!;
-  const user = DEMO_ACCOUNTS.find((a) => a.username === 'bob')!;
-  process.stdout.write(
-    demoBanner({ publicUrl: stack.publicUrl, issuer: stack.provider.issuer, helpdeskUrl: stack.helpdesk.url, agent, user }, words.release()),
-  );
+  // Ctrl-C is handled before the banner says to press it: a signal sent on reading the banner must find the handler
   let closing = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -242,6 +238,11 @@ async function demo(): Promise<void> {
       );
     });
   }
+  const agent = DEMO_ACCOUNTS.find((a) => a.groups.includes('helpdesk-agents'))!;
+  const user = DEMO_ACCOUNTS.find((a) => a.username === 'bob')!;
+  process.stdout.write(
+    demoBanner({ publicUrl: stack.publicUrl, issuer: stack.provider.issuer, helpdeskUrl: stack.helpdesk.url, agent, user }, words.release()),
+  );
 }
 
 async function main(): Promise<void> {
