@@ -240,9 +240,13 @@ export async function startGateway(options: StartOptions): Promise<RunningGatewa
       return fresh;
     },
     async close(): Promise<void> {
-      await metricsListener?.close();
+      // stop accepting before anything is awaited: a connection that comes after the signal is refused, not
+      // taken into the listen backlog and reset once Fastify gets round to closing the server (it runs its
+      // preClose hooks first, and its own close() below takes the server already closed in its stride)
+      app.server.close();
       gw.draining = true;
       connections.drain();
+      await metricsListener?.close();
       const boundMs = drainBoundMs(gw.runtime);
       const cut = setTimeout(() => {
         log.warn({ connections: connections.size, bound_ms: boundMs }, 'drain bound reached; closing the remaining connections');
