@@ -8,7 +8,7 @@
  * instead. Spoken over a plain (or TLS) socket in RESP, read-only, so check
  * needs no client library and changes nothing.
  */
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { hostPort, type RedisMode, type RedisNode, type RedisTarget } from '../config/redis-target.js';
 
@@ -107,7 +107,8 @@ function ask(endpoint: Endpoint, commands: string[][], timeoutMs: number): Promi
   const all = [...auth, ...commands];
   return new Promise((resolve) => {
     const options = { host: endpoint.host, port: endpoint.port, timeout: timeoutMs };
-    const socket = endpoint.tls ? connectTls({ ...options, servername: endpoint.host }) : connect(options);
+    // SNI names a host, never an IP address (RFC 6066; Node warns): the certificate is still checked against the address
+    const socket = endpoint.tls ? connectTls({ ...options, ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }) }) : connect(options);
     const replies: Reply[] = [];
     let buffer = '';
     let settled = false;
@@ -128,7 +129,8 @@ function ask(endpoint: Endpoint, commands: string[][], timeoutMs: number): Promi
       } catch (error) {
         return done(`unexpected answer (${(error as Error).message})`);
       }
-      if (replies.length >= all.length) done(replies.slice(auth.length));
+      // a refused AUTH is the answer to every command after it (they only say NOAUTH)
+      if (replies.length >= all.length) done(auth.length > 0 && replies[0] instanceof Error ? commands.map(() => replies[0]!) : replies.slice(auth.length));
     });
     socket.once('timeout', () => done(`no answer within ${timeoutMs} ms`));
     socket.once('error', (error: NodeJS.ErrnoException) => done(`cannot connect (${error.code ?? error.message})`));
@@ -147,9 +149,16 @@ async function probeServer(endpoint: Endpoint, timeoutMs: number): Promise<Serve
   const [ping, appendonlyReply, saveReply, roleReply] = replies;
   const role = Array.isArray(roleReply) && typeof roleReply[0] === 'string' ? roleReply[0] : undefined;
   if (ping instanceof Error) {
-    // a password Redis wants and the config does not give (or a wrong one): reachable, but nothing more to learn
+    // a password Redis wants and the config does not give, or a wrong one: the gateway could not use it
     if (wantsPassword(ping))
-      return { address, reachable: true, persistence: 'unknown', detail: `Redis wants a password (${ping.message.split(' ')[0]}): set session.redis_password` };
+      return {
+        address,
+        reachable: false,
+        error: endpoint.password
+          ? `Redis refused the password (${ping.message.split(' ')[0]}): session.redis_password is not the one it wants`
+          : `Redis wants a password (${ping.message.split(' ')[0]}): set session.redis_password`,
+        persistence: 'unknown',
+      };
     return { address, reachable: false, error: `unexpected answer to PING (${ping.message.slice(0, 40)})`, persistence: 'unknown' };
   }
   if (ping !== 'PONG') return { address, reachable: false, error: `unexpected answer to PING (${String(ping).slice(0, 40)})`, persistence: 'unknown' };
@@ -194,7 +203,7 @@ async function probeSentinels(target: Extract<RedisTarget, { mode: 'sentinel' }>
           role: 'sentinel',
           address,
           reachable: false,
-          error: `${wantsPassword(named) ? 'wants a password (put it in its entry: redis://:secret@host:port)' : 'refused SENTINEL'}: ${named.message.slice(0, 60)}`,
+          error: `${wantsPassword(named) ? (target.sentinelPassword ? 'refused the password in its entry' : 'wants a password (put it in its entry: redis://:secret@host:port)') : 'refused SENTINEL'}: ${named.message.slice(0, 60)}`,
         };
       if (!Array.isArray(named) || typeof named[0] !== 'string')
         return { role: 'sentinel', address, reachable: true, error: `does not watch a master named "${target.master}"` };

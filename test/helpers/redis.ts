@@ -208,21 +208,60 @@ export interface SentinelDeployment extends RedisDeployment {
   readonly master: RedisProcess;
   readonly replica: RedisProcess;
   readonly sentinels: RedisProcess[];
+  /** what the deployment was started with, for a test's own clients */
+  readonly tls?: RedisTls | undefined;
+  readonly password?: string | undefined;
+  readonly sentinelPassword?: string | undefined;
+}
+
+export interface SentinelOptions {
+  downAfterMs?: number;
+  /** TLS only (no plain port) on the servers and the sentinels, and between them (replication, sentinel to server) */
+  tls?: RedisTls;
+  /** `requirepass`/`masterauth` on master and replica, `sentinel auth-pass` for the sentinels; the gateway's redis_password */
+  password?: string;
+  /** `requirepass` on the sentinels themselves (they use it with each other too); given to the gateway in its entries' URLs */
+  sentinelPassword?: string;
+}
+
+/** PEM files and TLS-only listening, as redis.conf lines (`name value`): the servers' and the sentinels' alike. */
+function tlsConf(tls: RedisTls, port: number): string[][] {
+  return [
+    ['port', '0'],
+    ['tls-port', String(port)],
+    ['tls-replication', 'yes'],
+    ['tls-cert-file', tls.certFile],
+    ['tls-key-file', tls.keyFile],
+    ['tls-ca-cert-file', tls.caFile],
+    // the gateway has no client certificate: the server's certificate is what is checked
+    ['tls-auth-clients', 'no'],
+  ];
 }
 
 /**
  * A master, one replica and three sentinels (quorum 2) watching it. Resolves once
  * the replica is in sync and every sentinel knows the replica and the other two
- * sentinels: a failover can happen from then on.
+ * sentinels: a failover can happen from then on. With `tls` and passwords, its
+ * sessionYaml has rediss:// entries, the sentinels' password in each entry and
+ * redis_password.
  */
-export async function startSentinelDeployment(options: { downAfterMs?: number } = {}): Promise<SentinelDeployment> {
+export async function startSentinelDeployment(options: SentinelOptions = {}): Promise<SentinelDeployment> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sentinel-'));
   const masterName = 'gatehouse-test';
+  const { tls, password, sentinelPassword } = options;
   const started: RedisProcess[] = [];
   try {
+    const listen = (port: number): string[][] => (tls ? tlsConf(tls, port) : [['port', String(port)]]);
+    // masterauth on the master too: once demoted, it follows the new master with the same password
+    const auth =
+      password === undefined
+        ? []
+        : [
+            ['requirepass', password],
+            ['masterauth', password],
+          ];
     const common = (port: number): string[] => [
-      '--port',
-      String(port),
+      ...[...listen(port), ...auth].flatMap(([name, value]) => [`--${name}`, value!]),
       '--bind',
       '127.0.0.1',
       '--dir',
@@ -245,10 +284,12 @@ export async function startSentinelDeployment(options: { downAfterMs?: number } 
         writeFileSync(
           conf,
           [
-            `port ${port}`,
+            ...listen(port).map((line) => line.join(' ')),
             'bind 127.0.0.1',
             `dir ${dir}`,
+            ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`]),
             `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
+            ...(password === undefined ? [] : [`sentinel auth-pass ${masterName} ${password}`]),
             `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
             `sentinel failover-timeout ${masterName} 10000`,
             `sentinel parallel-syncs ${masterName} 1`,
@@ -267,12 +308,23 @@ export async function startSentinelDeployment(options: { downAfterMs?: number } 
         for (const other of sentinels) if (other !== s) await s.logged(new RegExp(`\\+sentinel sentinel \\w+ 127\\.0\\.0\\.1 ${other.port} `));
       }),
     );
+    const entry = (s: RedisProcess): string =>
+      tls || sentinelPassword !== undefined
+        ? `${tls ? 'rediss' : 'redis'}://${sentinelPassword === undefined ? '' : `:${encodeURIComponent(sentinelPassword)}@`}${s.address}`
+        : s.address;
     return {
       masterName,
       master,
       replica,
       sentinels,
-      sessionYaml: [`redis_sentinels: [${sentinels.map((s) => s.address).join(', ')}]`, `redis_sentinel_master: ${masterName}`],
+      tls,
+      password,
+      sentinelPassword,
+      sessionYaml: [
+        `redis_sentinels: [${sentinels.map(entry).join(', ')}]`,
+        `redis_sentinel_master: ${masterName}`,
+        ...(password === undefined ? [] : [`redis_password: ${JSON.stringify(password)}`]),
+      ],
       async close() {
         await Promise.all(started.map((p) => p.close()));
         rmSync(dir, { recursive: true, force: true });

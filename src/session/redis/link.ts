@@ -42,6 +42,13 @@ export type RedisHealth = 'connecting' | 'up' | 'suspect' | 'down' | 'closed';
 /** ioredis' client for one server or Sentinel, or for a Cluster: the commands Gatehouse uses are the same on both */
 export type RedisClient = Redis | Cluster;
 
+/**
+ * A refused password (a wrong one, or none where one is wanted), as Redis words it; ioredis reconnects
+ * and is refused again, forever. A sentinel's refusal arrives inside ioredis' "All sentinels are
+ * unreachable ... Last error: WRONGPASS ..."; neither message contains the password.
+ */
+const PASSWORD_REFUSED = /\b(WRONGPASS|NOAUTH)\b|invalid password/;
+
 /** A command that reached a master that was just demoted (Sentinel failover): reconnect, and be told the new master. */
 const reconnectOnReadonly = (error: Error): boolean => error.message.startsWith('READONLY');
 
@@ -115,6 +122,8 @@ export class RedisLink {
   private suspectLoggedAt = Number.NEGATIVE_INFINITY;
   private suspectLogged = false;
   private suspectEpisodes = 0;
+  /** a refused password is logged once, until the link is up again */
+  private passwordRefusalLogged = false;
   /** connections ioredis gave up on, and how often each was started again since it was last ready (onGaveUp) */
   private readonly restarts = new Map<RedisClient, number>();
 
@@ -130,7 +139,10 @@ export class RedisLink {
         this.restarts.delete(connection);
         this.onConnectionReady();
       });
-      connection.on('error', (error: Error) => this.onConnectionLost(error.message));
+      connection.on('error', (error: Error) => {
+        this.onPasswordRefused(error.message);
+        this.onConnectionLost(error.message);
+      });
       connection.on('close', () => this.onConnectionLost('connection closed'));
       connection.on('end', () => this.onGaveUp(connection));
     }
@@ -202,6 +214,7 @@ export class RedisLink {
     if (previous === next || previous === 'closed') return;
     this.state = next;
     const redis = this.where;
+    if (next === 'up') this.passwordRefusalLogged = false;
     if (next === 'up' && (previous === 'connecting' || previous === 'down')) this.log.info({ redis, mode: this.mode }, 'redis connected');
     else if (next === 'up') {
       if (this.suspectLogged) this.log.info({ redis, detail, failedEpisodes: this.suspectEpisodes }, 'redis answers again');
@@ -250,6 +263,19 @@ export class RedisLink {
       connection.connect().catch(() => undefined);
     }, reconnectDelayMs(attempt));
     timer.unref();
+  }
+
+  /**
+   * Say which password is refused, once: without it the log of a gateway that starts with a wrong
+   * password (the link is still `connecting`, which logs nothing) would only say Redis is not reachable.
+   */
+  private onPasswordRefused(reason: string): void {
+    if (this.state === 'closed' || this.passwordRefusalLogged || !PASSWORD_REFUSED.test(reason)) return;
+    this.passwordRefusalLogged = true;
+    const which = reason.startsWith('All sentinels')
+      ? 'the sentinels refused their password: give it in each entry of session.redis_sentinels (rediss://:secret@host:port)'
+      : 'redis refused the password: session.redis_password is not the one it wants';
+    this.log.warn({ redis: this.where, code: 'GH_SESSION_STORE_UNAVAILABLE', detail: reason }, `${which}; requests that need redis answer 503`);
   }
 
   private notifyReady(): void {
