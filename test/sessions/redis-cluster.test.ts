@@ -22,14 +22,30 @@ async function whoami(cluster: Cluster, instance: number, jar: CookieJar | undef
   return res.status;
 }
 
-/** The node (by port) that serves `key`'s slot as master, and its replica. */
+/**
+ * The node (by port) that serves `key`'s slot as master, and its replica, from CLUSTER NODES
+ * (`<id> <ip:port@bus> <flags> <master-id> <ping> <pong> <epoch> <link> <slots...>`): the view the
+ * deployment waited for (every node knows every replica); CLUSTER SLOTS can leave a replica out
+ * for a while after it joined.
+ */
 async function ownersOf(key: string): Promise<{ master: number; replica: number }> {
   const any = new Redis({ port: deployment.nodes[0]!.port, host: '127.0.0.1' });
   try {
     const slot = (await any.call('CLUSTER', 'KEYSLOT', key)) as number;
-    const shards = (await any.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, string], ...Array<[string, number, string]>]>;
-    const shard = shards.find(([from, to]) => slot >= from && slot <= to)!;
-    return { master: shard[2][1], replica: shard[3]![1] };
+    const nodes = String(await any.call('CLUSTER', 'NODES'))
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '));
+    const portOf = (address: string): number => Number(address.split('@')[0]!.split(':').pop());
+    const serves = (ranges: string[]): boolean =>
+      ranges.some((range) => {
+        const [from, to = from] = range.split('-').map(Number);
+        return slot >= from! && slot <= to!;
+      });
+    const master = nodes.find(([, , flags, , , , , , ...ranges]) => /\bmaster\b/.test(flags!) && serves(ranges));
+    const replica = master && nodes.find(([, , flags, masterId]) => /\bslave\b/.test(flags!) && masterId === master[0]);
+    if (!master || !replica) throw new Error(`no master with a replica for slot ${slot} in CLUSTER NODES:\n${nodes.map((n) => n.join(' ')).join('\n')}`);
+    return { master: portOf(master[1]!), replica: portOf(replica[1]!) };
   } finally {
     any.disconnect();
   }
