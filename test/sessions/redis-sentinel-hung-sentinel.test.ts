@@ -9,8 +9,8 @@
 import t from 'tap';
 import { fetchWithJar, signIn, signOut } from '../helpers/browserless.js';
 import { startSentinelDeployment } from '../helpers/redis.js';
-import { ALICE, XHR, eventually, startCluster } from './fixtures/cluster.js';
-import { byStatus, signedInLoad } from './fixtures/redis-ha.js';
+import { ALICE, XHR, startCluster } from './fixtures/cluster.js';
+import { byStatus, signedInLoad, recovers, unexpectedStatuses } from './fixtures/redis-ha.js';
 
 const deployment = await startSentinelDeployment();
 t.teardown(() => deployment.close());
@@ -39,18 +39,9 @@ t.test('a hung sentinel while the master is lost: the gateways still follow the 
   // the two others are a quorum and a majority: they promote the replica
   await deployment.sentinels[1]!.logged(/\+switch-master/);
 
-  const recovered = async (): Promise<boolean> => {
-    const seen = load.answers.length;
-    await load.more(20);
-    return load.answers.slice(seen).every((a) => a.status === 200);
-  };
-  t.ok(await eventually(recovered, 15_000), 'every answer 200 again after the promotion');
+  t.ok(await recovers(load, 15_000), 'every answer 200 again after the promotion');
   const answers = await load.stop();
-  t.same(
-    Object.keys(byStatus(answers)).filter((s) => s !== '200' && s !== '503'),
-    [],
-    `only 200 and 503: ${JSON.stringify(byStatus(answers))}`,
-  );
+  t.same(unexpectedStatuses(answers), [], `only 200 and 503: ${JSON.stringify(byStatus(answers))}`);
   t.comment(
     `connections started again by the link: ${cluster.logs.filter((l) => l.msg === 'the redis client stopped reconnecting; starting it again').length}`,
   );

@@ -19,11 +19,11 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Redis } from 'ioredis';
 import { checkFile } from '../../src/check/check.js';
-import { fetchWithJar, signIn, signOut, type CookieJar } from '../helpers/browserless.js';
+import { fetchWithJar, signIn, signOut } from '../helpers/browserless.js';
 import { minimalYaml, runCli, startFakeProvider, tempDir, writeFile } from '../helpers/ops.js';
 import { makeTestTls, startSentinelDeployment, type RedisTls, type SentinelDeployment } from '../helpers/redis.js';
-import { ALICE, XHR, eventually, startCluster, type Cluster } from './fixtures/cluster.js';
-import { byStatus, gapMs, sessionKeyOf, signedInLoad } from './fixtures/redis-ha.js';
+import { ALICE, eventually, startCluster, type Cluster } from './fixtures/cluster.js';
+import { byStatus, gapMs, sessionKeyOf, signedInLoad, whoami, recovers, unexpectedStatuses, checkSessionShared } from './fixtures/redis-ha.js';
 
 const TLS_ENV = 'GATEHOUSE_TEST_SENTINEL_TLS';
 
@@ -138,12 +138,6 @@ function withPassword(deployment: SentinelDeployment, password: string): string[
   return deployment.sessionYaml.map((line) => (line.startsWith('redis_password:') ? `redis_password: ${JSON.stringify(password)}` : line));
 }
 
-async function whoami(cluster: Cluster, instance: number, jar: CookieJar | undefined, cookie?: string): Promise<number> {
-  cluster.use(instance);
-  const res = await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { ...(jar ? { jar } : {}), headers: { ...XHR, ...(cookie ? { cookie } : {}) } });
-  return res.status;
-}
-
 function sessionTests(deployment: SentinelDeployment, cluster: Cluster, secrets: string[]): void {
   t.test('a session made on A is known on B; a sign-out on B ends it on A at once', async (t) => {
     t.match(
@@ -154,17 +148,7 @@ function sessionTests(deployment: SentinelDeployment, cluster: Cluster, secrets:
       ],
       'both instances connected through the sentinels, over TLS',
     );
-    cluster.use(0);
-    const flow = await signIn(`${cluster.publicUrl}/agent/tickets/7`, ALICE);
-    t.equal(flow.final.status, 200, 'signed in through A');
-    const cookie = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
-    t.match(cookie, /^r1\./, 'the cookie is a ticket: the session is in Redis');
-    t.equal(await whoami(cluster, 1, flow.jar), 200, 'B knows the session');
-    t.equal(await whoami(cluster, 0, flow.jar), 200, 'A serves it (cached from now on)');
-    const copied = `gatehouse-agent=${cookie}`;
-    cluster.use(1);
-    await signOut(`${cluster.publicUrl}/agent/logout`, { jar: flow.jar });
-    t.equal(await whoami(cluster, 0, undefined, copied), 401, 'a copy of the cookie is refused on A at once');
+    await checkSessionShared(t, cluster);
   });
 
   const refusals = [
@@ -237,19 +221,10 @@ function sessionTests(deployment: SentinelDeployment, cluster: Cluster, secrets:
     const promotedAt = performance.now();
     t.match(switched, `+switch-master ${deployment.masterName} 127.0.0.1 ${deployment.master.port} 127.0.0.1 ${deployment.replica.port}`);
 
-    const recovered = async (): Promise<boolean> => {
-      const seen = load.answers.length;
-      await load.more(20);
-      return load.answers.slice(seen).every((a) => a.status === 200);
-    };
-    t.ok(await eventually(recovered, 15_000), 'every answer 200 again after the promotion, with nothing restarted');
+    t.ok(await recovers(load, 15_000), 'every answer 200 again after the promotion, with nothing restarted');
     const answers = await load.stop();
     const after = answers.filter((a) => a.at > killedAt);
-    t.same(
-      Object.keys(byStatus(after)).filter((s) => s !== '200' && s !== '503'),
-      [],
-      `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`,
-    );
+    t.same(unexpectedStatuses(after), [], `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`);
     t.ok(
       after.filter((a) => a.status === 200).every((a) => a.subject === 'user-alice'),
       'every 200 is the same person',

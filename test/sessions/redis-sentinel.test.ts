@@ -6,10 +6,10 @@
 // replicated still works after the promotion, without a restart.
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { fetchWithJar, signIn, signOut, type CookieJar } from '../helpers/browserless.js';
+import { signIn, signOut } from '../helpers/browserless.js';
 import { startSentinelDeployment } from '../helpers/redis.js';
-import { ALICE, XHR, eventually, startCluster, type Cluster } from './fixtures/cluster.js';
-import { byStatus, gapMs, sessionKeyOf, signedInLoad } from './fixtures/redis-ha.js';
+import { ALICE, eventually, startCluster } from './fixtures/cluster.js';
+import { byStatus, gapMs, sessionKeyOf, signedInLoad, whoami, recovers, unexpectedStatuses, checkSessionShared } from './fixtures/redis-ha.js';
 
 const deployment = await startSentinelDeployment();
 t.teardown(() => deployment.close());
@@ -22,12 +22,6 @@ function redisLogTime(line: string): number {
   return ms;
 }
 
-async function whoami(cluster: Cluster, instance: number, jar: CookieJar | undefined, cookie?: string): Promise<number> {
-  cluster.use(instance);
-  const res = await fetchWithJar(`${cluster.publicUrl}/agent/api/whoami`, { ...(jar ? { jar } : {}), headers: { ...XHR, ...(cookie ? { cookie } : {}) } });
-  return res.status;
-}
-
 t.test('sentinel: a session made on A is known on B; a sign-out on B ends it on A at once', async (t) => {
   const cluster = await startCluster({ store: 'redis', redis: deployment });
   t.teardown(() => cluster.close());
@@ -36,18 +30,7 @@ t.test('sentinel: a session made on A is known on B; a sign-out on B ends it on 
     'connected through the sentinels',
   );
 
-  cluster.use(0);
-  const flow = await signIn(`${cluster.publicUrl}/agent/tickets/7`, ALICE);
-  t.equal(flow.final.status, 200, 'signed in through A, at the real provider');
-  const cookie = flow.jar.get(cluster.publicUrl, 'gatehouse-agent')!;
-  t.match(cookie, /^r1\./, 'the cookie is a ticket');
-  t.equal(await whoami(cluster, 1, flow.jar), 200, 'B knows the session');
-  t.equal(await whoami(cluster, 0, flow.jar), 200, 'A serves it (cached from now on)');
-
-  const copied = `gatehouse-agent=${cookie}`;
-  cluster.use(1);
-  await signOut(`${cluster.publicUrl}/agent/logout`, { jar: flow.jar });
-  t.equal(await whoami(cluster, 0, undefined, copied), 401, 'a copy of the cookie is refused on A at once');
+  await checkSessionShared(t, cluster);
 });
 
 t.test('sentinel failover: the master killed under signed-in load; 503 while there is no master, then the same session again', async (t) => {
@@ -89,19 +72,10 @@ t.test('sentinel failover: the master killed under signed-in load; 503 while the
   const promotedAt = performance.now();
 
   // every instance serves the session again by itself, with nothing restarted
-  const recovered = async (): Promise<boolean> => {
-    const seen = load.answers.length;
-    await load.more(20);
-    return load.answers.slice(seen).every((a) => a.status === 200);
-  };
-  t.ok(await eventually(recovered, 15_000), 'every answer 200 again after the promotion');
+  t.ok(await recovers(load, 15_000), 'every answer 200 again after the promotion');
   const answers = await load.stop();
   const after = answers.filter((a) => a.at > killedAt);
-  t.same(
-    Object.keys(byStatus(after)).filter((s) => s !== '200' && s !== '503'),
-    [],
-    `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`,
-  );
+  t.same(unexpectedStatuses(after), [], `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`);
   t.ok(
     after.filter((a) => a.status === 200).every((a) => a.subject === 'user-alice'),
     'every 200 is the same person',
