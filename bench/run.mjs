@@ -11,7 +11,7 @@
 // (round 1 of every row, then round 2, ...) so that a burst of other load on
 // the machine hits all rows alike; each row reports the median of its rounds.
 //
-// Options: --workers N (2) --connections N (32) --duration S (5) --warmup S (2)
+// Options: --workers N|auto (auto: Gatehouse's default, no workers key in its config) --connections N (32) --duration S (5) --warmup S (2)
 //          --rounds N (3) --signins N (300) --no-signin --no-apache --no-redis --no-tracing --tracing-ratio R (1) --no-latency --no-hot-path
 //          --cpu-prof DIR (start Gatehouse with --cpu-prof, profiles written there on stop)
 //          --only a,b (row keys) --out FILE (bench/RESULTS.md)
@@ -41,7 +41,7 @@ const opt = (name, fallback) => {
 };
 const flag = (name) => args.includes(`--${name}`);
 const settings = {
-  workers: Number(opt('workers', 2)),
+  workers: opt('workers', 'auto') === 'auto' ? 'auto' : Number(opt('workers')),
   connections: Number(opt('connections', 32)),
   durationSec: Number(opt('duration', 5)),
   warmupSec: Number(opt('warmup', 2)),
@@ -58,8 +58,20 @@ const CPU_LOAD = '0';
 const CPU_UPSTREAM = '1';
 const CPU_SUT = '0-1';
 const SEMI_SPACE_MB = 4;
+/** how many CPUs a taskset list names: '0-1' → 2, '0,2-3' → 3 */
+const cpusIn = (list) =>
+  list.split(',').reduce((n, part) => {
+    const [from, to = from] = part.split('-').map(Number);
+    return n + to - from + 1;
+  }, 0);
 
 const { DEMO_ACCOUNTS, startDemoProvider } = await import(join(REPO, 'dist', 'demo', 'provider.js'));
+const { resolveWorkers } = await import(join(REPO, 'dist', 'cluster', 'cpus.js'));
+// the workers Gatehouse runs: with the default (auto) resolved as the gateway resolves it for the CPUs it is
+// pinned to (affinity, cgroup quota); the bare proxy and nginx in front get as many
+const workerCount = resolveWorkers(settings.workers, { affinity: cpusIn(CPU_SUT) });
+/** how the Gatehouse rows' workers are named in the tables */
+const workersLabel = `${workerCount} worker${workerCount > 1 ? 's' : ''}${settings.workers === 'auto' ? ': the default, workers: auto' : ''}`;
 const alice = DEMO_ACCOUNTS.find((a) => a.username === 'alice');
 
 function log(line) {
@@ -130,12 +142,12 @@ async function main() {
   rows.push({ key: 'direct', name: 'direct (nginx, no proxy)', url: `${nginx.url}/agent/tickets`, headers: {}, expectStatus: 200, pid: nginx.pid });
 
   if (want('bare')) {
-    const bare = startPinned(CPU_SUT, process.execPath, [join(REPO, 'bench', 'bare-proxy.mjs'), String(ports.bare), nginx.url, String(settings.workers)]);
+    const bare = startPinned(CPU_SUT, process.execPath, [join(REPO, 'bench', 'bare-proxy.mjs'), String(ports.bare), nginx.url, String(workerCount)]);
     stoppers.push(() => bare.stop());
     await waitForPort(ports.bare, 60000, 'bare proxy');
     rows.push({
       key: 'bare',
-      name: `bare proxy: node:http + undici Pool, no auth (${settings.workers} workers)`,
+      name: `bare proxy: node:http + undici Pool, no auth (${workerCount} workers)`,
       url: `http://127.0.0.1:${ports.bare}/agent/tickets`,
       headers: {},
       expectStatus: 200,
@@ -159,7 +171,7 @@ async function main() {
   const signedIn = await signIn(`${gh}/agent/tickets`, alice);
   if (signedIn.res.status !== 200) throw new Error(`sign-in through Gatehouse ended with ${signedIn.res.status} at ${signedIn.res.url}`);
   const cookie = signedIn.jar.header(`${gh}/agent/tickets`);
-  const w = `${settings.workers} worker${settings.workers > 1 ? 's' : ''}`;
+  const w = workersLabel;
   // direct and the bare proxy get the very request the signed-in row sends, session cookie included:
   // a browser sends it on every request, whoever answers
   for (const row of rows) if (row.key === 'direct' || row.key === 'bare') row.headers = { cookie };
@@ -272,7 +284,7 @@ async function main() {
   // nginx in front (docs/snippets/nginx-forward-auth.conf), Gatehouse judging each request through auth_request
   if (want('fwd') || want('fwd-cache')) {
     const fwdRows = [
-      { key: 'fwd', name: `nginx + gatehouse forward-auth, signed in (nginx ${settings.workers} workers, gatehouse ${w})`, expectStatus: 200 },
+      { key: 'fwd', name: `nginx + gatehouse forward-auth, signed in (nginx ${workerCount} workers, gatehouse ${w})`, expectStatus: 200 },
       { key: 'fwd-cache', name: `nginx + gatehouse forward-auth, signed in, nginx caching Gatehouse's 200 for ${AUTH_CACHE_SECONDS} s`, expectStatus: 200 },
     ].filter((r) => want(r.key));
     try {
@@ -294,7 +306,7 @@ async function main() {
         cachedPort: ports.fwdCached,
         gatehouse: `127.0.0.1:${ports.fwdGatehouse}`,
         helpdesk: new URL(nginx.url).host,
-        workers: settings.workers,
+        workers: workerCount,
       });
       stoppers.push(fa.stop);
       const s = await signIn(`${front}/agent/tickets`, alice);
@@ -571,7 +583,7 @@ function forwardAuthSection(byKey, apacheBest) {
   if (!fwd) return 'not measured';
   if (!fwd.ok) return `not measured: ${fwd.error ?? 'failed'}`;
   const lines = [
-    `nginx runs docs/snippets/nginx-forward-auth.conf as documented (placeholders filled in; ${settings.workers} workers, pinned like the system under test); every request is a subrequest to \`/.gatehouse/auth\` over a keep-alive upstream, then nginx proxies to the same upstream as every row. CPU and peak RSS are nginx's and Gatehouse's together.`,
+    `nginx runs docs/snippets/nginx-forward-auth.conf as documented (placeholders filled in; ${workerCount} workers, pinned like the system under test); every request is a subrequest to \`/.gatehouse/auth\` over a keep-alive upstream, then nginx proxies to the same upstream as every row. CPU and peak RSS are nginx's and Gatehouse's together.`,
     '',
     '| what | req/s | × Gatehouse proxy mode | × mod_auth_openidc best | CPU µs/req | p99 ms |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
@@ -605,7 +617,7 @@ function leanTargets(byKey, apacheBest, signins) {
   if (gh?.ok && apacheRss)
     rows.push(
       line(
-        'peak RSS ≤ 3× Apache (mod_auth_openidc best mode), 2 workers',
+        `peak RSS ≤ 3× Apache (mod_auth_openidc best mode), ${workerCount} workers`,
         `${fmt.ratio(gh.rssBytes / apacheRss)} (${mb(gh.rssBytes)} vs ${mb(apacheRss)} MB)`,
         gh.rssBytes <= 3 * apacheRss,
         ' — see Memory for what it is made of',
@@ -753,7 +765,7 @@ function memorySection(memory, primaryModules) {
           .map(([name, n]) => `${name} (${n} files)`)
           .join(', ') || 'none';
       lines.push(
-        `What the primary of a ${settings.workers}-worker \`gatehouse serve\` has loaded once it listens (node --import bench/lib/loaded-modules.mjs; ES modules through a load hook, CommonJS from require.cache): ${primaryModules.total} files.`,
+        `What the primary of a ${workerCount}-worker \`gatehouse serve\` has loaded once it listens (node --import bench/lib/loaded-modules.mjs; ES modules through a load hook, CommonJS from require.cache): ${primaryModules.total} files.`,
         `- Gatehouse's own: ${primaryModules.own.map((f) => `\`${f}\``).join(', ')}`,
         `- packages: ${pk}`,
         `- its RSS in the run above: ${memory.map((m) => `${mb(m.primary.rss)} MB (peak ${mb(m.primary.peak)} MB)`).join('; ')} — no Fastify, undici, jose, pino or prom-client (prom-client is loaded on the first scrape of a metrics listener only); the YAML reader is there because the primary reads gateway.yaml to know how many workers to fork.`,
@@ -822,7 +834,7 @@ Written by \`npm run bench\` (bench/run.mjs) on ${new Date().toISOString()}. Eve
 
 ## Method
 - CPU pinning (taskset): CPU 0 = wrk and the bench script (in-process OpenID Provider, idle under load); CPU 1 = nginx; CPU 0-1 = the system under test (Gatehouse, the bare proxy, Apache).
-- Gatehouse: \`node dist/cli.js serve\`, ${settings.workers} worker(s), session cookie from a real sign-in (code flow + PKCE) at the in-process provider; \`refresh: false\`.
+- Gatehouse: \`node dist/cli.js serve\`, ${workersLabel}, session cookie from a real sign-in (code flow + PKCE) at the in-process provider; \`refresh: false\`.
 - bare proxy: bench/bare-proxy.mjs, node:http + undici \`Pool.dispatch\`, no auth, same workers and upstream connections as Gatehouse.
 - mod_auth_openidc: its own config under a temp dir, same provider, \`OIDCPassClaimsAs headers\`, \`ProxyPass\` to the same nginx, session cookie from a real sign-in.
 - Each row: ${settings.warmupSec} s warm-up, then ${settings.rounds} rounds of ${settings.durationSec} s, rows taken round-robin; req/s is the median of the rounds, latencies are those of the median round. A row with any unexpected status (e.g. a redirect on a signed-in row) is a failed measurement.
