@@ -88,10 +88,18 @@ function originalRequest(req: IncomingMessage): Original | { problem: string } {
   return { dialect, head: { method, url: uri, headers: req.headers } };
 }
 
+/** per runtime's header names (a reload with another header_prefix makes new ones): built once, copied into each answer */
+const emptyIdentities = new WeakMap<object, Readonly<Record<string, string>>>();
+
 /** Every identity header of an answer, each empty: what the answer says when it names no one. */
-function noIdentity(gw: Gateway): Record<string, string> {
+function noIdentity(gw: Gateway): Readonly<Record<string, string>> {
   const names = gw.runtime.identity.names;
-  return { [names.realm]: '', [names.subject]: '', [names.email]: '', [names.name]: '', [names.groups]: '', [names.assertion]: '' };
+  let empty = emptyIdentities.get(names);
+  if (empty === undefined) {
+    empty = Object.freeze({ [names.realm]: '', [names.subject]: '', [names.email]: '', [names.name]: '', [names.groups]: '', [names.assertion]: '' });
+    emptyIdentities.set(names, empty);
+  }
+  return empty;
 }
 
 /** Every answer is about one cookie: never stored by any cache. */

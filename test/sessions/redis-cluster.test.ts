@@ -11,7 +11,7 @@ import { signIn, signOut } from '../helpers/browserless.js';
 import { startRedisCluster } from '../helpers/redis.js';
 import { RECHECK_MS } from '../../src/session/redis/store.js';
 import { ALICE, eventually, startCluster } from './fixtures/cluster.js';
-import { byStatus, gapMs, sessionKeyOf, signedInLoad, whoami, recovers, unexpectedStatuses, checkSessionShared } from './fixtures/redis-ha.js';
+import { byStatus, gapMs, sessionKeyOf, signedInLoad, whoami, checkSessionShared, checkFailoverAnswers } from './fixtures/redis-ha.js';
 
 const deployment = await startRedisCluster({ replicas: 1 });
 t.teardown(() => deployment.close());
@@ -92,15 +92,8 @@ t.test('cluster failover: the master holding the session killed under load; 503 
   t.ok(won, 'the cluster promoted the replica');
   const promotedAt = performance.now();
 
-  t.ok(await recovers(load, 15_000), 'every answer 200 again after the promotion');
-  const answers = await load.stop();
-  const after = answers.filter((a) => a.at > killedAt);
-  t.same(unexpectedStatuses(after), [], `only 200 and 503 from the kill on: ${JSON.stringify(byStatus(after))}`);
+  const after = await checkFailoverAnswers(t, load, killedAt);
   t.ok((byStatus(after)['503'] ?? 0) > 0, 'the shard without a master answered 503 (asked, not served from memory)');
-  t.ok(
-    after.filter((a) => a.status === 200).every((a) => a.subject === 'user-alice'),
-    'every 200 is the same person',
-  );
   t.comment(
     `cluster failover: 503 for ${Math.round(gapMs(after))} ms; promotion ${Math.round(promotedAt - killedAt)} ms after the kill (cluster-node-timeout 1000)`,
   );
